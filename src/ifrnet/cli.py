@@ -1,0 +1,187 @@
+"""The ``ifrnet`` command: parse arguments, call the library, turn its errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import IFRNetError
+
+PROG = "ifrnet"
+
+
+# -- argument helpers --
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes get one line (and exit status 2), not the whole usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2, got {value}")
+    return value
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x720, got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def _add_model_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", default=None, help="IFRNet, IFRNet_L or IFRNet_S (default: from the checkpoint)")
+    group.add_argument(
+        "--checkpoint",
+        default=None,
+        help="weights file (.pth or .safetensors), or Vimeo90K / GoPro to pick that official checkpoint "
+        "from ./checkpoints or $IFRNET_CHECKPOINTS",
+    )
+    group.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps (default: best available)")
+    group.add_argument("--scale", type=_scale, default=1.0, help="network scale factor (0.5 for 4K)")
+
+
+def _interpolator(args: argparse.Namespace):
+    from .inference import Interpolator
+    from .weights import load_model
+
+    model = load_model(args.model, args.checkpoint, args.device)
+    return Interpolator(model, scale_factor=args.scale)
+
+
+# -- subcommands --
+
+
+def cmd_pair(args: argparse.Namespace) -> int:
+    from .inference import check_times, factor_times
+    from .pair import PairJob
+
+    times = check_times(args.times) if args.times else factor_times(args.factor)
+    start = time.perf_counter()
+    job = PairJob.prepare(
+        args.frame0,
+        args.frame1,
+        args.output,
+        times,
+        gif=args.gif,
+        gif_fps=args.gif_fps,
+        write_overlay=args.overlay,
+        overwrite=args.overwrite,
+    )
+    interpolator = _interpolator(args)
+    job.run(interpolator)
+    elapsed = time.perf_counter() - start
+    listed = ", ".join(f"{t:.4g}" for t in job.times)
+    print(f"wrote {len(job.times)} frame(s) to {args.output} (t = {listed})")
+    for extra in (job.overlay, job.gif):
+        if extra is not None:
+            print(f"wrote {extra}")
+    mode = "direct t" if interpolator.uses_time else "recursive bisection (2x-only weights)"
+    print(f"{interpolator.model.config.name} on {interpolator.device}, {mode}, {elapsed:.2f} s")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .benchmark import count_conv_flops, count_parameters, format_table
+    from .models import canonical_name, create_model, list_models
+    from .weights import OFFICIAL_CHECKPOINTS, find_checkpoint, search_dirs
+
+    width, height = args.size
+    names = [args.model] if args.model else list_models()
+    rows = []
+    for name in names:
+        model = create_model(name)
+        flops = count_conv_flops(model.config.name, width, height)
+        params = count_parameters(model)
+        rows.append([model.config.name, f"{params / 1e6:.2f}", f"{flops / 1e9:.1f}", f"{flops / 2e9:.1f}"])
+    print(f"conv FLOPs at {width}x{height}, one 2x inference (FLOPs = 2 x multiply-adds):")
+    print(format_table(["variant", "params (M)", "GFLOPs", "GMACs"], rows))
+    print("\ncheckpoint search folders: " + ", ".join(str(d) for d in search_dirs()))
+    for info in OFFICIAL_CHECKPOINTS:
+        if args.model and info.model != canonical_name(args.model):
+            continue
+        found = find_checkpoint(info.model, info.dataset)
+        print(f"  {info.filename:<24} {'found: ' + str(found) if found else 'not found'}")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .weights import convert_checkpoint
+
+    path, variant = convert_checkpoint(args.source, args.destination, half=args.fp16, overwrite=args.overwrite)
+    print(f"wrote {path} ({variant}{', fp16' if args.fp16 else ''})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="IFRNet video frame interpolation.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    pair = sub.add_parser(
+        "pair", help="interpolate frames between two images", description="Write the frames between two images as PNG."
+    )
+    pair.add_argument("frame0", help="first image (t = 0)")
+    pair.add_argument("frame1", help="second image (t = 1)")
+    pair.add_argument("-o", "--output", required=True, help="output folder for the PNG frames")
+    when = pair.add_mutually_exclusive_group()
+    when.add_argument("--factor", type=_positive_int, default=2, help="make N-1 evenly spaced frames (default 2)")
+    when.add_argument("--times", type=float, nargs="+", metavar="T", help="explicit times in (0, 1)")
+    pair.add_argument("--gif", default=None, help="also write the sequence (inputs included) as an animated GIF")
+    pair.add_argument("--gif-fps", type=float, default=10.0, help="GIF frame rate (default 10)")
+    pair.add_argument("--overlay", action="store_true", help="also write overlay.png, the two inputs blended 50/50")
+    pair.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    _add_model_args(pair)
+    pair.set_defaults(func=cmd_pair)
+
+    info = sub.add_parser("info", help="parameters, FLOPs and checkpoints of the variants")
+    info.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")
+    info.add_argument("--model", default=None, help="one variant (default: all)")
+    info.set_defaults(func=cmd_info)
+
+    convert = sub.add_parser("convert", help="convert a checkpoint to .safetensors")
+    convert.add_argument("source", help=".pth or .safetensors checkpoint")
+    convert.add_argument("destination", help="output .safetensors file")
+    convert.add_argument("--fp16", action="store_true", help="store weights as fp16 (half the size)")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    convert.set_defaults(func=cmd_convert)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except IFRNetError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Device selection: an explicit choice is honoured or refused, never silently replaced."""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import InputError
+
+
+def best_device() -> torch.device:
+    """CUDA if present, then Apple's MPS, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None``/``"auto"`` picks :func:`best_device`; anything else must exist on this machine."""
+    if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
+        return best_device()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"unknown device {device!r}; use cpu, cuda, cuda:N, mps or auto") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device {device!r} requested but CUDA is not available on this machine")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise InputError(f"device {device!r} requested but MPS is not available on this machine")
+    elif dev.type != "cpu":
+        raise InputError(f"unsupported device {device!r}; use cpu, cuda, cuda:N, mps or auto")
+    return dev

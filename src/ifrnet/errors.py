@@ -1,0 +1,20 @@
+"""The library's error types.
+
+Every error a user can cause (a missing file, a wrong checkpoint, a bad time value) is an
+:class:`IFRNetError` whose message is one complete sentence meant for that user. Only the CLI
+prints them; library code raises and never exits.
+"""
+
+from __future__ import annotations
+
+
+class IFRNetError(Exception):
+    """Base class of all errors with a user-facing message."""
+
+
+class InputError(IFRNetError, ValueError):
+    """An argument or input file does not have the expected shape, type, range or content."""
+
+
+class CheckpointError(IFRNetError):
+    """A checkpoint is missing, unsafe, unreadable or for another model variant."""

@@ -1,0 +1,178 @@
+"""The inference engine: any frame size, many times t per pair, 2x-only weights, batching.
+
+``Interpolator`` turns two frames into the frames between them. It pads to the network's
+stride and crops back, runs the encoder once for all requested times, and for checkpoints
+that ignore t (the released Vimeo90K ones) reaches dyadic times by recursive bisection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .devices import resolve_device
+from .errors import InputError
+from .models import IFRNet
+from .models.ops import pad_to, padded_side, resize
+
+#: Deepest bisection level for 2x-only weights: times down to 1/2**MAX_BISECTION_DEPTH.
+MAX_BISECTION_DEPTH = 10
+
+
+def factor_times(factor: int) -> list[float]:
+    """The ``factor - 1`` evenly spaced times strictly between two frames (``k / factor``)."""
+    if not isinstance(factor, int) or factor < 2:
+        raise InputError(f"interpolation factor must be an integer >= 2; got {factor!r}")
+    return [k / factor for k in range(1, factor)]
+
+
+def check_times(times: Sequence[float]) -> list[float]:
+    """Validate that every t lies strictly between 0 and 1; returns them as floats."""
+    if isinstance(times, (int, float)):
+        times = [times]
+    values = [float(t) for t in times]
+    if not values:
+        raise InputError("no times given; pass at least one t in (0, 1)")
+    for t in values:
+        if not 0.0 < t < 1.0:
+            raise InputError(f"time t={t:g} is outside (0, 1): t=0 and t=1 are the input frames themselves")
+    return values
+
+
+def dyadic(t: float) -> Fraction | None:
+    """``t`` as k / 2**n (n <= MAX_BISECTION_DEPTH) if it is one, else ``None``."""
+    frac = Fraction(t).limit_denominator(2**MAX_BISECTION_DEPTH)
+    if abs(float(frac) - t) > 1e-9 or frac.denominator & (frac.denominator - 1):
+        return None
+    return frac
+
+
+class Interpolator:
+    """Interpolate frames between pairs with an :class:`~ifrnet.models.IFRNet`.
+
+    Frames are uint8 ``(H, W, 3)`` (or ``(B, H, W, 3)``) RGB numpy arrays, or float
+    ``(B, 3, H, W)`` tensors in [0, 1]; results come back in the same kind, size and device.
+    """
+
+    def __init__(self, model: IFRNet, device: str | torch.device | None = None, scale_factor: float = 1.0) -> None:
+        if device is None:
+            param = next(model.parameters(), None)
+            self.device = param.device if param is not None else torch.device("cpu")
+        else:
+            self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        padded_side(16, scale_factor)  # validates the range
+        self.scale_factor = float(scale_factor)
+        self.uses_time = model.uses_time()
+
+    # -- public API --
+
+    def interpolate(
+        self,
+        frame0: np.ndarray | Tensor,
+        frame1: np.ndarray | Tensor,
+        times: Sequence[float] = (0.5,),
+        scale_factor: float | None = None,
+    ) -> list[np.ndarray] | list[Tensor]:
+        """The frames at each of ``times`` between ``frame0`` (t=0) and ``frame1`` (t=1), in order given."""
+        values = check_times(times)
+        scale = self.scale_factor if scale_factor is None else float(scale_factor)
+        img0, kind = self._to_tensor(frame0, "frame0")
+        img1, _ = self._to_tensor(frame1, "frame1")
+        if img0.shape != img1.shape:
+            raise InputError(
+                f"frames differ in size: {img0.shape[-1]}x{img0.shape[-2]} and {img1.shape[-1]}x{img1.shape[-2]}"
+                + ("" if img0.shape[0] == img1.shape[0] else f" (batches of {img0.shape[0]} and {img1.shape[0]})")
+            )
+        with torch.inference_mode():
+            if self.uses_time:
+                outputs = self._predict(img0, img1, values, scale)
+            else:
+                outputs = self._bisect(img0, img1, values, scale)
+        return [self._from_tensor(o, kind) for o in outputs]
+
+    # -- prediction --
+
+    def _predict(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale: float) -> list[Tensor]:
+        """Direct prediction: pad, encode the pair once, decode once per t, crop."""
+        h, w = img0.shape[-2:]
+        ph, pw = padded_side(h, scale), padded_side(w, scale)
+        model = self.model
+        x0, x1, mean = model.normalize(pad_to(img0, ph, pw), pad_to(img1, ph, pw))
+        feat0, feat1 = model.encode(resize(x0, scale), resize(x1, scale))
+        outputs = []
+        for t in times:
+            embt = torch.full((img0.shape[0], 1, 1, 1), t, device=img0.device, dtype=img0.dtype)
+            frame = model.synthesize(x0, x1, mean, model.decode(feat0, feat1, embt), scale)
+            outputs.append(frame[..., :h, :w])
+        return outputs
+
+    def _bisect(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale: float) -> list[Tensor]:
+        """Recursive bisection for weights that ignore t: each midpoint is a new 2x step."""
+        fractions = []
+        for t in times:
+            frac = dyadic(t)
+            if frac is None:
+                raise InputError(
+                    f"t={t:g} cannot be reached with these weights: they ignore t (2x-only, like the "
+                    "released Vimeo90K checkpoints), so only t = k/2^n works by recursive bisection; "
+                    "use a GoPro or other arbitrary-t checkpoint for other times"
+                )
+            fractions.append(frac)
+        known: dict[Fraction, Tensor] = {}
+        self._bisect_into(img0, img1, Fraction(0), Fraction(1), set(fractions), known, scale)
+        return [known[f] for f in fractions]
+
+    def _bisect_into(
+        self,
+        a: Tensor,
+        b: Tensor,
+        lo: Fraction,
+        hi: Fraction,
+        wanted: set[Fraction],
+        known: dict[Fraction, Tensor],
+        scale: float,
+    ) -> None:
+        inside = {f for f in wanted if lo < f < hi}
+        if not inside:
+            return
+        mid = (lo + hi) / 2
+        middle = self._predict(a, b, (0.5,), scale)[0]
+        known[mid] = middle
+        self._bisect_into(a, middle, lo, mid, inside, known, scale)
+        self._bisect_into(middle, b, mid, hi, inside, known, scale)
+
+    # -- conversions between the caller's frames and network tensors --
+
+    def _to_tensor(self, frame: np.ndarray | Tensor, name: str) -> tuple[Tensor, tuple]:
+        if isinstance(frame, np.ndarray):
+            if frame.dtype != np.uint8 or frame.ndim not in (3, 4) or frame.shape[-1] != 3:
+                raise InputError(
+                    f"{name} must be a uint8 (H, W, 3) or (B, H, W, 3) RGB array; "
+                    f"got {frame.dtype} array of shape {frame.shape}"
+                )
+            batched = frame.ndim == 4
+            arr = frame if batched else frame[None]
+            # torch.from_numpy refuses read-only arrays (np.asarray of a PIL image is one)
+            arr = np.array(arr) if not arr.flags.writeable else np.ascontiguousarray(arr)
+            tensor = torch.from_numpy(arr).to(self.device).permute(0, 3, 1, 2).float() / 255.0
+            return tensor, ("numpy", batched)
+        if isinstance(frame, Tensor):
+            if frame.dim() != 4 or frame.shape[1] != 3 or not frame.is_floating_point():
+                raise InputError(
+                    f"{name} must be a float (B, 3, H, W) tensor in [0, 1]; "
+                    f"got {frame.dtype} tensor of shape {tuple(frame.shape)}"
+                )
+            return frame.to(self.device, torch.float32), ("tensor", frame.device, frame.dtype)
+        raise InputError(f"{name} must be a numpy uint8 array or a torch float tensor; got {type(frame).__name__}")
+
+    @staticmethod
+    def _from_tensor(tensor: Tensor, kind: tuple) -> np.ndarray | Tensor:
+        if kind[0] == "numpy":
+            arr = (tensor * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+            return arr if kind[1] else arr[0]
+        return tensor.to(kind[1], kind[2])

@@ -1,0 +1,56 @@
+"""Shared fixtures: small seeded models, generated frames, the example frames in the repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ifrnet import IFRNet, create_model
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+
+def smooth_frames(n: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
+    """``n`` random but spatially smooth RGB frames, float (n, 3, H, W) in [0, 1]."""
+    gen = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, 3, max(height // 8, 2), max(width // 8, 2), generator=gen)
+    return F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def seeded_model(name: str = "IFRNet_S", seed: int = 0) -> IFRNet:
+    torch.manual_seed(seed)
+    return create_model(name).eval()
+
+
+def zero_time_weights(model: IFRNet) -> IFRNet:
+    """Make the model ignore t, as the released Vimeo90K checkpoints do."""
+    with torch.no_grad():
+        model.decoder4.convblock[0][0].weight[:, -1].zero_()
+    return model
+
+
+@pytest.fixture
+def model_s() -> IFRNet:
+    return seeded_model("IFRNet_S")
+
+
+@pytest.fixture
+def checkpoint_s(tmp_path: Path, model_s: IFRNet) -> Path:
+    path = tmp_path / "IFRNet_S_test.pth"
+    torch.save(model_s.state_dict(), path)
+    return path
+
+
+@pytest.fixture
+def example_pair() -> tuple[Path, Path]:
+    return EXAMPLES / "vtest_200.png", EXAMPLES / "vtest_202.png"
+
+
+def uint8_frame(height: int, width: int, seed: int = 0) -> np.ndarray:
+    frame = smooth_frames(1, height, width, seed)[0]
+    return (frame.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
