@@ -132,3 +132,12 @@ def test_factor_times():
     assert factor_times(4) == [0.25, 0.5, 0.75]
     with pytest.raises(InputError):
         factor_times(1)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_unavailable_device_is_refused_not_replaced(model_s):
+    with pytest.raises(InputError, match="CUDA is not available"):
+        Interpolator(model_s, device="cuda")
+    with pytest.raises(InputError, match="unknown device"):
+        Interpolator(model_s, device="gpu0")
+    assert Interpolator(model_s, device="cpu").device.type == "cpu"

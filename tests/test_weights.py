@@ -118,6 +118,8 @@ def test_official_names_are_found_in_the_env_folder_and_in_checkpoints(tmp_path,
     assert find_checkpoint("IFRNet_S") == user_file  # the env folder comes first, Vimeo90K before GoPro
     assert find_checkpoint("IFRNet_S", "GoPro").resolve() == local.resolve()
     assert torch.equal(_run(load_model("IFRNet_S", "gopro", "cpu")), _run(model_s))
+    # with no name and no file, any variant's official checkpoint is found
+    assert load_model(device="cpu").config.name == "IFRNet_S"
 
 
 def test_convert_writes_a_loadable_safetensors_file(tmp_path, checkpoint_s, model_s):

@@ -208,6 +208,27 @@ def load_state_into(model: IFRNet, state: dict[str, Tensor], source: str = "chec
     return model
 
 
+#: Variants tried, in order, when neither a model name nor a checkpoint file is given.
+DEFAULT_SEARCH_ORDER = ("IFRNet", "IFRNet_L", "IFRNet_S")
+
+
+def resolve_checkpoint(name: str | None, checkpoint: str | os.PathLike | None) -> tuple[Path, str | None]:
+    """The checkpoint file to read and the variant asked for (``None``: read it off the file).
+
+    ``checkpoint`` is a path, ``"Vimeo90K"``/``"GoPro"`` (that official checkpoint from the search
+    folders) or ``None`` (the first official checkpoint found, of ``name`` or of any variant).
+    """
+    tag = str(checkpoint).lower() if checkpoint is not None else None
+    if checkpoint is not None and tag not in {"vimeo90k", "gopro"}:
+        return Path(checkpoint), canonical_name(name) if name else None
+    names = [canonical_name(name)] if name else list(DEFAULT_SEARCH_ORDER)
+    for model_name in names:
+        path = find_checkpoint(model_name, tag)
+        if path is not None:
+            return path, model_name
+    raise CheckpointError(missing_checkpoint_message(names[0]))
+
+
 def load_model(
     name: str | None = None,
     checkpoint: str | os.PathLike | None = None,
@@ -216,24 +237,12 @@ def load_model(
     """An IFRNet variant with weights, in eval mode, on ``device`` (default: the best available).
 
     ``checkpoint`` is a file path, or ``"Vimeo90K"``/``"GoPro"`` to pick that official checkpoint
-    from the search folders; ``None`` takes the first official checkpoint found. ``name`` may be
-    omitted when a file is given: the variant is then read off the tensor shapes.
+    from the search folders; ``None`` takes the first official checkpoint found (IFRNet, then
+    IFRNet_L, then IFRNet_S when no ``name`` is given). With a file, ``name`` may be omitted:
+    the variant is then read off the tensor shapes.
     """
     dev = resolve_device(device)
-    tag = str(checkpoint) if checkpoint is not None else None
-    if tag is not None and tag.lower() in {"vimeo90k", "gopro"}:
-        model_name = canonical_name(name or "IFRNet")
-        path = find_checkpoint(model_name, tag)
-        if path is None:
-            raise CheckpointError(missing_checkpoint_message(model_name))
-    elif checkpoint is None:
-        model_name = canonical_name(name or "IFRNet")
-        path = find_checkpoint(model_name)
-        if path is None:
-            raise CheckpointError(missing_checkpoint_message(model_name))
-    else:
-        path = Path(checkpoint)
-        model_name = canonical_name(name) if name else None
+    path, model_name = resolve_checkpoint(name, checkpoint)
     state = read_state_dict(path)
     if model_name is None:
         model_name = _require_variant(state, path)
