@@ -103,6 +103,41 @@ def cmd_pair(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_video(args: argparse.Namespace) -> int:
+    from .video import VideoOptions, interpolate_video, parse_rate
+    from .video.pipeline import tqdm_progress
+
+    if args.uhd:
+        args.scale = 0.5
+    if args.fps is None and args.slowmo is None and args.factor is None:
+        args.factor = 2
+    options = VideoOptions(
+        factor=args.factor,
+        fps=parse_rate(args.fps) if args.fps is not None else None,
+        slowmo=args.slowmo,
+        codec=args.codec,
+        crf=args.crf,
+        preset=args.preset,
+        pix_fmt=args.pix_fmt,
+        scene_threshold=None if args.no_scene_detect else args.scene_threshold,
+        input_fps=parse_rate(args.input_fps) if args.input_fps else None,
+        batch=args.batch,
+        overwrite=args.overwrite,
+    )
+    summary = interpolate_video(
+        args.input,
+        args.output,
+        lambda: _interpolator(args),
+        options,
+        progress=None if args.quiet else tqdm_progress,
+    )
+    for notice in summary.notices:
+        print(f"{PROG}: note: {notice}", file=sys.stderr)
+    if not args.quiet:
+        print("\n".join(summary.lines()))
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .benchmark import count_conv_flops, count_parameters, format_table
     from .models import canonical_name, create_model, list_models
@@ -155,6 +190,34 @@ def build_parser() -> argparse.ArgumentParser:
     pair.add_argument("--overwrite", action="store_true", help="replace existing output files")
     _add_model_args(pair)
     pair.set_defaults(func=cmd_pair)
+
+    video = sub.add_parser(
+        "video",
+        help="interpolate a video file into a smoother or slower one",
+        description="Raise the frame rate of a video (or make slow motion). Audio is copied when the duration "
+        "is kept; scene cuts are held across, never blended.",
+    )
+    video.add_argument("input", help="video file, folder of images, or pattern such as frames/%%08d.png")
+    video.add_argument("-o", "--output", required=True, help="output video file, or frames/%%08d.png for PNG frames")
+    rate = video.add_mutually_exclusive_group()
+    rate.add_argument("--factor", type=_positive_int, default=None, help="multiply the frame rate by N (default 2)")
+    rate.add_argument("--fps", default=None, help="output frame rate: 60, 59.94 or 60000/1001")
+    rate.add_argument("--slowmo", type=_positive_int, default=None, help="N times slower at the same frame rate")
+    enc = video.add_argument_group("encoding")
+    enc.add_argument("--codec", default="libx264", help="FFmpeg encoder: libx264 (default), libx265, ffv1, ...")
+    enc.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (lower is better; 18)")
+    enc.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
+    enc.add_argument("--pix-fmt", default=None, help="output pixel format (default yuv420p)")
+    scenes = video.add_argument_group("scene cuts")
+    scenes.add_argument("--scene-threshold", type=float, default=25.0, help="cut sensitivity, lower finds more (25)")
+    scenes.add_argument("--no-scene-detect", action="store_true", help="interpolate across every pair of frames")
+    video.add_argument("--input-fps", default=None, help="frame rate of an image-sequence input (default 25)")
+    video.add_argument("--uhd", action="store_true", help="shorthand for --scale 0.5 (4K input)")
+    video.add_argument("--batch", type=int, default=None, help="pairs per model call (default: 4 on CUDA, else 1)")
+    video.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    video.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    _add_model_args(video)
+    video.set_defaults(func=cmd_video)
 
     info = sub.add_parser("info", help="parameters, FLOPs and checkpoints of the variants")
     info.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")

@@ -1,0 +1,138 @@
+"""End-to-end video throughput against model-only throughput, and peak memory against clip length.
+
+    python benchmarks/video_throughput.py                    # both measurements
+    python benchmarks/video_throughput.py --skip-memory      # throughput only
+
+Throughput: the shipped real clip (examples/vtest_4s.avi, 768x576, 10 fps) interpolated 2x,
+(a) model only: the same frame pairs, already decoded in memory, through ``Interpolator``;
+(b) end to end: ``interpolate_video`` from the file to an H.264 file (decode, scene checks,
+model, encode). Target: (b) >= 90% of (a) on CPU.
+
+Memory: a generated 10 s and a 60 s clip (25 fps) through the whole pipeline, each in a fresh
+process; peak RSS (ru_maxrss) printed for both. Target: equal within 10%.
+
+Prints figures; asserts nothing. Weights do not change speed: a seeded random IFRNet_S (or
+--model/--checkpoint) is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+CLIP = REPO / "examples" / "vtest_4s.avi"
+
+_MEMORY_CHILD = """
+import resource, sys, torch
+from ifrnet import Interpolator, create_model
+from ifrnet.video import VideoOptions, interpolate_video
+torch.manual_seed(0)
+interp = Interpolator(create_model("IFRNet_S"))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+summary = interpolate_video(sys.argv[1], sys.argv[2], interp, VideoOptions(factor=2))
+print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, summary.frames_out)
+"""
+
+
+def panning_clip(path: Path, seconds: int, rate: int = 25, width: int = 160, height: int = 128) -> Path:
+    """A texture panning 3 pixels per frame, H.264: every pair is real motion for the model."""
+    import av
+    import numpy as np
+
+    rng = np.random.default_rng(seconds)
+    texture = np.kron(rng.integers(0, 256, (height // 8, 64, 3)), np.ones((8, 8, 1))).astype(np.uint8)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(seconds * rate):
+            image = np.ascontiguousarray(np.roll(texture, -3 * i, axis=1)[:, :width])
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def throughput(model_name: str, checkpoint: str | None, frames_limit: int) -> None:
+    from ifrnet import Interpolator, create_model, load_model
+    from ifrnet.video import VideoOptions, interpolate_video, open_source
+
+    torch.manual_seed(0)
+    model = load_model(model_name, checkpoint, "cpu") if checkpoint else create_model(model_name)
+    interp = Interpolator(model, device="cpu")
+    with open_source(CLIP) as reader:
+        frames = [f.image for f in reader.frames()][:frames_limit]
+    pairs = len(frames) - 1
+
+    interp.interpolate(frames[0], frames[1])  # warm-up
+    start = time.perf_counter()
+    for a, b in itertools.pairwise(frames):
+        interp.interpolate(a, b, [0.5])
+    model_only = time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # cut the clip to the same frames so both measurements do the same model work
+        from ifrnet.video.writer import VideoFileWriter
+
+        short = Path(tmp) / "clip.mkv"
+        with open_source(CLIP) as reader:
+            writer = VideoFileWriter(short, reader.info, reader.info.rate, codec="ffv1", pix_fmt="bgr0")
+            for i, image in enumerate(frames):
+                writer.write(image, i)
+            writer.close()
+        start = time.perf_counter()
+        summary = interpolate_video(short, Path(tmp) / "out.mp4", interp, VideoOptions(factor=2, scene_threshold=None))
+        end_to_end = time.perf_counter() - start
+    print(
+        f"clip: {CLIP.name}, {len(frames)} frames 768x576, 2x, {model.config.name}, {torch.get_num_threads()} threads"
+    )
+    print(f"model only : {pairs} pairs in {model_only:.1f} s = {pairs / model_only:.3f} pairs/s")
+    rate = summary.interpolated / end_to_end
+    print(f"end to end : {summary.interpolated} pairs in {end_to_end:.1f} s = {rate:.3f} pairs/s")
+    print(f"end-to-end / model-only throughput: {model_only / end_to_end * 100:.1f}% (target >= 90%)")
+
+
+def memory() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        peaks = {}
+        for seconds in (10, 60):
+            clip = panning_clip(Path(tmp) / f"clip{seconds}.mp4", seconds)
+            cmd = [sys.executable, "-c", _MEMORY_CHILD, str(clip), str(Path(tmp) / f"out{seconds}.mp4")]
+            before, peak, frames = map(
+                int, subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+            )
+            peaks[seconds] = peak
+            print(
+                f"{seconds:>3} s clip (160x128, 25 fps, 2x): {frames} output frames, peak RSS {peak / 1024:.1f} MiB "
+                f"(model loaded, before the run: {before / 1024:.1f} MiB)",
+                flush=True,
+            )
+        print(f"peak RSS 60 s / 10 s: {peaks[60] / peaks[10]:.3f} (target: within 10%, 0.90..1.10)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="IFRNet_S")
+    parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--frames", type=int, default=20, help="frames of the clip to use (default 20)")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_throughput:
+        throughput(args.model, args.checkpoint, args.frames)
+    if not args.skip_memory:
+        memory()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,392 @@
+"""`ifrnet video`: timing, pass-through, scene cuts, audio, VFR, image sequences and bad input."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from ifrnet import InputError, Interpolator
+from ifrnet.cli import main
+from ifrnet.video import TimeMap, VideoOptions, interpolate_video, parse_rate
+
+from .conftest import seeded_model
+from .videos import audio_packets, moving_frames, read_clip, real_frames, write_clip
+
+LOSSLESS = {"codec": "ffv1", "pix_fmt": "bgr0"}
+
+
+class CountingInterpolator(Interpolator):
+    """The real interpolator, recording every call's times."""
+
+    def __init__(self, model) -> None:
+        super().__init__(model)
+        self.calls: list[list[float]] = []
+
+    def interpolate(self, frame0, frame1, times=(0.5,), scale_factor=None):
+        self.calls.append(list(times))
+        return super().interpolate(frame0, frame1, times, scale_factor)
+
+
+@pytest.fixture(scope="module")
+def interp():
+    return CountingInterpolator(seeded_model("IFRNet_S"))
+
+
+def run(src, dst, interp, **kw):
+    interp.calls.clear()
+    return interpolate_video(src, dst, interp, VideoOptions(**{**LOSSLESS, **kw}))
+
+
+# -- pure timing --
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("60000/1001", Fraction(60000, 1001)),
+        ("59.94", Fraction(60000, 1001)),
+        ("23.976", Fraction(24000, 1001)),
+        ("60", Fraction(60)),
+        ("12.5", Fraction(25, 2)),
+    ],
+)
+def test_parse_rate(text, expected):
+    assert parse_rate(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-5", "1/0"])
+def test_parse_rate_refuses_nonsense(bad):
+    with pytest.raises(InputError):
+        parse_rate(bad)
+
+
+def test_time_map_does_not_drift_over_hours():
+    tm = TimeMap(Fraction(0), Fraction(60000, 1001))
+    hours = 3 * 3600
+    # independent integer arithmetic: frames with k * 1001 / 60000 < hours
+    assert tm.count_until(Fraction(hours)) == -(-hours * 60000 // 1001)
+    steps = tm.steps_between(Fraction(hours) - Fraction(1, 25), Fraction(hours))
+    assert all(0 <= s.t < 1 for s in steps) and len(steps) in (2, 3)
+
+
+# -- end to end on generated and real footage --
+
+
+@pytest.mark.parametrize("rate", [Fraction(25), Fraction(10)])
+@pytest.mark.parametrize("source", ["generated", "real"])
+def test_factor_two_doubles_frames_and_keeps_originals(tmp_path, interp, rate, source):
+    frames = moving_frames(8) if source == "generated" else real_frames("opencv_vtest.avi", 8, start=300)
+    src = write_clip(tmp_path / "in.mkv", frames, rate=rate)
+    summary = run(src, tmp_path / "out.mkv", interp, factor=2)
+    out, times, out_rate = read_clip(tmp_path / "out.mkv")
+    assert out_rate == 2 * rate
+    assert len(out) == summary.frames_out == 16
+    assert times[-1] + 1 / out_rate == pytest.approx(len(frames) / rate, abs=float(1 / out_rate) / 2)
+    for i, original in enumerate(frames):
+        assert np.array_equal(out[2 * i], original), f"source frame {i} not passed through unchanged"
+    assert summary.interpolated == 7  # the last frame is held: there is nothing after it
+    assert np.array_equal(out[-1], frames[-1])
+
+
+@pytest.mark.parametrize("rate", [Fraction(25), Fraction(10)])
+def test_ntsc_target_rate_from_real_footage(tmp_path, interp, rate):
+    frames = real_frames("visp_cube.mkv", 6, start=20)
+    src = write_clip(tmp_path / "in.mkv", frames, rate=rate)
+    target = Fraction(60000, 1001)
+    # Matroska keeps millisecond timestamps, too coarse for 60000/1001: MP4 with lossless x264 RGB
+    summary = run(src, tmp_path / "out.mp4", interp, fps=target, codec="libx264rgb", pix_fmt="rgb24", crf=0)
+    out, _, out_rate = read_clip(tmp_path / "out.mp4")
+    duration = Fraction(len(frames)) / rate
+    expected = math.ceil(duration * target)
+    assert out_rate == target and len(out) == expected == summary.frames_out
+    assert abs(len(out) / target - duration) <= 1 / target  # duration within one output frame
+    assert np.array_equal(out[0], frames[0])
+    # every model call asked for exactly the times the rational map gives
+    wanted = []
+    for i in range(len(frames) - 1):
+        ts = [(Fraction(k) / target - Fraction(i) / rate) * rate for k in range(expected)]
+        wanted.append([float(t) for t in ts if 0 < t < 1])
+    assert interp.calls == [w for w in wanted if w]
+
+
+def test_no_blend_across_a_scene_cut(tmp_path, interp):
+    shot_a = moving_frames(5, seed=1)
+    shot_b = [255 - f for f in moving_frames(5, seed=2)]
+    frames = shot_a + shot_b
+    src = write_clip(tmp_path / "cut.mkv", frames)
+    summary = run(src, tmp_path / "out.mkv", interp, factor=4)
+    assert summary.cuts == 1
+    out, _, _ = read_clip(tmp_path / "out.mkv")
+    # the four outputs from the last frame of shot A up to shot B are copies, two of each
+    across = out[4 * 4 : 4 * 5]
+    assert all(np.array_equal(f, shot_a[-1]) for f in across[:2])
+    assert all(np.array_equal(f, shot_b[0]) for f in across[2:])
+    assert len(interp.calls) == 8  # 9 pairs, one of them the cut
+    summary = run(src, tmp_path / "blend.mkv", interp, factor=4, scene_threshold=None, overwrite=True)
+    assert summary.cuts == 0 and len(interp.calls) == 9
+
+
+def test_repeated_frames_do_not_run_the_model(tmp_path, interp):
+    base = moving_frames(4)
+    frames = [base[0], base[1], base[1], base[1], base[2], base[3]]
+    src = write_clip(tmp_path / "dup.mkv", frames)
+    summary = run(src, tmp_path / "out.mkv", interp, factor=2)
+    assert summary.duplicates == 2
+    assert len(interp.calls) == 3
+    out, _, _ = read_clip(tmp_path / "out.mkv")
+    assert all(np.array_equal(out[k], base[1]) for k in range(2, 7))
+
+
+def test_audio_is_copied_unchanged(tmp_path, interp):
+    frames = moving_frames(10)
+    src = write_clip(tmp_path / "av.mkv", frames, audio_seconds=10 / 25)
+    summary = run(src, tmp_path / "out.mkv", interp, factor=2)
+    assert summary.audio == "copied"
+    src_packets, src_duration = audio_packets(src)
+    out_packets, out_duration = audio_packets(tmp_path / "out.mkv")
+    assert src_packets and out_packets == src_packets
+    assert out_duration == pytest.approx(float(src_duration), abs=0.001)
+    # and into an .mp4 with the default H.264 encoder
+    frames_264 = write_clip(tmp_path / "av264.mp4", frames, codec="libx264", pix_fmt="yuv420p", audio_seconds=0.4)
+    interpolate_video(frames_264, tmp_path / "out.mp4", interp, VideoOptions(factor=2))
+    assert audio_packets(tmp_path / "out.mp4")[0] == audio_packets(frames_264)[0]
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        assert c.streams.video[0].codec_context.name == "h264" and c.streams.video[0].frames == 20
+
+
+def test_slow_motion_keeps_the_rate_and_drops_audio(tmp_path, interp):
+    src = write_clip(tmp_path / "av.mkv", moving_frames(4), audio_seconds=4 / 25)
+    summary = run(src, tmp_path / "slow.mkv", interp, slowmo=3)
+    out, _, rate = read_clip(tmp_path / "slow.mkv")
+    assert rate == 25 and len(out) == 12
+    assert "dropped" in summary.audio and audio_packets(tmp_path / "slow.mkv")[0] == []
+
+
+def test_variable_frame_rate_follows_timestamps(tmp_path, interp):
+    frames = moving_frames(5)
+    times = [Fraction(0), Fraction(40, 1000), Fraction(160, 1000), Fraction(200, 1000), Fraction(320, 1000)]
+    src = write_clip(tmp_path / "vfr.mkv", frames, times=times)
+    summary = run(src, tmp_path / "cfr.mkv", interp, fps=Fraction(25))
+    out, _, _ = read_clip(tmp_path / "cfr.mkv")
+    # last frame lasts one average frame (5 frames over 0.32 s ... as the stream says); output ends within a frame
+    assert len(out) == summary.frames_out
+    for i, t in enumerate(times):
+        k = int(t * 25)
+        assert np.array_equal(out[k], frames[i]), f"source frame {i} at {t} s not at output frame {k}"
+    # the gap 0.04 -> 0.16 s holds outputs at 0.08 and 0.12 s: t = 1/3 and 2/3, not 1/2
+    assert [pytest.approx(1 / 3), pytest.approx(2 / 3)] == interp.calls[1]
+
+
+def test_image_sequences_in_and_out(tmp_path, interp):
+    from ifrnet.io import write_png
+
+    frames = moving_frames(4)
+    (tmp_path / "in").mkdir()
+    for i, f in enumerate(frames):
+        write_png(tmp_path / "in" / f"img_{i + 1:03d}.png", f)
+    summary = interpolate_video(
+        tmp_path / "in" / "img_%03d.png",
+        tmp_path / "out" / "%05d.png",
+        interp,
+        VideoOptions(factor=2, input_fps=Fraction(12)),
+    )
+    written = sorted((tmp_path / "out").iterdir())
+    assert [p.name for p in written][:2] == ["00000.png", "00001.png"] and len(written) == 8 == summary.frames_out
+    from ifrnet.io import read_image
+
+    assert np.array_equal(read_image(written[2]), frames[1])
+    with pytest.raises(InputError, match="output exists"):
+        interpolate_video(tmp_path / "in", tmp_path / "out" / "%05d.png", interp, VideoOptions(factor=2))
+
+
+# -- bad input and safe output --
+
+
+def _cli(capsys, *argv):
+    code = main(["video", *map(str, argv), "--quiet"])
+    return code, capsys.readouterr().err
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path, capsys, checkpoint_s):
+    ck = ("--checkpoint", checkpoint_s)
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video at all\n" * 20)
+    audio_only = tmp_path / "tone.mka"
+    with av.open(str(audio_only), "w") as out:
+        from .videos import _encode_tone
+
+        stream = out.add_stream("aac", rate=48000)
+        stream.layout = "mono"
+        _encode_tone(out, stream, 0.2)
+    # a valid H.264 stream header whose every packet is garbage: nothing decodes
+    h264 = write_clip(tmp_path / "h264.mp4", moving_frames(3), codec="libx264", pix_fmt="yuv420p")
+    empty = tmp_path / "empty.mkv"
+    with av.open(str(h264)) as src, av.open(str(empty), "w") as out:
+        template = src.streams.video[0]
+        stream = out.add_stream_from_template(template)
+        for i in range(5):
+            packet = av.Packet(bytes(range(7, 200)))
+            packet.pts = packet.dts = i * 512
+            packet.time_base = template.time_base
+            packet.stream = stream
+            out.mux(packet)
+    cases = [
+        (tmp_path / "missing.mp4", "missing.mp4: no such file"),
+        (text, "notes.mp4: not a readable video file"),
+        (audio_only, "tone.mka: has no video stream"),
+        (empty, "empty.mkv: no decodable video frames"),
+    ]
+    for path, message in cases:
+        code, err = _cli(capsys, path, "-o", tmp_path / "out.mp4", *ck)
+        assert code == 1 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "out.mp4").exists()
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_damaged_stream_keeps_what_decodes(tmp_path, interp, capsys, checkpoint_s):
+    frames = moving_frames(30)
+    src = write_clip(tmp_path / "ok.mkv", frames)
+    data = bytearray(src.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 2000] = np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    bad = tmp_path / "damaged.mkv"
+    bad.write_bytes(bytes(data))
+    code, err = _cli(
+        capsys, bad, "-o", tmp_path / "out.mkv", "--codec", "ffv1", "--pix-fmt", "bgr0", "--checkpoint", checkpoint_s
+    )
+    assert code == 0
+    assert "note:" in err and "damaged data near frame" in err
+    out, _, _ = read_clip(tmp_path / "out.mkv")
+    assert len(out) == 60  # the timeline is kept: the frames around the hole are interpolated across it
+
+
+def test_real_file_with_damaged_start_and_disordered_timestamps():
+    # opencv_box.mp4: a broken first slice makes the decoder emit frames out of order
+    from ifrnet.video import open_source
+
+    from .videos import SHARED_DATA
+
+    with open_source(SHARED_DATA / "opencv_box.mp4") as reader:
+        times = [f.time for f in reader.frames()]
+    assert len(times) == 455
+    assert all(a < b for a, b in itertools.pairwise(times))
+
+
+def test_output_is_never_clobbered_or_the_input(tmp_path, capsys, checkpoint_s):
+    src = write_clip(tmp_path / "in.mkv", moving_frames(3))
+    existing = tmp_path / "out.mp4"
+    existing.write_bytes(b"precious")
+    code, err = _cli(capsys, src, "-o", existing, "--checkpoint", checkpoint_s)
+    assert code == 1 and "output exists; pass --overwrite" in err
+    assert existing.read_bytes() == b"precious"
+    code, err = _cli(capsys, src, "-o", src, "--overwrite", "--checkpoint", checkpoint_s)
+    assert code == 1 and "would overwrite the input" in err
+    code, err = _cli(capsys, src, "-o", tmp_path / "out.xyz", "--checkpoint", checkpoint_s)
+    assert code == 1 and "cannot tell the container format" in err
+    assert (
+        main(["video", str(src), "-o", str(existing), "--overwrite", "--quiet", "--checkpoint", str(checkpoint_s)]) == 0
+    )
+    assert read_clip(existing)[0][0].shape == (48, 64, 3)
+
+
+def test_odd_sizes_need_a_suitable_pixel_format(tmp_path, interp):
+    frames = [f[:47, :63] for f in moving_frames(3)]
+    src = write_clip(tmp_path / "odd.mkv", frames)
+    with pytest.raises(InputError, match="even width and height"):
+        interpolate_video(src, tmp_path / "o.mp4", interp, VideoOptions(factor=2))
+    interpolate_video(src, tmp_path / "o444.mp4", interp, VideoOptions(factor=2, pix_fmt="yuv444p"))
+    assert read_clip(tmp_path / "o444.mp4")[0][0].shape == (47, 63, 3)
+
+
+def test_interrupt_leaves_no_partial_output(tmp_path):
+    class Interrupting(Interpolator):
+        calls = 0
+
+        def interpolate(self, *args, **kwargs):
+            type(self).calls += 1
+            if self.calls == 3:
+                raise KeyboardInterrupt
+            return super().interpolate(*args, **kwargs)
+
+    src = write_clip(tmp_path / "in.mkv", moving_frames(10))
+    with pytest.raises(KeyboardInterrupt):
+        interpolate_video(src, tmp_path / "out.mp4", Interrupting(seeded_model()), VideoOptions(factor=2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
+
+
+def test_rotation_and_colour_tags_are_kept(tmp_path, interp):
+    src = tmp_path / "rot.mp4"
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        ctx = stream.codec_context
+        ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = 1, 1, 1, 1  # BT.709, limited
+        stream.set_display_rotation(90)
+        for i, image in enumerate(moving_frames(3)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
+                format="yuv420p", dst_colorspace="itu709"
+            )
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    interpolate_video(src, tmp_path / "out.mp4", interp, VideoOptions(factor=2))
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        ctx = c.streams.video[0].codec_context
+        assert (ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range) == (1, 1, 1, 1)
+        assert next(c.decode(video=0)).rotation == 90
+
+
+def test_batched_pairs_give_the_same_video(tmp_path, interp):
+    src = write_clip(tmp_path / "in.mkv", moving_frames(7))
+    run(src, tmp_path / "one.mkv", interp, factor=3)
+    run(src, tmp_path / "three.mkv", interp, factor=3, batch=3)
+    assert len(interp.calls) == 2  # 6 pairs in batches of 3
+    one, _, _ = read_clip(tmp_path / "one.mkv")
+    three, _, _ = read_clip(tmp_path / "three.mkv")
+    assert len(one) == len(three) == 21
+    assert max(np.abs(a.astype(int) - b).max() for a, b in zip(one, three, strict=True)) <= 1
+
+
+def test_ctrl_c_on_the_command_line_leaves_no_partial_file(tmp_path, checkpoint_s):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = write_clip(tmp_path / "in.mkv", moving_frames(120, height=144, width=192))
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ifrnet.cli",
+            "video",
+            str(src),
+            "-o",
+            str(out),
+            "--checkpoint",
+            str(checkpoint_s),
+            "--factor",
+            "4",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(tmp_path.glob(".out.*partial.mp4")):
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".out.*partial.mp4")), "the run never started writing"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["IFRNet_S_test.pth", "in.mkv"]

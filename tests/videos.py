@@ -1,0 +1,117 @@
+"""Builders for small test clips: generated motion, real-footage excerpts, audio, VFR, damage."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .conftest import REPO
+
+SHARED_DATA = Path(os.environ.get("IFRNET_SHARED_DATA", REPO.parent / "shared" / "data"))
+if not SHARED_DATA.is_dir():
+    SHARED_DATA = Path("/work/shared/data")
+
+
+def moving_frames(n: int, height: int = 48, width: int = 64, seed: int = 0, speed: int = 2) -> list[np.ndarray]:
+    """A smooth random texture sliding right by ``speed`` pixels per frame."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, size=(height // 8 + 2, (width + speed * n) // 8 + 2, 3)).astype(np.float32)
+    big = np.kron(coarse, np.ones((8, 8, 1), np.float32))
+    kernel = np.ones(5, np.float32) / 5
+    for axis in (0, 1):
+        big = np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), axis, big)
+    big = big.clip(0, 255).astype(np.uint8)
+    return [np.ascontiguousarray(big[:height, i * speed : i * speed + width]) for i in range(n)]
+
+
+def real_frames(name: str, n: int, size: tuple[int, int] = (96, 72), start: int = 0) -> list[np.ndarray]:
+    """``n`` frames of a clip in ../shared/data, decoded and resized to ``size`` (w, h)."""
+    frames = []
+    with av.open(str(SHARED_DATA / name)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i >= start:
+                frames.append(frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray())
+            if len(frames) == n:
+                break
+    return frames
+
+
+def write_clip(
+    path: Path,
+    frames: list[np.ndarray],
+    rate: Fraction = Fraction(25),
+    times: list[Fraction] | None = None,
+    codec: str = "ffv1",
+    pix_fmt: str = "bgr0",
+    audio_seconds: float | None = None,
+    options: dict[str, str] | None = None,
+) -> Path:
+    """Encode frames (lossless by default). ``times`` (seconds) makes a variable-frame-rate clip."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = pix_fmt
+        if options:
+            stream.options = options
+        if times is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        audio = None
+        if audio_seconds:
+            audio = out.add_stream("aac", rate=48000)
+            audio.layout = "mono"
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=pix_fmt)
+            frame.pts = int(times[i] * 1000) if times is not None else i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+        if audio is not None:
+            _encode_tone(out, audio, audio_seconds)
+    return path
+
+
+def _encode_tone(out, stream, seconds: float) -> None:
+    rate, chunk = 48000, 1024
+    total = int(seconds * rate)
+    t = np.arange(total) / rate
+    samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    for start in range(0, total, chunk):
+        piece = samples[start : start + chunk][None, :]
+        frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout="mono")
+        frame.sample_rate = rate
+        frame.pts = start
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
+
+
+def read_clip(path: Path) -> tuple[list[np.ndarray], list[Fraction], Fraction]:
+    """Frames, timestamps (s) and frame rate of a video file."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames, times = [], []
+        for frame in container.decode(stream):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            times.append(Fraction(frame.pts) * stream.time_base)
+        return frames, times, Fraction(stream.average_rate)
+
+
+def audio_packets(path: Path) -> tuple[list[bytes], Fraction]:
+    """The audio packets' payloads and the audio stream's duration in seconds."""
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return [], Fraction(0)
+        stream = container.streams.audio[0]
+        payloads, end = [], Fraction(0)
+        for packet in container.demux(stream):
+            if packet.size == 0 or packet.pts is None:
+                continue
+            payloads.append(bytes(packet))
+            end = max(end, (packet.pts + (packet.duration or 0)) * stream.time_base)
+        return payloads, end
