@@ -165,6 +165,7 @@ def test_slow_motion_keeps_the_rate_and_drops_audio(tmp_path, interp):
     out, _, rate = read_clip(tmp_path / "slow.mkv")
     assert rate == 25 and len(out) == 12
     assert "dropped" in summary.audio and audio_packets(tmp_path / "slow.mkv")[0] == []
+    assert any("audio dropped (slow motion" in n for n in summary.notices)
 
 
 def test_variable_frame_rate_follows_timestamps(tmp_path, interp):
@@ -390,3 +391,27 @@ def test_ctrl_c_on_the_command_line_leaves_no_partial_file(tmp_path, checkpoint_
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["IFRNet_S_test.pth", "in.mkv"]
+
+
+def test_uhd_shorthand_runs_the_network_at_half_size(tmp_path, capsys, checkpoint_s):
+    src = write_clip(tmp_path / "in.mkv", moving_frames(3, height=72, width=100))
+    code = main(
+        [
+            "video",
+            str(src),
+            "-o",
+            str(tmp_path / "o.mkv"),
+            "--uhd",
+            "--codec",
+            "ffv1",
+            "--pix-fmt",
+            "bgr0",
+            "--checkpoint",
+            str(checkpoint_s),
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "6 frames" in out and "2 interpolated" in out
+    frames, _, _ = read_clip(tmp_path / "o.mkv")
+    assert frames[1].shape == (72, 100, 3)

@@ -44,8 +44,6 @@ class VideoOptions:
     input_fps: Fraction | None = None
     #: pairs per model call; ``None``: 4 on a CUDA device, where batching pays, else 1
     batch: int | None = None
-    #: decode and encode in their own threads; ``None``: only when the model is not on the CPU
-    threads: bool | None = None
     overwrite: bool = False
     queue_size: int = 8
 
@@ -172,6 +170,8 @@ def interpolate_video(
                 )
                 run.execute(sink)
         summary.notices = source.warnings + sink.notices
+        if summary.audio.startswith("dropped"):
+            summary.notices.append(f"{info.path}: audio {summary.audio}")
         if any("audio stream" in n for n in sink.notices):
             summary.audio = "partly dropped (see notices)"
     finally:
@@ -215,11 +215,6 @@ class _Run:
         self.decoded: queue.Queue = queue.Queue(maxsize=options.queue_size)
         self.encoded: queue.Queue = queue.Queue(maxsize=options.queue_size)
         self.errors: list[BaseException] = []
-        # On a CPU the model's OpenMP workers already use every core; decoder and encoder threads
-        # beside them preempt those workers and stall each parallel region (measured on 2 cores:
-        # 86% of model-only throughput threaded, 95% with the stages taking turns). With the
-        # model on an accelerator the CPU is free and the three stages overlap.
-        self.threaded = options.threads if options.threads is not None else interpolator.device.type != "cpu"
         self.progress: Progress = Progress()
 
     # -- threads --
@@ -235,9 +230,12 @@ class _Run:
 
     def _encode(self, sink: FrameSink) -> None:
         try:
-            while True:
-                item = self.encoded.get()
-                if item is _END or self.stop.is_set():
+            while not self.stop.is_set():
+                try:
+                    item = self.encoded.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if item is _END:
                     return
                 image, index = item
                 sink.write(image, index)
@@ -277,19 +275,16 @@ class _Run:
     # -- the main loop --
 
     def execute(self, sink: FrameSink) -> None:
-        self.sink = sink
-        threads = []
-        if self.threaded:
-            threads = [
-                threading.Thread(target=self._decode, name="ifrnet-decode", daemon=True),
-                threading.Thread(target=self._encode, args=(sink,), name="ifrnet-encode", daemon=True),
-            ]
-            for thread in threads:
-                thread.start()
+        threads = [
+            threading.Thread(target=self._decode, name="ifrnet-decode", daemon=True),
+            threading.Thread(target=self._encode, args=(sink,), name="ifrnet-encode", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
         finished = False
         progress = None
         try:
-            frames = self._frames() if self.threaded else iter(self.source.frames())
+            frames = self._frames()
             prev = next(frames, None)
             if prev is None:
                 raise InputError(f"{self.summary.input.path}: no decodable video frames")
@@ -318,10 +313,9 @@ class _Run:
             end = prev.time + (prev.duration or 1 / info.rate)
             backlog.append(_Segment(timemap.steps_between(prev.time, end), prev.image, prev.image, Change.DUPLICATE))
             self._flush(backlog)
-            if self.threaded:
-                self._put(self.encoded, _END)
-                threads[1].join()
-                self._check_encoder()
+            self._put(self.encoded, _END)
+            threads[1].join()
+            self._check_encoder()
             sink.close()
             finished = True
         finally:
@@ -333,18 +327,6 @@ class _Run:
                 thread.join(timeout=10)
             if not finished:
                 sink.abort()
-
-    def _emit(self, image: np.ndarray, index: int) -> None:
-        if self.threaded:
-            if not self._put(self.encoded, (image, index)):
-                self._check_encoder()
-            return
-        try:
-            self.sink.write(image, index)
-        except IFRNetError:
-            raise
-        except Exception as exc:
-            raise _encoding_error(self.summary.output, exc) from exc
 
     def _flush(self, backlog: list[_Segment]) -> None:
         """Run the model for every segment that needs it (batched by equal times), then emit in order."""
@@ -365,7 +347,8 @@ class _Run:
                 image = seg.image_for(step)
                 if seg.needs_model and step.t != 0:
                     self.summary.interpolated += 1
-                self._emit(image, step.index)
+                if not self._put(self.encoded, (image, step.index)):
+                    self._check_encoder()
                 self.summary.frames_out += 1
                 self.progress.update(1)
         backlog.clear()
