@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 
@@ -33,6 +34,10 @@ def test_rgb_round_trip(tmp_path):
     frame = uint8_frame(20, 30)
     write_png(tmp_path / "a.png", frame)
     assert np.array_equal(read_image(tmp_path / "a.png"), frame)
+    # written through a private temporary file, but finished with the usual permissions
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "a.png").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_greyscale_and_palette_become_rgb(tmp_path):

@@ -10,6 +10,11 @@ from pathlib import Path
 
 from ..errors import InputError
 
+# mkstemp creates files readable by the owner only; finished outputs get the usual umask-based mode.
+# Read once at import, while no other thread can be changing the umask.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def check_output_path(
     output: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), overwrite: bool = False
@@ -45,6 +50,8 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, final)
     finally:
         if tmp.exists():

@@ -1,0 +1,410 @@
+"""The training loop: the paper's recipe by default, resumable to the iteration, DDP-ready.
+
+One process per device; ``torchrun`` starts several (on one node or many) and each trains on
+its share of every batch (``DistributedSampler``). Rank 0 alone logs, validates and writes
+checkpoints. Everything a resumed run needs (weights, optimizer, scaler, iteration, data
+position, RNG states, config) sits in one file written atomically, so ``kill -9`` at any
+moment loses at most ``save_every`` iterations and never the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
+from torch.utils.data.distributed import DistributedSampler
+
+from ..errors import CheckpointError, InputError
+from ..io.files import atomic_output
+from ..metrics import psnr
+from ..models import IFRNet, canonical_name, create_model
+from ..models.ops import pad_to, padded_side
+from ..weights import load_state_into, read_state_dict
+from .distributed import Context, barrier, mean_over_processes, setup, teardown
+from .losses import DISTILLATION_WEIGHT, GEOMETRY_WEIGHT, LossForward
+
+log = logging.getLogger("ifrnet.train")
+
+STATE_FILE = "training_state.pt"
+LATEST_WEIGHTS = "latest.pth"
+BEST_WEIGHTS = "best.pth"
+CONFIG_FILE = "config.json"
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run. Defaults are the paper's Vimeo90K recipe (per process)."""
+
+    model: str = "IFRNet"
+    data: list[str] = field(default_factory=list)
+    val: list[str] = field(default_factory=list)
+    out: str = "runs/ifrnet"
+    init: str | None = None
+    epochs: int = 300
+    #: stop after this many iterations (and size the LR schedule to it); None: epochs x iterations/epoch
+    iterations: int | None = None
+    batch_size: int = 6
+    crop: int = 224
+    lr: float = 1e-4
+    lr_min: float = 1e-5
+    weight_decay: float = 0.0
+    amp: str = "none"
+    workers: int = 2
+    seed: int = 0
+    #: validate every N iterations (0: once per epoch)
+    val_every: int = 0
+    val_limit: int | None = None
+    save_every: int = 500
+    log_every: int = 50
+    geometry_weight: float = GEOMETRY_WEIGHT
+    distillation_weight: float = DISTILLATION_WEIGHT
+    skip_bad: bool = False
+    device: str | None = None
+
+    def validate(self) -> None:
+        if not self.data:
+            raise InputError("no training data: pass --data KIND:PATH (e.g. vimeo90k:/data/vimeo_triplet)")
+        self.model = canonical_name(self.model)
+        if self.amp not in ("none", "bf16", "fp16"):
+            raise InputError(f"--amp must be none, bf16 or fp16; got {self.amp!r}")
+        for name in ("epochs", "batch_size", "crop", "save_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name.replace('_', '-')} must be at least 1; got {getattr(self, name)}")
+        if self.iterations is not None and self.iterations < 1:
+            raise InputError(f"--iterations must be at least 1; got {self.iterations}")
+        if not 0 < self.lr_min <= self.lr:
+            raise InputError(f"need 0 < lr-min <= lr; got lr {self.lr}, lr-min {self.lr_min}")
+
+
+def load_config_file(path: str | Path) -> dict:
+    """Settings from a TOML, YAML or JSON file (keys as in :class:`TrainConfig`, ``-`` or ``_``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such config file")
+    text = p.read_text()
+    try:
+        if p.suffix == ".toml":
+            import tomllib
+
+            raw = tomllib.loads(text)
+        elif p.suffix in (".yaml", ".yml"):
+            import yaml
+
+            raw = yaml.safe_load(text) or {}
+        else:
+            raw = json.loads(text)
+    except Exception as exc:  # each parser has its own error type
+        raise InputError(f"{p}: cannot parse config ({exc.__class__.__name__}: {exc})") from None
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    settings = {k.replace("-", "_"): v for k, v in raw.items()}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise InputError(f"{p}: unknown setting(s) {', '.join(unknown)}")
+    return settings
+
+
+def cosine_lr(iteration: int, total: int, lr: float, lr_min: float) -> float:
+    """``lr_min + (lr - lr_min) * 0.5 * (1 + cos(pi * i / total))``, i from 0."""
+    return lr_min + (lr - lr_min) * 0.5 * (1.0 + math.cos(math.pi * iteration / total))
+
+
+class _SkipSampler(Sampler[int]):
+    """The wrapped sampler's indices from position ``skip`` on: resuming inside an epoch."""
+
+    def __init__(self, sampler: Sampler[int], skip: int) -> None:
+        self.sampler, self.skip = sampler, skip
+
+    def __iter__(self) -> Iterator[int]:
+        it = iter(self.sampler)
+        for _ in range(self.skip):
+            next(it, None)
+        yield from it
+
+    def __len__(self) -> int:
+        return max(0, len(self.sampler) - self.skip)  # type: ignore[arg-type]
+
+
+class _Seeded(Dataset):
+    """Seeds every RNG from (seed, epoch, index) before each item: augmentation is a pure function
+    of those, whichever worker process draws it, so a resumed run sees exactly the same batches."""
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset, self.seed, self.epoch = dataset, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int):
+        seed = (self.seed * 1_000_003 + self.epoch * 7_919 + index) % (2**32)
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        item = self.dataset[index]
+        if hasattr(self.dataset, "reseed"):
+            self.dataset.reseed(seed)
+        return item
+
+
+def _build_datasets(specs: Sequence[str], split: str, config: TrainConfig, train: bool) -> Dataset:
+    from ..data import Augment, build_dataset
+
+    parts = []
+    for spec in specs:
+        augment = Augment(crop=(config.crop, config.crop)) if train else None
+        parts.append(build_dataset(spec, split=split, augment=augment, skip_bad=config.skip_bad))
+    return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+
+
+class Trainer:
+    """Builds everything from a :class:`TrainConfig` and runs it: ``Trainer(config).fit(resume)``."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        config.validate()
+        self.config = config
+        self.ctx: Context = setup(config.device)
+        self.out = Path(config.out)
+        self.model: IFRNet = create_model(config.model).to(self.ctx.device)
+        if config.init:
+            load_state_into(self.model, read_state_dict(config.init), source=config.init)
+        self.step_module = LossForward(self.model, config.geometry_weight, config.distillation_weight)
+        if self.ctx.distributed:
+            ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
+            self.step_module = torch.nn.parallel.DistributedDataParallel(self.step_module, device_ids=ids)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        use_scaler = config.amp == "fp16" and self.ctx.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+        self.train_set = _Seeded(_build_datasets(config.data, "train", config, train=True), config.seed)
+        self.val_set = _build_datasets(config.val, "test", config, train=False) if config.val else None
+        self.sampler = DistributedSampler(
+            self.train_set,
+            num_replicas=self.ctx.world,
+            rank=self.ctx.rank,
+            shuffle=True,
+            seed=config.seed,
+            drop_last=True,
+        )
+        self.per_epoch = len(self.sampler) // config.batch_size
+        if self.per_epoch == 0:
+            raise InputError(
+                f"{len(self.train_set)} training samples give no full batch of {config.batch_size} "
+                f"on each of {self.ctx.world} process(es); lower --batch-size"
+            )
+        self.total = config.iterations or config.epochs * self.per_epoch
+        self.iteration = 0
+        self.best_psnr = -math.inf
+        self.writer = None
+
+    # -- checkpoints --
+
+    def _state(self) -> dict:
+        return {
+            "format": 1,
+            "model_name": self.config.model,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "iteration": self.iteration,
+            "best_psnr": self.best_psnr,
+            "world": self.ctx.world,
+            "config": dataclasses.asdict(self.config),
+            "rng": {
+                "python": random.getstate(),
+                "numpy": np.random.get_state(),
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            },
+        }
+
+    def save(self) -> None:
+        if not self.ctx.is_main:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        with atomic_output(self.out / STATE_FILE) as tmp:
+            torch.save(self._state(), tmp)
+        with atomic_output(self.out / LATEST_WEIGHTS) as tmp:
+            torch.save(self.model.state_dict(), tmp)
+        log.info("checkpoint: iteration %d -> %s", self.iteration, self.out / STATE_FILE)
+
+    def resume(self) -> None:
+        path = self.out / STATE_FILE
+        if not path.is_file():
+            raise CheckpointError(f"{path}: nothing to resume (no training state in {self.out})")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:
+            raise CheckpointError(f"{path}: unreadable training state ({exc.__class__.__name__}: {exc})") from None
+        if state.get("model_name") != self.config.model:
+            raise CheckpointError(
+                f"{path}: incompatible: it trains {state.get('model_name')}, this run {self.config.model}; "
+                "use the same --model or another --out"
+            )
+        load_state_into(self.model, state["model"], source=str(path))
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except ValueError as exc:
+            raise CheckpointError(f"{path}: incompatible optimizer state ({exc})") from None
+        self.scaler.load_state_dict(state["scaler"])
+        self.iteration = state["iteration"]
+        self.best_psnr = state["best_psnr"]
+        rng = state["rng"]
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        if state["world"] != self.ctx.world:
+            log.warning(
+                "resuming a %d-process run with %d processes: the data order from here on differs",
+                state["world"],
+                self.ctx.world,
+            )
+        log.info("resumed from %s at iteration %d of %d", path, self.iteration, self.total)
+
+    # -- validation --
+
+    @torch.no_grad()
+    def validate(self) -> float | None:
+        if self.val_set is None or not self.ctx.is_main:
+            return None
+        self.model.eval()
+        scores = []
+        limit = self.config.val_limit or len(self.val_set)
+        for index in range(min(limit, len(self.val_set))):
+            sample = self.val_set[index]
+            img0, imgt, img1 = (x.unsqueeze(0).to(self.ctx.device) for x in (sample.img0, sample.imgt, sample.img1))
+            h, w = img0.shape[-2:]
+            ph, pw = padded_side(h), padded_side(w)
+            pred = self.model.inference(
+                pad_to(img0, ph, pw), pad_to(img1, ph, pw), sample.embt.view(1, 1, 1, 1).to(img0)
+            )
+            scores.append(psnr(pred[..., :h, :w], imgt).item())
+            if index == 0 and self.writer is not None:
+                grid = torch.cat([(img0 + img1) / 2, pred[..., :h, :w], imgt], dim=3)[0]
+                self.writer.add_image("val/overlay_pred_truth", grid.clamp(0, 1), self.iteration)
+        self.model.train()
+        return float(np.mean(scores))
+
+    # -- the loop --
+
+    def _loader(self, epoch: int, skip_batches: int) -> DataLoader:
+        self.sampler.set_epoch(epoch)
+        self.train_set.epoch = epoch
+        from ..data import collate
+
+        return DataLoader(
+            self.train_set,
+            batch_size=self.config.batch_size,
+            sampler=_SkipSampler(self.sampler, skip_batches * self.config.batch_size),
+            drop_last=True,
+            collate_fn=collate,
+            num_workers=self.config.workers,
+            pin_memory=self.ctx.device.type == "cuda",
+            persistent_workers=False,
+        )
+
+    def _autocast(self):
+        if self.config.amp == "none":
+            return torch.autocast(self.ctx.device.type, enabled=False)
+        dtype = torch.bfloat16 if self.config.amp == "bf16" else torch.float16
+        return torch.autocast(self.ctx.device.type, dtype=dtype)
+
+    def fit(self, resume: bool = False, progress: bool = True) -> dict[str, float]:
+        """Train until ``total`` iterations; returns the last losses and the best validation PSNR."""
+        torch.manual_seed(self.config.seed)
+        if resume:
+            self.resume()
+        if self.ctx.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            with atomic_output(self.out / CONFIG_FILE) as tmp:
+                tmp.write_text(json.dumps(dataclasses.asdict(self.config), indent=2) + "\n")
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.out / "tb"))
+        bar = None
+        if progress and self.ctx.is_main:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.total, initial=self.iteration, unit="it", desc="training", dynamic_ncols=True)
+        val_every = self.config.val_every or self.per_epoch
+        last: dict[str, float] = {}
+        started, start_iteration = time.perf_counter(), self.iteration
+        self.model.train()
+        try:
+            while self.iteration < self.total:
+                epoch, position = divmod(self.iteration, self.per_epoch)
+                for batch in self._loader(epoch, position):
+                    last = self._step(batch)
+                    self.iteration += 1
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{last['total']:.4f}", lr=f"{last['lr']:.2e}")
+                    self._after_step(last, val_every)
+                    if self.iteration >= self.total:
+                        break
+            if self.iteration % self.config.save_every:
+                self.save()
+        finally:
+            if bar is not None:
+                bar.close()
+            if self.writer is not None:
+                self.writer.close()
+            barrier(self.ctx)
+            teardown(self.ctx)
+        seconds = time.perf_counter() - started
+        done = self.iteration - start_iteration
+        samples = done * self.config.batch_size * self.ctx.world
+        return {
+            **last,
+            "best_psnr": self.best_psnr,
+            "seconds": seconds,
+            "samples_per_second": samples / max(seconds, 1e-9),
+        }
+
+    def _step(self, batch) -> dict[str, float]:
+        lr = cosine_lr(self.iteration, self.total, self.config.lr, self.config.lr_min)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        dev = self.ctx.device
+        img0, imgt, img1 = (x.to(dev, non_blocking=True) for x in (batch.img0, batch.imgt, batch.img1))
+        embt = batch.embt.to(dev)
+        flow = batch.flow.to(dev) if batch.flow is not None else None
+        with self._autocast():
+            out = self.step_module(img0, img1, embt, imgt, flow)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(out["total"].float()).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        values = {
+            k: mean_over_processes(out[k].detach().float(), self.ctx).item() for k in ("total", "rec", "geo", "dis")
+        }
+        values["lr"] = lr
+        return values
+
+    def _after_step(self, values: dict[str, float], val_every: int) -> None:
+        it = self.iteration
+        if self.writer is not None and (it % self.config.log_every == 0 or it == 1):
+            for key, value in values.items():
+                self.writer.add_scalar(f"train/{key}", value, it)
+        if it % val_every == 0 or it == self.total:
+            score = self.validate()
+            if score is not None:
+                log.info("iteration %d: validation PSNR %.3f dB", it, score)
+                if self.writer is not None:
+                    self.writer.add_scalar("val/psnr", score, it)
+                if score > self.best_psnr:
+                    self.best_psnr = score
+                    with atomic_output(self.out / BEST_WEIGHTS) as tmp:
+                        torch.save(self.model.state_dict(), tmp)
+            barrier(self.ctx)
+        if it % self.config.save_every == 0:
+            self.save()
