@@ -149,10 +149,7 @@ class _Seeded(Dataset):
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
-        item = self.dataset[index]
-        if hasattr(self.dataset, "reseed"):
-            self.dataset.reseed(seed)
-        return item
+        return self.dataset[index]
 
 
 def _build_datasets(specs: Sequence[str], split: str, config: TrainConfig, train: bool) -> Dataset:
@@ -171,6 +168,7 @@ class Trainer:
     def __init__(self, config: TrainConfig) -> None:
         config.validate()
         self.config = config
+        torch.manual_seed(config.seed)  # the initial weights, too, follow from the seed
         self.ctx: Context = setup(config.device)
         self.out = Path(config.out)
         self.model: IFRNet = create_model(config.model).to(self.ctx.device)
@@ -203,6 +201,8 @@ class Trainer:
         self.iteration = 0
         self.best_psnr = -math.inf
         self.writer = None
+        #: (iteration, losses) of every step this process ran: cheap, and what tests and scripts read
+        self.history: list[tuple[int, dict[str, float]]] = []
 
     # -- checkpoints --
 
@@ -320,7 +320,6 @@ class Trainer:
 
     def fit(self, resume: bool = False, progress: bool = True) -> dict[str, float]:
         """Train until ``total`` iterations; returns the last losses and the best validation PSNR."""
-        torch.manual_seed(self.config.seed)
         if resume:
             self.resume()
         if self.ctx.is_main:
@@ -345,6 +344,7 @@ class Trainer:
                 for batch in self._loader(epoch, position):
                     last = self._step(batch)
                     self.iteration += 1
+                    self.history.append((self.iteration, last))
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix(loss=f"{last['total']:.4f}", lr=f"{last['lr']:.2e}")

@@ -1,0 +1,173 @@
+"""The trainer end to end on small real-footage datasets: learning, exact resume, torchrun, bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from ifrnet import CheckpointError, InputError
+from ifrnet.training.trainer import STATE_FILE, TrainConfig, Trainer, cosine_lr
+
+from .datasets import make_vimeo_septuplets, make_vimeo_triplets
+
+
+@pytest.fixture(scope="module")
+def vimeo(tmp_path_factory):
+    return make_vimeo_triplets(tmp_path_factory.mktemp("vimeo"), n_train=8, n_test=2, with_flow=True)
+
+
+def _config(out, data, **kw) -> TrainConfig:
+    base = dict(
+        model="IFRNet_S",
+        data=data,
+        out=str(out),
+        batch_size=4,
+        crop=32,
+        workers=0,
+        save_every=1000,
+        log_every=1,
+        device="cpu",
+        seed=3,
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def test_cosine_schedule_matches_the_paper():
+    assert cosine_lr(0, 100, 1e-4, 1e-5) == pytest.approx(1e-4)
+    assert cosine_lr(50, 100, 1e-4, 1e-5) == pytest.approx(5.5e-5)
+    assert cosine_lr(100, 100, 1e-4, 1e-5) == pytest.approx(1e-5)
+
+
+def test_training_on_real_footage_lowers_the_loss(tmp_path, vimeo):
+    septs = make_vimeo_septuplets(tmp_path / "sept", n=6)
+    config = _config(
+        tmp_path / "run",
+        [f"vimeo90k:{vimeo}", f"vimeo90k-septuplet:{septs}"],
+        iterations=48,
+        lr=1e-3,
+        lr_min=1e-4,
+        val=[f"vimeo90k:{vimeo}"],
+        val_every=24,
+    )
+    trainer = Trainer(config)
+    result = trainer.fit(progress=False)
+    losses = [h["total"] for _, h in trainer.history]
+    assert len(losses) == 48
+    first, last = sum(losses[:8]) / 8, sum(losses[-8:]) / 8
+    assert last < 0.8 * first, (first, last)
+    assert any(h["dis"] > 0 for _, h in trainer.history)  # the Vimeo flow labels were used
+    assert result["best_psnr"] > 10
+    for name in (STATE_FILE, "latest.pth", "best.pth", "config.json"):
+        assert (tmp_path / "run" / name).is_file()
+    assert list((tmp_path / "run" / "tb").iterdir())
+    from ifrnet import load_model
+
+    assert load_model(checkpoint=tmp_path / "run" / "latest.pth", device="cpu").config.name == "IFRNet_S"
+
+
+def test_kill_and_resume_reaches_the_same_state(tmp_path, vimeo):
+    data = [f"vimeo90k:{vimeo}"]
+    reference = Trainer(_config(tmp_path / "ref", data, iterations=12))
+    reference.fit(progress=False)
+
+    run = tmp_path / "killed"
+    cmd = [
+        sys.executable,
+        "-m",
+        "ifrnet.cli",
+        "train",
+        "--model",
+        "IFRNet_S",
+        "--data",
+        data[0],
+        "--out",
+        str(run),
+        "--batch-size",
+        "4",
+        "--crop",
+        "32",
+        "--workers",
+        "0",
+        "--save-every",
+        "4",
+        "--iterations",
+        "12",
+        "--device",
+        "cpu",
+        "--seed",
+        "3",
+        "--quiet",
+    ]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 120
+    for line in proc.stderr:
+        if "checkpoint: iteration 8" in line or time.time() > deadline:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    state = torch.load(run / STATE_FILE, weights_only=False)
+    assert state["iteration"] == 8
+
+    resumed = Trainer(_config(run, data, iterations=12))
+    resumed.fit(resume=True, progress=False)
+    assert [i for i, _ in resumed.history] == [9, 10, 11, 12]
+    ref_steps = dict(reference.history)
+    for iteration, values in resumed.history:  # same learning rate and the same batches: the same losses
+        assert values["lr"] == ref_steps[iteration]["lr"]
+        assert values["total"] == pytest.approx(ref_steps[iteration]["total"], rel=1e-5)
+    for (name, a), b in zip(reference.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_two_processes_under_torchrun(tmp_path, vimeo):
+    out = tmp_path / "ddp"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+        "-m",
+        "ifrnet.cli",
+        "train",
+        "--model",
+        "IFRNet_S",
+        "--data",
+        f"vimeo90k:{vimeo}",
+        "--out",
+        str(out),
+        "--batch-size",
+        "2",
+        "--crop",
+        "32",
+        "--workers",
+        "0",
+        "--iterations",
+        "3",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    state = torch.load(out / STATE_FILE, weights_only=False)
+    assert state["world"] == 2 and state["iteration"] == 3
+
+
+def test_bad_input_is_explained(tmp_path, vimeo):
+    with pytest.raises(InputError, match=r"tri_trainlist\.txt"):
+        Trainer(_config(tmp_path / "x", [f"vimeo90k:{tmp_path / 'nowhere'}"]))
+    with pytest.raises(InputError, match="unknown dataset"):
+        Trainer(_config(tmp_path / "x", ["imagenet:/data"]))
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        Trainer(_config(tmp_path / "empty", [f"vimeo90k:{vimeo}"], iterations=2)).fit(resume=True, progress=False)
+    Trainer(_config(tmp_path / "small", [f"vimeo90k:{vimeo}"], iterations=1)).fit(progress=False)
+    with pytest.raises(CheckpointError, match="incompatible: it trains IFRNet_S, this run IFRNet"):
+        Trainer(_config(tmp_path / "small", [f"vimeo90k:{vimeo}"], model="IFRNet", iterations=2)).fit(resume=True)
