@@ -179,6 +179,8 @@ class Trainer:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
             self.step_module = torch.nn.parallel.DistributedDataParallel(self.step_module, device_ids=ids)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        if config.amp == "bf16" and self.ctx.device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            log.warning("this CPU has no native bf16 (avx512_bf16/AMX): --amp bf16 will be far slower than fp32")
         use_scaler = config.amp == "fp16" and self.ctx.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
         self.train_set = _Seeded(_build_datasets(config.data, "train", config, train=True), config.seed)

@@ -1,0 +1,75 @@
+"""Training throughput: samples per second of one optimisation step (forward, losses, backward, AdamW).
+
+    python benchmarks/train_speed.py                     # IFRNet and IFRNet_S, batch 2, 224x224, fp32 and bf16
+    python benchmarks/train_speed.py --device cuda --amp none bf16 fp16
+
+Random frames and a random flow label (so the distillation term runs too); data loading is
+not included. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from ifrnet.devices import resolve_device
+from ifrnet.models import create_model
+from ifrnet.training.losses import LossForward
+
+
+def measure(name: str, amp: str, device: torch.device, batch: int, size: int, steps: int, warmup: int) -> float:
+    torch.manual_seed(0)
+    step = LossForward(create_model(name).to(device)).train()
+    optimizer = torch.optim.AdamW(step.parameters(), lr=1e-4)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16" and device.type == "cuda")
+    img0, imgt, img1 = (torch.rand(batch, 3, size, size, device=device) for _ in range(3))
+    flow = torch.randn(batch, 4, size, size, device=device)
+    embt = torch.full((batch, 1, 1, 1), 0.5, device=device)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    times = []
+    for i in range(warmup + steps):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = step(img0, img1, embt, imgt, flow)["total"]
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss.float()).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return batch / statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["IFRNet", "IFRNet_S"])
+    parser.add_argument("--amp", nargs="+", default=["none", "bf16"], choices=["none", "bf16", "fp16"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    print(
+        f"device {device}, {torch.get_num_threads()} threads, batch {args.batch}, {args.size}x{args.size}, "
+        f"median of {args.steps} steps"
+    )
+    if device.type == "cpu":
+        native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        print(f"native bf16 convolutions on this CPU (oneDNN): {'yes' if native else 'no: bf16 runs a slow fallback'}")
+    print(f"{'variant':<10}" + "".join(f"{('fp32' if a == 'none' else a) + ' samples/s':>18}" for a in args.amp))
+    for name in args.models:
+        rates = [measure(name, amp, device, args.batch, args.size, args.steps, args.warmup) for amp in args.amp]
+        print(f"{name:<10}" + "".join(f"{r:>18.2f}" for r in rates), flush=True)
+
+
+if __name__ == "__main__":
+    main()
