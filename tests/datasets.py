@@ -24,12 +24,10 @@ GOPRO_CLIPS = (("opencv_tree.avi", 0), ("opencv_cup.mp4", 0), ("opencv_vtest.avi
 
 
 def dis_flow(target: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """OpenCV DIS flow from ``target`` to ``source`` (``target(x) ≈ source(x + flow)``), float32 (H, W, 2)."""
-    import cv2
+    """The project's default pseudo-label estimator (DIS, medium), as the real datasets get from ``ifrnet flow``."""
+    from ifrnet.training.pseudo_flow import DISFlow
 
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    grey = [np.ascontiguousarray(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)) for f in (target, source)]
-    return dis.calc(grey[0], grey[1], None).astype(np.float32)
+    return DISFlow("medium")(target, source)
 
 
 def _write_list(path: Path, ids: list[str]) -> None:

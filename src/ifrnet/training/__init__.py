@@ -1,0 +1,1 @@
+"""Training: losses, trainer, distributed helpers, pseudo-label flow."""
