@@ -171,3 +171,62 @@ def test_bad_input_is_explained(tmp_path, vimeo):
     Trainer(_config(tmp_path / "small", [f"vimeo90k:{vimeo}"], iterations=1)).fit(progress=False)
     with pytest.raises(CheckpointError, match="incompatible: it trains IFRNet_S, this run IFRNet"):
         Trainer(_config(tmp_path / "small", [f"vimeo90k:{vimeo}"], model="IFRNet", iterations=2)).fit(resume=True)
+
+
+def test_flow_and_train_commands(tmp_path, capsys):
+    from ifrnet.cli import main
+
+    root = make_vimeo_triplets(tmp_path / "v", n_train=4, n_test=1, with_flow=False)
+    assert main(["flow", "--dataset", "vimeo90k", "--root", str(root), "--quiet"]) == 0
+    assert "5 sequence(s) labelled" in capsys.readouterr().out
+    assert len(list((root / "flow").rglob("*.flo"))) == 10
+    assert main(["flow", "--dataset", "vimeo90k", "--root", str(root), "--quiet"]) == 0
+    assert "0 sequence(s) labelled, 5 already done" in capsys.readouterr().out
+
+    config = tmp_path / "run.toml"
+    config.write_text(f'model = "IFRNet_S"\ndata = ["vimeo90k:{root}"]\nbatch-size = 2\ncrop = 32\nworkers = 0\n')
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--iterations", "2", "--out", str(out), "--quiet"]) == 0
+    resolved = __import__("json").loads((out / "config.json").read_text())
+    assert resolved["batch_size"] == 2 and resolved["iterations"] == 2 and resolved["model"] == "IFRNet_S"
+    capsys.readouterr()
+
+    for argv, fragment in [
+        (["flow", "--dataset", "vimeo90k", "--root", str(tmp_path / "none")], "none"),
+        (["train", "--data", f"vimeo90k:{tmp_path / 'none'}", "--out", str(out)], "tri_trainlist.txt"),
+        (["train", "--config", str(tmp_path / "missing.toml")], "missing.toml: no such config file"),
+        (
+            [
+                "train",
+                "--data",
+                f"vimeo90k:{root}",
+                "--out",
+                str(out),
+                "--model",
+                "IFRNet",
+                "--resume",
+                "--batch-size",
+                "2",
+                "--crop",
+                "32",
+            ],
+            "incompatible",
+        ),
+        (
+            [
+                "train",
+                "--data",
+                f"vimeo90k:{root}",
+                "--out",
+                str(tmp_path / "r2"),
+                "--batch-size",
+                "2",
+                "--workers",
+                "1",
+            ],
+            "smaller than the 224x224 training crop",
+        ),
+    ]:
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and fragment in err, err

@@ -334,9 +334,10 @@ class TripletDataset(Dataset):
             first = exc
         n = len(self)
         bad, error = index, first
-        for _ in range(min(MAX_REPLACEMENTS, n - 1)):
-            other = int(rng.integers(0, n - 1))
-            other += other >= bad  # never the one that just failed
+        # distinct candidates in a random order: no sample is tried twice, so when a good one is
+        # among the first MAX_REPLACEMENTS others it is found
+        candidates = [int(i) for i in rng.permutation(n) if i != index][:MAX_REPLACEMENTS]
+        for other in candidates:
             log.warning("skipping bad sample %d (%s); using sample %d instead", bad, error, other)
             try:
                 return self._load(other, rng)

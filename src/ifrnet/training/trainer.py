@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
-from ..errors import CheckpointError, InputError
+from ..errors import CheckpointError, IFRNetError, InputError
 from ..io.files import atomic_output
 from ..metrics import psnr
 from ..models import IFRNet, canonical_name, create_model
@@ -200,6 +200,9 @@ class Trainer:
                 f"on each of {self.ctx.world} process(es); lower --batch-size"
             )
         self.total = config.iterations or config.epochs * self.per_epoch
+        # one sample here, in this process: a data problem (crop larger than the frames, unreadable
+        # files) is reported as itself, not wrapped in a DataLoader worker's traceback
+        self.train_set[0]
         self.iteration = 0
         self.best_psnr = -math.inf
         self.writer = None
@@ -355,6 +358,12 @@ class Trainer:
                         break
             if self.iteration % self.config.save_every:
                 self.save()
+        except IFRNetError as exc:
+            # a DataLoader worker's error arrives with its whole traceback in the message: keep its last line
+            text = str(exc).strip()
+            if "DataLoader worker" in text:
+                raise type(exc)(text.splitlines()[-1].split(": ", 1)[-1]) from None
+            raise
         finally:
             if bar is not None:
                 bar.close()
