@@ -384,3 +384,12 @@ def test_datasets_pickle(layouts, footage) -> None:
         assert all((a is None and b is None) or torch.equal(a, b) for a, b in zip(copy[1], ds[1], strict=True)), type(
             ds
         ).__name__
+
+
+def test_flow_label_of_the_wrong_size_is_named(layouts, tmp_path: Path) -> None:
+    from ifrnet.io.flo import write_flo
+
+    root = copy_layout(layouts["vimeo"], tmp_path / "v")
+    write_flo(root / "flow" / "00001" / "0001" / "flow_t0.flo", np.zeros((10, 12, 2), np.float32))
+    with pytest.raises(InputError, match=r"0001/flow_t0\.flo: flow of 12x10 does not match its frames \(64x48\)"):
+        Vimeo90KTriplets(root)[0]

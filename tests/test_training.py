@@ -230,3 +230,11 @@ def test_flow_and_train_commands(tmp_path, capsys):
         assert main(argv) == 1
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and fragment in err, err
+
+
+def test_init_starts_from_the_given_weights(tmp_path, vimeo, checkpoint_s):
+    trainer = Trainer(_config(tmp_path / "ft", [f"vimeo90k:{vimeo}"], init=str(checkpoint_s), iterations=1))
+    start = torch.load(checkpoint_s, weights_only=True)
+    assert all(torch.equal(start[k], v) for k, v in trainer.model.state_dict().items())
+    with pytest.raises(CheckpointError, match="holds IFRNet_S weights, not IFRNet"):
+        Trainer(_config(tmp_path / "ft2", [f"vimeo90k:{vimeo}"], init=str(checkpoint_s), model="IFRNet"))
