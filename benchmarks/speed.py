@@ -10,25 +10,15 @@ on random frames after warm-up, the median of ``--repeats`` runs.
 from __future__ import annotations
 
 import argparse
-import platform
-import statistics
 
-import torch
-
-from ifrnet.benchmark import PAPER_SIZES, count_conv_flops, count_parameters, format_table, time_inference
+from ifrnet.benchmark import PAPER_SIZES, speed_table
 from ifrnet.devices import resolve_device
-from ifrnet.models import create_model, list_models
+from ifrnet.models import list_models
 
 
 def _size(text: str) -> tuple[int, int]:
     w, h = text.lower().split("x")
     return int(w), int(h)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
 def main() -> None:
@@ -39,22 +29,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     args = parser.parse_args()
-
     device = resolve_device(args.device)
-    header = ["variant", "params (M)"]
-    header += [f"GFLOPs {w}x{h}" for w, h in args.sizes] + [f"ms {w}x{h}" for w, h in args.sizes]
-    rows = []
-    for name in args.models:
-        model = create_model(name)
-        row = [model.config.name, f"{count_parameters(model) / 1e6:.2f}"]
-        row += [f"{count_conv_flops(name, w, h) / 1e9:.1f}" for w, h in args.sizes]
-        for w, h in args.sizes:
-            times = time_inference(model, w, h, device, repeats=args.repeats, warmup=args.warmup)
-            row.append(f"{statistics.median(times):.1f}")
-        rows.append(row)
-        print(f"  measured {model.config.name}", flush=True)
-    print(f"\ndevice: {device_name(device)}; torch {torch.__version__}; median of {args.repeats} runs, batch 1")
-    print(format_table(header, rows))
+    table = speed_table(
+        args.models,
+        args.sizes,
+        device,
+        args.repeats,
+        args.warmup,
+        on_row=lambda n: print(f"  measured {n}", flush=True),
+    )
+    print("\n" + table)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import platform
+import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -70,3 +72,35 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's with the thread count torch uses."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def speed_table(
+    names: Sequence[str],
+    sizes: Sequence[tuple[int, int]],
+    device: torch.device,
+    repeats: int = 10,
+    warmup: int = 2,
+    on_row: Callable[[str], None] | None = None,
+) -> str:
+    """The paper's speed table: params, conv GFLOPs and median ms per 2x frame for each variant and size."""
+    header = ["variant", "params (M)"]
+    header += [f"GFLOPs {w}x{h}" for w, h in sizes] + [f"ms {w}x{h}" for w, h in sizes]
+    rows = []
+    for name in names:
+        model = create_model(name)
+        row = [model.config.name, f"{count_parameters(model) / 1e6:.2f}"]
+        row += [f"{count_conv_flops(name, w, h) / 1e9:.1f}" for w, h in sizes]
+        for w, h in sizes:
+            row.append(f"{statistics.median(time_inference(model, w, h, device, repeats, warmup)):.1f}")
+        rows.append(row)
+        if on_row is not None:
+            on_row(model.config.name)
+    title = f"device: {device_name(device)}; torch {torch.__version__}; median of {repeats} runs, batch 1"
+    return title + "\n" + format_table(header, rows)
