@@ -2,12 +2,14 @@
 
 Every dataset is a ``torch.utils.data.Dataset`` of :class:`Sample` (picklable, for DataLoader
 workers); :func:`collate` stacks them into a :class:`Batch`. :func:`build_dataset` turns the
-``KIND:PATH`` strings of the command line into a dataset.
+``KIND:PATH`` strings of the command line into a dataset (``synthetic:N`` takes an item count
+instead of a path).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from ..errors import InputError
 from .augment import Augment, TripletDataset
 from .folder import FootageWindows
 from .gopro import Adobe240Windows, GoProWindows
+from .synthetic import SyntheticMotion
 from .types import Batch, FlowEstimator, Sample, collate, to_tensor
 from .vimeo import Vimeo90KSeptuplets, Vimeo90KTriplets
 
@@ -25,7 +28,26 @@ DATASET_KINDS: dict[str, type[TripletDataset]] = {
     "gopro": GoProWindows,
     "adobe240": Adobe240Windows,
     "folder": FootageWindows,
+    "synthetic": SyntheticMotion,
 }
+
+
+def _synthetic(spec: str, rest: str, split: str, augment: Augment | None, kw: dict[str, Any]) -> SyntheticMotion:
+    """``synthetic:N`` or ``synthetic:N:WxH``: N rendered items per epoch, frames of W x H (default 256x256)."""
+    count, _, size = rest.partition(":")
+    usage = (
+        f"dataset {spec!r}: expected synthetic:N or synthetic:N:WxH (N items per epoch, e.g. synthetic:10000:256x256)"
+    )
+    if not count.strip().isdigit() or int(count) < 1:
+        raise InputError(usage)
+    if size:
+        match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", size)
+        if match is None:
+            raise InputError(usage)
+        kw.setdefault("size", (int(match.group(2)), int(match.group(1))))
+    if split == "test":
+        kw.setdefault("seed", 0)  # the same scenes at every validation
+    return SyntheticMotion(int(count), augment=augment, **kw)
 
 
 def build_dataset(spec: str, split: str = "train", augment: Augment | None = None, **kw: Any) -> TripletDataset:
@@ -34,11 +56,15 @@ def build_dataset(spec: str, split: str = "train", augment: Augment | None = Non
     ``kw`` goes to the dataset's constructor (``seed``, ``skip_bad``, ``window`` ...). Own footage
     (``folder``) has no splits: the same folder serves either, and for ``split="test"`` its
     random target frames are fixed (seed 0 unless given) so that validation scores are comparable.
+    ``synthetic:N`` (or ``synthetic:N:WxH``) renders N items per epoch of :class:`SyntheticMotion`
+    (256x256 unless given), fixed scenes for ``split="test"`` likewise.
     """
     kind, sep, path = str(spec).partition(":")
-    choices = ", ".join(f"{k}:PATH" for k in DATASET_KINDS)
+    choices = ", ".join("synthetic:N" if k == "synthetic" else f"{k}:PATH" for k in DATASET_KINDS)
     if not sep or kind not in DATASET_KINDS:
         raise InputError(f"unknown dataset {spec!r}; expected one of {choices}")
+    if kind == "synthetic":
+        return _synthetic(spec, path, split, augment, kw)
     if not path:
         raise InputError(f"dataset {spec!r} names no folder; expected {kind}:PATH")
     root = Path(os.path.expanduser(path))
@@ -59,6 +85,7 @@ __all__ = [
     "FootageWindows",
     "GoProWindows",
     "Sample",
+    "SyntheticMotion",
     "TripletDataset",
     "Vimeo90KSeptuplets",
     "Vimeo90KTriplets",
