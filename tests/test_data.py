@@ -393,3 +393,17 @@ def test_flow_label_of_the_wrong_size_is_named(layouts, tmp_path: Path) -> None:
     write_flo(root / "flow" / "00001" / "0001" / "flow_t0.flo", np.zeros((10, 12, 2), np.float32))
     with pytest.raises(InputError, match=r"0001/flow_t0\.flo: flow of 12x10 does not match its frames \(64x48\)"):
         Vimeo90KTriplets(root)[0]
+
+
+def test_dataset_options_after_a_question_mark(tmp_path: Path) -> None:
+    from ifrnet.data import build_dataset
+    from ifrnet.training.pseudo_flow import DISFlow
+
+    footage = make_footage_folder(tmp_path / "f")
+    ds = build_dataset(f"folder:{footage.root}?window=5&stride=1&flow=dis:fast&cache_dir={tmp_path / 'c'}")
+    assert isinstance(ds.flow_estimator, DISFlow) and ds.window == 5
+    assert ds[0].flow.shape == (4, 48, 64)
+    with pytest.raises(InputError, match="unexpected keyword argument 'colour'"):
+        build_dataset(f"folder:{footage.root}?colour=1")
+    with pytest.raises(InputError, match="name=value"):
+        build_dataset(f"folder:{footage.root}?window")

@@ -50,16 +50,47 @@ def _synthetic(spec: str, rest: str, split: str, augment: Augment | None, kw: di
     return SyntheticMotion(int(count), augment=augment, **kw)
 
 
+def _option_value(key: str, text: str) -> Any:
+    if key == "flow":  # an on-the-fly flow estimator: flow=dis, flow=dis:fast, flow=package.module:Class
+        from ..training.pseudo_flow import get_estimator
+
+        return get_estimator(text)
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def _split_options(spec: str) -> tuple[str, dict[str, Any]]:
+    """``KIND:PATH?window=5&stride=2&flow=dis`` -> (``KIND:PATH``, options for the dataset's constructor)."""
+    base, sep, query = spec.partition("?")
+    options: dict[str, Any] = {}
+    if sep:
+        for part in filter(None, query.split("&")):
+            key, eq, value = part.partition("=")
+            if not eq or not key.strip():
+                raise InputError(f"dataset {spec!r}: options must look like ?name=value&name=value; got {part!r}")
+            key = key.strip().replace("-", "_")
+            options["flow_estimator" if key == "flow" else key] = _option_value(key, value.strip())
+    return base, options
+
+
 def build_dataset(spec: str, split: str = "train", augment: Augment | None = None, **kw: Any) -> TripletDataset:
     """The dataset a ``KIND:PATH`` string names (``vimeo90k:/data/vimeo_triplet``, ``folder:~/clips``, ...).
 
     ``kw`` goes to the dataset's constructor (``seed``, ``skip_bad``, ``window`` ...). Own footage
     (``folder``) has no splits: the same folder serves either, and for ``split="test"`` its
     random target frames are fixed (seed 0 unless given) so that validation scores are comparable.
+    Options for the dataset's constructor may follow a ``?``: ``folder:~/clips?window=5&stride=2&flow=dis``
+    (``flow=`` names an on-the-fly flow estimator, see :func:`~ifrnet.training.pseudo_flow.get_estimator`).
     ``synthetic:N`` (or ``synthetic:N:WxH``) renders N items per epoch of :class:`SyntheticMotion`
     (256x256 unless given), fixed scenes for ``split="test"`` likewise.
     """
-    kind, sep, path = str(spec).partition(":")
+    spec, options = _split_options(str(spec))
+    kw = {**options, **kw}
+    kind, sep, path = spec.partition(":")
     choices = ", ".join("synthetic:N" if k == "synthetic" else f"{k}:PATH" for k in DATASET_KINDS)
     if not sep or kind not in DATASET_KINDS:
         raise InputError(f"unknown dataset {spec!r}; expected one of {choices}")
@@ -69,11 +100,14 @@ def build_dataset(spec: str, split: str = "train", augment: Augment | None = Non
         raise InputError(f"dataset {spec!r} names no folder; expected {kind}:PATH")
     root = Path(os.path.expanduser(path))
     cls = DATASET_KINDS[kind]
-    if cls is FootageWindows:
-        if split == "test":
-            kw.setdefault("seed", 0)
-        return FootageWindows(root, augment=augment, **kw)
-    return cls(root, split=split, augment=augment, **kw)
+    try:
+        if cls is FootageWindows:
+            if split == "test":
+                kw.setdefault("seed", 0)
+            return FootageWindows(root, augment=augment, **kw)
+        return cls(root, split=split, augment=augment, **kw)
+    except TypeError as exc:  # an option the dataset does not take
+        raise InputError(f"dataset {spec!r}: {exc}") from None
 
 
 __all__ = [
