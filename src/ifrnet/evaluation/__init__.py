@@ -1,0 +1,1 @@
+"""Evaluation: metrics, the paper's benchmark protocols, real-footage scoring, baselines and reports."""

@@ -1,0 +1,164 @@
+"""Visual reports: what interpolation looks like, not only what it scores.
+
+For chosen samples a panel shows the inputs overlaid, the ground truth, every method's frame,
+IFRNet's error map, its two predicted flows (Middlebury colour wheel) and its occlusion mask;
+an HTML page puts the panels under the results table.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..io.files import atomic_output
+from ..io.images import write_png
+from ..models import IFRNet
+from ..models.ops import pad_to, padded_side, resize
+
+# Hue segments of the Middlebury flow colour wheel (Baker et al. 2011): red-yellow, yellow-green,
+# green-cyan, cyan-blue, blue-magenta, magenta-red, with as many steps as the eye needs to tell them apart.
+_WHEEL_SEGMENTS = (15, 6, 4, 11, 13, 6)
+
+
+def _colour_wheel() -> np.ndarray:
+    """(55, 3) float colours going once round the hue circle."""
+    ramps = []
+    for index, steps in enumerate(_WHEEL_SEGMENTS):
+        ramp = np.arange(steps) / steps
+        start, end = index // 2 % 3, (index // 2 + 1) % 3
+        colour = np.zeros((steps, 3))
+        if index % 2 == 0:  # the next primary fades in while the current one stays full
+            colour[:, start] = 1.0
+            colour[:, end] = ramp
+        else:  # the current primary fades out
+            colour[:, end] = 1.0
+            colour[:, start] = 1.0 - ramp
+        ramps.append(colour)
+    return np.concatenate(ramps) * 255.0
+
+
+_WHEEL = _colour_wheel()
+
+
+def flow_to_color(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
+    """A (H, W, 2) flow as uint8 RGB: hue is the direction, saturation the length.
+
+    Lengths are normalised by ``max_magnitude`` (default: the largest in the field), so white is
+    no motion and fully saturated the largest motion.
+    """
+    u, v = flow[..., 0].astype(np.float64), flow[..., 1].astype(np.float64)
+    magnitude = np.hypot(u, v)
+    scale = max_magnitude if max_magnitude else max(float(magnitude.max()), 1e-9)
+    radius = np.clip(magnitude / scale, 0.0, 1.0)
+    angle = np.arctan2(-v, -u) / math.pi  # -1..1, round the wheel
+    position = (angle + 1.0) / 2.0 * (len(_WHEEL) - 1)
+    lo = np.floor(position).astype(int)
+    hi = (lo + 1) % len(_WHEEL)
+    frac = (position - lo)[..., None]
+    colour = (1 - frac) * _WHEEL[lo] + frac * _WHEEL[hi]
+    # short vectors fade towards white
+    colour = 255.0 - radius[..., None] * (255.0 - colour)
+    return np.clip(np.rint(colour), 0, 255).astype(np.uint8)
+
+
+def error_map(pred: np.ndarray, target: np.ndarray, gain: float = 4.0) -> np.ndarray:
+    """Absolute error (mean over RGB, x``gain``) as a black-red-yellow-white heat map, uint8."""
+    err = np.abs(pred.astype(np.float64) - target.astype(np.float64)).mean(axis=2) / 255.0 * gain
+    err = np.clip(err, 0.0, 1.0)
+    heat = np.stack([np.clip(3 * err, 0, 1), np.clip(3 * err - 1, 0, 1), np.clip(3 * err - 2, 0, 1)], axis=2)
+    return (heat * 255).round().astype(np.uint8)
+
+
+def to_uint8(image: Tensor) -> np.ndarray:
+    """(1, 3, H, W) float [0, 1] -> (H, W, 3) uint8."""
+    return (image[0].detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+@torch.inference_mode()
+def flows_and_mask(
+    model: IFRNet, img0: Tensor, img1: Tensor, t: float, scale_factor: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IFRNet's full-resolution flows t->0, t->1 (H, W, 2) and occlusion mask (H, W) in [0, 1].
+
+    The mask is the weight of frame 0 in the blend: 1 where only frame 0 is trusted.
+    """
+    device = next(model.parameters()).device
+    img0, img1 = img0.to(device), img1.to(device)
+    h, w = img0.shape[-2:]
+    ph, pw = padded_side(h, scale_factor), padded_side(w, scale_factor)
+    x0, x1, _ = model.normalize(pad_to(img0, ph, pw), pad_to(img1, ph, pw))
+    feat0, feat1 = model.encode(resize(x0, scale_factor), resize(x1, scale_factor))
+    decoded = model.decode(feat0, feat1, torch.full((1, 1, 1, 1), float(t), device=device))
+    flow0, flow1, mask = decoded.flow0, decoded.flow1, decoded.mask
+    if scale_factor != 1.0:
+        inv = 1.0 / scale_factor
+        flow0, flow1, mask = resize(flow0, inv) * inv, resize(flow1, inv) * inv, resize(mask, inv)
+
+    def crop(x: Tensor) -> np.ndarray:
+        return x[0, :, :h, :w].permute(1, 2, 0).float().cpu().numpy()
+
+    return crop(flow0), crop(flow1), crop(mask)[..., 0]
+
+
+@dataclass
+class Panel:
+    """One sample's row of labelled images."""
+
+    title: str
+    tiles: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+
+def write_report(out_dir: str | os.PathLike, title: str, tables_html: str, panels: list[Panel]) -> Path:
+    """Write the panels' images and an ``index.html`` that shows them under the tables."""
+    out = Path(out_dir)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    sections = []
+    for number, panel in enumerate(panels):
+        figures = []
+        for index, (label, image) in enumerate(panel.tiles):
+            name = f"images/p{number:02d}_{index:02d}.png"
+            write_png(out / name, image)
+            caption = html.escape(label)
+            figures.append(f'<figure><img src="{name}" alt="{caption}"><figcaption>{caption}</figcaption></figure>')
+        sections.append(
+            f"<section><h2>{html.escape(panel.title)}</h2><div class=row>{''.join(figures)}</div></section>"
+        )
+    page = f"""<!doctype html>
+<html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; background: #fafafa; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }}
+.row {{ display: flex; flex-wrap: wrap; gap: 8px; }}
+figure {{ margin: 0; }} figure img {{ max-width: 320px; display: block; image-rendering: pixelated; }}
+figcaption {{ font-size: 0.85em; text-align: center; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+{tables_html}
+{"".join(sections)}
+</body></html>
+"""
+    with atomic_output(out / "index.html") as tmp:
+        tmp.write_text(page)
+    return out / "index.html"
+
+
+def markdown_table_to_html(markdown: str) -> str:
+    """A pipe-delimited markdown table as an HTML table (what ``summary.md`` holds)."""
+    rows = [
+        line.strip().strip("|").split("|") for line in markdown.strip().splitlines() if line.strip().startswith("|")
+    ]
+    rows = [r for r in rows if not all(set(c.strip()) <= set("-: ") for c in r)]
+    if not rows:
+        return f"<pre>{html.escape(markdown)}</pre>"
+    head = "".join(f"<th>{html.escape(c.strip())}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in r) + "</tr>" for r in rows[1:])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
