@@ -173,6 +173,36 @@ def cmd_flow(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation.run import run_evaluation, speed
+
+    if args.speed:
+        print(speed(args.device, on_row=None if args.quiet else lambda n: print(f"  measured {n}", flush=True)))
+        return 0
+    result = run_evaluation(
+        dataset=args.dataset,
+        root=args.root,
+        split=args.split,
+        video=args.video,
+        factor=args.factor,
+        start=args.start,
+        limit=args.limit,
+        scene_threshold=None if args.no_scene_detect else args.scene_threshold,
+        methods=args.methods,
+        out=args.out,
+        extra_metrics=args.extra_metrics,
+        save_predictions=args.save_predictions,
+        report=args.report,
+        interpolator_factory=lambda: _interpolator(args),
+        progress=not args.quiet,
+    )
+    for notice in result.notices:
+        print(f"{PROG}: note: {notice}", file=sys.stderr)
+    print(result.table)
+    print(f"\nresults in {result.out}" + (f"; report: {result.report}" if result.report else ""))
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .benchmark import count_conv_flops, count_parameters, format_table
     from .models import canonical_name, create_model, list_models
@@ -301,6 +331,43 @@ def build_parser() -> argparse.ArgumentParser:
     flow.add_argument("--workers", type=int, default=1, help="parallel processes")
     flow.add_argument("-q", "--quiet", action="store_true")
     flow.set_defaults(func=cmd_flow)
+
+    ev = sub.add_parser(
+        "eval",
+        help="score methods on a benchmark or on held-out frames of real footage",
+        description="The paper's benchmarks (--dataset), real-footage scoring (--video) or the speed table (--speed).",
+    )
+    what = ev.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--dataset", default=None, help="vimeo90k, ucf101, snu-film, middlebury-other, gopro or adobe240 (with --root)"
+    )
+    what.add_argument("--video", default=None, help="a clip: hold out frames and rebuild them")
+    what.add_argument("--speed", action="store_true", help="params, FLOPs and runtime per variant")
+    ev.add_argument("--root", default=None, help="benchmark root folder")
+    ev.add_argument("--split", default=None, help="SNU-FILM: easy, medium, hard, extreme or all; or a list file")
+    ev.add_argument("--factor", type=_positive_int, default=2, help="--video: hold out N-1 of every N frames (2)")
+    ev.add_argument("--start", type=int, default=0, help="--video: first frame to use")
+    ev.add_argument("--limit", type=int, default=None, help="--video: at most this many windows")
+    ev.add_argument("--scene-threshold", type=float, default=25.0, help="--video: skip windows with a cut")
+    ev.add_argument("--no-scene-detect", action="store_true")
+    ev.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated: ifrnet, repeat, blend, dis, minterpolate (default: ifrnet; all five with --video)",
+    )
+    ev.add_argument("--out", default=None, help="output folder (default eval/<dataset or clip>)")
+    ev.add_argument(
+        "--extra-metrics",
+        nargs="*",
+        default=[],
+        choices=["psnr_uint8", "ssim_2d"],
+        help="also report 8-bit PSNR and 2-D SSIM (as RIFE and FILM do)",
+    )
+    ev.add_argument("--save-predictions", action="store_true", help="write every prediction as PNG")
+    ev.add_argument("--report", default=None, help="write an HTML report with comparison images to this folder")
+    ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_model_args(ev)
+    ev.set_defaults(func=cmd_eval)
 
     info = sub.add_parser("info", help="parameters, FLOPs and checkpoints of the variants")
     info.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")
