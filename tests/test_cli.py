@@ -138,7 +138,7 @@ def test_missing_weights_say_where_to_put_them(tmp_path, bad_inputs, monkeypatch
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("IFRNET_CHECKPOINTS", raising=False)
     good = str(bad_inputs[0])
-    _one_line_error(capsys, ["pair", good, good, "-o", "out"], "checkpoints/IFRNet/")
+    _one_line_error(capsys, ["pair", good, good, "-o", "out", "--model", "IFRNet"], "checkpoints/IFRNet/")
 
 
 def test_errors_from_the_installed_command_have_no_traceback(tmp_path):

@@ -105,8 +105,8 @@ def test_official_names_are_found_in_the_env_folder_and_in_checkpoints(tmp_path,
     monkeypatch.setenv("IFRNET_CHECKPOINTS", str(user))
     monkeypatch.chdir(tmp_path)
     assert find_checkpoint("IFRNet_S") is None
-    with pytest.raises(CheckpointError, match="checkpoints/IFRNet_small/"):
-        load_model("IFRNet_S", device="cpu")
+    with pytest.raises(CheckpointError, match="checkpoints/IFRNet/"):
+        load_model("IFRNet", device="cpu")
 
     local = tmp_path / "checkpoints" / "IFRNet_small" / "IFRNet_S_GoPro.pth"
     local.parent.mkdir(parents=True)

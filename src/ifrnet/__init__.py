@@ -1,16 +1,33 @@
 """IFRNet frame interpolation: models, weights and an inference engine.
 
 >>> import ifrnet
->>> model = ifrnet.load_model("IFRNet", "checkpoints/IFRNet/IFRNet_Vimeo90K.pth")  # doctest: +SKIP
+>>> model = ifrnet.load_model()  # the shipped starter weights, or an official checkpoint found  # doctest: +SKIP
 >>> middle, = ifrnet.Interpolator(model).interpolate(frame0, frame1, times=[0.5])  # doctest: +SKIP
+
+The names below are loaded on first use, so that ``import ifrnet.backends.onnx`` (the
+onnxruntime backend) works where PyTorch is not installed.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from .errors import CheckpointError, IFRNetError, InputError
-from .inference import Interpolator, factor_times
-from .models import IFRNet, create_model, list_models
-from .weights import convert_checkpoint, find_checkpoint, load_model
+from .times import factor_times
 
 __version__ = "0.1.0"
+
+#: Public names that need torch, and the module each comes from.
+_LAZY = {
+    "Interpolator": ".inference",
+    "IFRNet": ".models",
+    "create_model": ".models",
+    "list_models": ".models",
+    "convert_checkpoint": ".weights",
+    "find_checkpoint": ".weights",
+    "load_model": ".weights",
+}
 
 __all__ = [
     "CheckpointError",
@@ -25,3 +42,21 @@ __all__ = [
     "list_models",
     "load_model",
 ]
+
+if TYPE_CHECKING:
+    from .inference import Interpolator
+    from .models import IFRNet, create_model, list_models
+    from .weights import convert_checkpoint, find_checkpoint, load_model
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ifrnet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -63,7 +63,30 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--scale", type=_scale, default=1.0, help="network scale factor (0.5 for 4K)")
 
 
+def _add_backend_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend",
+        choices=["torch", "onnxruntime"],
+        default="torch",
+        help="onnxruntime: run a graph from 'ifrnet export' (--checkpoint MODEL.onnx) without PyTorch",
+    )
+
+
 def _interpolator(args: argparse.Namespace):
+    if getattr(args, "backend", "torch") == "onnxruntime":
+        from .backends.onnx import OnnxInterpolator
+        from .errors import InputError
+
+        if not args.checkpoint or not str(args.checkpoint).endswith(".onnx"):
+            raise InputError("--backend onnxruntime needs --checkpoint MODEL.onnx, a graph written by 'ifrnet export'")
+        runtime = OnnxInterpolator(args.checkpoint, device=args.device)
+        if args.model and canonical(args.model) != runtime.model_name.lower():
+            raise InputError(f"{args.checkpoint} holds {runtime.model_name}, not {args.model}")
+        if args.scale != runtime.scale_factor:
+            raise InputError(
+                f"{args.checkpoint} was exported at scale {runtime.scale_factor:g}; got --scale {args.scale:g}"
+            )
+        return runtime
     from .inference import Interpolator
     from .weights import load_model
 
@@ -75,8 +98,8 @@ def _interpolator(args: argparse.Namespace):
 
 
 def cmd_pair(args: argparse.Namespace) -> int:
-    from .inference import check_times, factor_times
     from .pair import PairJob
+    from .times import check_times, factor_times
 
     times = check_times(args.times) if args.times else factor_times(args.factor)
     start = time.perf_counter()
@@ -99,7 +122,7 @@ def cmd_pair(args: argparse.Namespace) -> int:
         if extra is not None:
             print(f"wrote {extra}")
     mode = "direct t" if interpolator.uses_time else "recursive bisection (2x-only weights)"
-    print(f"{interpolator.model.config.name} on {interpolator.device}, {mode}, {elapsed:.2f} s")
+    print(f"{interpolator.description}, {mode}, {elapsed:.2f} s")
     return 0
 
 
@@ -206,6 +229,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from .benchmark import count_conv_flops, count_parameters, format_table
     from .models import canonical_name, create_model, list_models
+    from .pretrained import SHIPPED
     from .weights import OFFICIAL_CHECKPOINTS, find_checkpoint, search_dirs
 
     width, height = args.size
@@ -224,6 +248,27 @@ def cmd_info(args: argparse.Namespace) -> int:
             continue
         found = find_checkpoint(info.model, info.dataset)
         print(f"  {info.filename:<24} {'found: ' + str(found) if found else 'not found'}")
+    print("shipped with ifrnet (--checkpoint TAG; the default when no official checkpoint is found):")
+    for weights in SHIPPED:
+        state = str(weights.path) if weights.available() else "missing from this installation"
+        print(f"  {weights.tag:<24} {weights.model}, {'any t' if weights.uses_time else '2x only'}: {state}")
+    return 0
+
+
+def canonical(name: str) -> str:
+    return name.lower().replace("-", "_")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_onnx, verify_export
+    from .weights import load_model
+
+    model = load_model(args.model, args.checkpoint, "cpu")
+    path = export_onnx(model, args.output, opset=args.opset, overwrite=args.overwrite)
+    print(f"wrote {path} ({model.config.name}, opset {args.opset}, any batch, height and width)")
+    if not args.no_verify:
+        for (h, w), diff in verify_export(model, path).items():
+            print(f"  onnxruntime vs PyTorch at {w}x{h} (not the traced size): max abs difference {diff:.2e}")
     return 0
 
 
@@ -254,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     pair.add_argument("--overlay", action="store_true", help="also write overlay.png, the two inputs blended 50/50")
     pair.add_argument("--overwrite", action="store_true", help="replace existing output files")
     _add_model_args(pair)
+    _add_backend_arg(pair)
     pair.set_defaults(func=cmd_pair)
 
     video = sub.add_parser(
@@ -282,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--overwrite", action="store_true", help="replace an existing output")
     video.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     _add_model_args(video)
+    _add_backend_arg(video)
     video.set_defaults(func=cmd_video)
 
     train = sub.add_parser(
@@ -373,6 +420,18 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--size", type=_size, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")
     info.add_argument("--model", default=None, help="one variant (default: all)")
     info.set_defaults(func=cmd_info)
+
+    export = sub.add_parser(
+        "export",
+        help="write the model as an ONNX graph (any frame size, t as an input) for --backend onnxruntime",
+    )
+    export.add_argument("-o", "--output", required=True, help="output .onnx file")
+    export.add_argument("--opset", type=int, default=18, help="ONNX opset (>= 16, for GridSample; default 18)")
+    export.add_argument("--no-verify", action="store_true", help="skip the check against PyTorch at two sizes")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    export.add_argument("--model", default=None, help="IFRNet, IFRNet_L or IFRNet_S (default: from the checkpoint)")
+    export.add_argument("--checkpoint", default=None, help="weights file, Vimeo90K, GoPro or starter (default)")
+    export.set_defaults(func=cmd_export)
 
     convert = sub.add_parser("convert", help="convert a checkpoint to .safetensors")
     convert.add_argument("source", help=".pth or .safetensors checkpoint")

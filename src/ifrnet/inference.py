@@ -8,7 +8,6 @@ that ignore t (the released Vimeo90K ones) reaches dyadic times by recursive bis
 from __future__ import annotations
 
 from collections.abc import Sequence
-from fractions import Fraction
 
 import numpy as np
 import torch
@@ -18,37 +17,9 @@ from .devices import resolve_device
 from .errors import InputError
 from .models import IFRNet
 from .models.ops import pad_to, padded_side, resize
+from .times import bisect, check_times, dyadic, factor_times
 
-#: Deepest bisection level for 2x-only weights: times down to 1/2**MAX_BISECTION_DEPTH.
-MAX_BISECTION_DEPTH = 10
-
-
-def factor_times(factor: int) -> list[float]:
-    """The ``factor - 1`` evenly spaced times strictly between two frames (``k / factor``)."""
-    if not isinstance(factor, int) or factor < 2:
-        raise InputError(f"interpolation factor must be an integer >= 2; got {factor!r}")
-    return [k / factor for k in range(1, factor)]
-
-
-def check_times(times: Sequence[float]) -> list[float]:
-    """Validate that every t lies strictly between 0 and 1; returns them as floats."""
-    if isinstance(times, (int, float)):
-        times = [times]
-    values = [float(t) for t in times]
-    if not values:
-        raise InputError("no times given; pass at least one t in (0, 1)")
-    for t in values:
-        if not 0.0 < t < 1.0:
-            raise InputError(f"time t={t:g} is outside (0, 1): t=0 and t=1 are the input frames themselves")
-    return values
-
-
-def dyadic(t: float) -> Fraction | None:
-    """``t`` as k / 2**n (n <= MAX_BISECTION_DEPTH) if it is one, else ``None``."""
-    frac = Fraction(t).limit_denominator(2**MAX_BISECTION_DEPTH)
-    if abs(float(frac) - t) > 1e-9 or frac.denominator & (frac.denominator - 1):
-        return None
-    return frac
+__all__ = ["Interpolator", "bisect", "check_times", "dyadic", "factor_times"]
 
 
 class Interpolator:
@@ -70,6 +41,11 @@ class Interpolator:
         self.uses_time = model.uses_time()
 
     # -- public API --
+
+    @property
+    def description(self) -> str:
+        """The engine in words, for summaries: variant, backend and device."""
+        return f"{self.model.config.name} on {self.device} (PyTorch)"
 
     def interpolate(
         self,
@@ -113,38 +89,7 @@ class Interpolator:
 
     def _bisect(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale: float) -> list[Tensor]:
         """Recursive bisection for weights that ignore t: each midpoint is a new 2x step."""
-        fractions = []
-        for t in times:
-            frac = dyadic(t)
-            if frac is None:
-                raise InputError(
-                    f"t={t:g} cannot be reached with these weights: they ignore t (2x-only, like the "
-                    "released Vimeo90K checkpoints), so only t = k/2^n works by recursive bisection; "
-                    "use a GoPro or other arbitrary-t checkpoint for other times"
-                )
-            fractions.append(frac)
-        known: dict[Fraction, Tensor] = {}
-        self._bisect_into(img0, img1, Fraction(0), Fraction(1), set(fractions), known, scale)
-        return [known[f] for f in fractions]
-
-    def _bisect_into(
-        self,
-        a: Tensor,
-        b: Tensor,
-        lo: Fraction,
-        hi: Fraction,
-        wanted: set[Fraction],
-        known: dict[Fraction, Tensor],
-        scale: float,
-    ) -> None:
-        inside = {f for f in wanted if lo < f < hi}
-        if not inside:
-            return
-        mid = (lo + hi) / 2
-        middle = self._predict(a, b, (0.5,), scale)[0]
-        known[mid] = middle
-        self._bisect_into(a, middle, lo, mid, inside, known, scale)
-        self._bisect_into(middle, b, mid, hi, inside, known, scale)
+        return bisect(lambda a, b: self._predict(a, b, (0.5,), scale)[0], img0, img1, times)
 
     # -- conversions between the caller's frames and network tensors --
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import InputError
-from .inference import Interpolator
 from .io.files import check_output_path
 from .io.images import overlay, read_image, write_gif, write_png
+
+if TYPE_CHECKING:
+    from .inference import Interpolator
 
 
 def frame_name(index: int, t: float) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from . import pretrained
 from .devices import resolve_device
 from .errors import CheckpointError, InputError
 from .io.files import atomic_output, check_output_path
@@ -212,13 +213,28 @@ def load_state_into(model: IFRNet, state: dict[str, Tensor], source: str = "chec
 DEFAULT_SEARCH_ORDER = ("IFRNet", "IFRNet_L", "IFRNet_S")
 
 
+def _shipped_path(weights: pretrained.ShippedWeights, name: str | None) -> tuple[Path, str]:
+    if name and canonical_name(name) != weights.model:
+        raise CheckpointError(
+            f"the {weights.tag!r} weights that ship with ifrnet are for {weights.model}, not {canonical_name(name)}; "
+            f"use --model {weights.model} or give a {canonical_name(name)} checkpoint"
+        )
+    if not weights.available():
+        raise CheckpointError(f"{weights.path}: the shipped {weights.tag!r} weights are missing from this installation")
+    return weights.path, weights.model
+
+
 def resolve_checkpoint(name: str | None, checkpoint: str | os.PathLike | None) -> tuple[Path, str | None]:
     """The checkpoint file to read and the variant asked for (``None``: read it off the file).
 
     ``checkpoint`` is a path, ``"Vimeo90K"``/``"GoPro"`` (that official checkpoint from the search
-    folders) or ``None`` (the first official checkpoint found, of ``name`` or of any variant).
+    folders), the tag of weights that ship with the package (``"starter"``), or ``None``: the first
+    official checkpoint found (of ``name``, or of any variant), else the shipped default weights
+    when they fit ``name``.
     """
     tag = str(checkpoint).lower() if checkpoint is not None else None
+    if tag is not None and (weights := pretrained.shipped(tag)) is not None:
+        return _shipped_path(weights, name)
     if checkpoint is not None and tag not in {"vimeo90k", "gopro"}:
         return Path(checkpoint), canonical_name(name) if name else None
     names = [canonical_name(name)] if name else list(DEFAULT_SEARCH_ORDER)
@@ -226,7 +242,13 @@ def resolve_checkpoint(name: str | None, checkpoint: str | os.PathLike | None) -
         path = find_checkpoint(model_name, tag)
         if path is not None:
             return path, model_name
-    raise CheckpointError(missing_checkpoint_message(names[0]))
+    default = pretrained.DEFAULT
+    if tag is None and default.available() and (name is None or canonical_name(name) == default.model):
+        return default.path, default.model
+    message = missing_checkpoint_message(names[0])
+    if tag is None and default.available():
+        message += f"; the weights that ship with ifrnet are {default.model} (leave out --model to use them)"
+    raise CheckpointError(message)
 
 
 def load_model(
@@ -236,10 +258,12 @@ def load_model(
 ) -> IFRNet:
     """An IFRNet variant with weights, in eval mode, on ``device`` (default: the best available).
 
-    ``checkpoint`` is a file path, or ``"Vimeo90K"``/``"GoPro"`` to pick that official checkpoint
-    from the search folders; ``None`` takes the first official checkpoint found (IFRNet, then
-    IFRNet_L, then IFRNet_S when no ``name`` is given). With a file, ``name`` may be omitted:
-    the variant is then read off the tensor shapes.
+    ``checkpoint`` is a file path, ``"Vimeo90K"``/``"GoPro"`` to pick that official checkpoint
+    from the search folders, or ``"starter"`` for the weights that ship with the package;
+    ``None`` takes the first official checkpoint found (IFRNet, then IFRNet_L, then IFRNet_S when
+    no ``name`` is given) and otherwise the shipped weights (:data:`ifrnet.pretrained.DEFAULT`),
+    so ``load_model()`` works on a fresh machine. With a file, ``name`` may be omitted: the
+    variant is then read off the tensor shapes.
     """
     dev = resolve_device(device)
     path, model_name = resolve_checkpoint(name, checkpoint)

@@ -230,6 +230,11 @@ class IFRNet(nn.Module):
         otherwise, or use :class:`ifrnet.Interpolator`, which pads and crops for you.
         """
         check_pair(img0, img1, embt, scale_factor)
+        return self.predict(img0, img1, embt, scale_factor)
+
+    def predict(self, img0: Tensor, img1: Tensor, embt: Tensor, scale_factor: float = 1.0) -> Tensor:
+        """:meth:`inference` without its input checks, for graph export (where the checks would
+        fix the frame size into the graph) and for callers that have checked already."""
         img0, img1, mean = self.normalize(img0, img1)
         feat0, feat1 = self.encode(resize(img0, scale_factor), resize(img1, scale_factor))
         return self.synthesize(img0, img1, mean, self.decode(feat0, feat1, embt), scale_factor)

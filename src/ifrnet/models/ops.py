@@ -7,16 +7,14 @@ computed the way the spec (``IFRNET_SPEC.md`` section 3) states.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import InputError
+from ..times import NETWORK_STRIDE, padded_side
 
-#: The network downsamples four times by 2, so its input sides must be multiples of this.
-NETWORK_STRIDE = 16
+__all__ = ["NETWORK_STRIDE", "base_grid", "linspace_pm1", "pad_to", "padded_side", "resize", "warp"]
 
 
 def resize(x: Tensor, scale_factor: float) -> Tensor:
@@ -30,14 +28,30 @@ def resize(x: Tensor, scale_factor: float) -> Tensor:
     return F.interpolate(x, scale_factor=scale_factor, mode="bilinear", align_corners=False)
 
 
+def linspace_pm1(n: int, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """``torch.linspace(-1, 1, n)``, bit for bit, from ``arange`` arithmetic.
+
+    The reference builds its grids with ``linspace``, and its values are not ``2 i / (n - 1) - 1``
+    (they differ by up to ~4e-6): PyTorch's kernel counts the first half up from -1 and the second
+    half down from 1 by a float32 step, with a fused multiply-add. Doing the same in float64 and
+    rounding once reproduces it exactly (checked for every n up to 5000), and, unlike ``linspace``,
+    exports to ONNX with ``n`` symbolic, so an exported graph works at any frame size.
+    """
+    if dtype != torch.float32 or (isinstance(n, int) and n < 2):
+        return torch.linspace(-1.0, 1.0, n, device=device, dtype=dtype)
+    idx = torch.arange(n, device=device, dtype=torch.float64)
+    step = (torch.tensor(2.0, device=device, dtype=torch.float32) / (n - 1)).double()
+    return torch.where(idx < n // 2, -1.0 + step * idx, 1.0 - step * (n - 1 - idx)).float()
+
+
 def base_grid(batch: int, height: int, width: int, device: torch.device, dtype: torch.dtype) -> Tensor:
     """Normalised pixel grid, shape ``(batch, 2, height, width)``: channel 0 is x, 1 is y, in [-1, 1].
 
-    Built from ``linspace(-1, 1, n)`` rather than from ``2 * i / (n - 1) - 1``: the two agree
-    algebraically but differ by up to ~4e-6, and the reference uses the former.
+    Built from ``linspace(-1, 1, n)`` (:func:`linspace_pm1`) rather than from ``2 * i / (n - 1) - 1``:
+    the two agree algebraically but differ by up to ~4e-6, and the reference uses the former.
     """
-    xs = torch.linspace(-1.0, 1.0, width, device=device, dtype=dtype)
-    ys = torch.linspace(-1.0, 1.0, height, device=device, dtype=dtype)
+    xs = linspace_pm1(width, device, dtype)
+    ys = linspace_pm1(height, device, dtype)
     return torch.cat(
         [
             xs.view(1, 1, 1, width).expand(batch, 1, height, width),
@@ -66,34 +80,6 @@ def warp(x: Tensor, flow: Tensor) -> Tensor:
         mode="bilinear",
         padding_mode="border",
         align_corners=True,
-    )
-
-
-def _resized_side(side: int, scale_factor: float) -> int:
-    # The same double-precision formula F.interpolate uses for its output size.
-    return math.floor(float(side) * scale_factor)
-
-
-def padded_side(side: int, scale_factor: float = 1.0) -> int:
-    """Smallest side ``>= side`` the network maps back to itself at ``scale_factor``.
-
-    At ``scale_factor`` s the network sees ``floor(side * s)`` pixels, which must be a multiple of
-    16, and its outputs are resized by ``1/s`` back to exactly ``side``: for s = 1 this is the next
-    multiple of 16, for s = 0.5 of 32, for s = 0.8 of 20.
-    """
-    if side < 1:
-        raise InputError(f"image sides must be positive; got {side}")
-    if not 0.0 < scale_factor <= 1.0:
-        raise InputError(f"scale_factor must be in (0, 1]; got {scale_factor}")
-    limit = side + NETWORK_STRIDE * math.ceil(1.0 / scale_factor) * 4 + 64
-    for candidate in range(side, limit):
-        inner = _resized_side(candidate, scale_factor)
-        fits = inner >= NETWORK_STRIDE and inner % NETWORK_STRIDE == 0
-        if fits and _resized_side(inner, 1.0 / scale_factor) == candidate:
-            return candidate
-    raise InputError(
-        f"no padded size maps {side} pixels back to itself at scale_factor {scale_factor}; "
-        "use a scale factor such as 1, 0.5 or 0.25"
     )
 
 

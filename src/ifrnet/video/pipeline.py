@@ -15,16 +15,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import IFRNetError, InputError
-from ..inference import Interpolator
 from ..io.files import atomic_output, check_output_path
 from .reader import FrameSource, SourceFrame, VideoInfo, open_source
 from .scenes import DEFAULT_SCENE_THRESHOLD, Change, SceneDetector, Thumbnail
 from .schedule import Step, TimeMap
 from .writer import FrameSink, ImageSequenceWriter, VideoFileWriter, is_folder_output
+
+if TYPE_CHECKING:  # the engine is passed in: PyTorch's Interpolator or the onnxruntime backend's
+    from ..inference import Interpolator
 
 _END = object()
 
@@ -144,10 +147,11 @@ def interpolate_video(
             summary.audio = "copied"
         if folder:
             ImageSequenceWriter.check(output, options.overwrite)
-        if not isinstance(interpolator, Interpolator):
+        if not hasattr(interpolator, "interpolate"):
             interpolator = interpolator()
         if options.batch is None:
-            options = replace(options, batch=4 if interpolator.device.type == "cuda" else 1)
+            on_gpu = getattr(getattr(interpolator, "device", None), "type", "cpu") == "cuda"
+            options = replace(options, batch=4 if on_gpu else 1)
         elif options.batch < 1:
             raise InputError(f"--batch must be at least 1; got {options.batch}")
         run = _Run(source, interpolator, options, sample_rate, summary, progress or (lambda total: Progress()))

@@ -1,0 +1,140 @@
+"""ONNX export: one graph for any frame size, t as an input, the mean-normalisation inside.
+
+The graph takes ``img0``, ``img1`` (float32, ``(B, 3, H, W)`` in [0, 1]) and ``embt`` (float32,
+``(B, 1, 1, 1)``, the time t) and returns ``frame`` (``(B, 3, H, W)`` in [0, 1]). Batch, height
+and width are symbolic: the sampling grids are computed from the runtime shape
+(:func:`~ifrnet.models.ops.linspace_pm1`), so the graph works at sizes it was never traced at. H and
+W must be sizes the network maps back to themselves (:func:`ifrnet.times.padded_side`: multiples of
+16 at scale 1); the onnxruntime backend pads and crops, as :class:`ifrnet.Interpolator` does.
+
+The scale factor is fixed at export (``--scale``; 0.5 for 4K) and recorded, with the variant and
+whether the weights honour t, in the model's metadata, which the backend reads.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from . import __version__
+from .errors import InputError
+from .io.files import atomic_output, check_output_path
+from .models import IFRNet
+from .times import padded_side
+
+#: The lowest opset with GridSample (16); 18 is what the exporter writes best.
+MIN_OPSET = 16
+DEFAULT_OPSET = 18
+#: Size the graph is traced at (H, W); tests and verify_export check it at others.
+TRACE_SIZE = (256, 448)
+
+
+class ExportGraph(nn.Module):
+    """What gets exported: :meth:`IFRNet.predict` at a fixed scale factor, without input checks."""
+
+    def __init__(self, model: IFRNet, scale_factor: float = 1.0) -> None:
+        super().__init__()
+        self.model = model
+        self.scale_factor = float(scale_factor)
+
+    def forward(self, img0: Tensor, img1: Tensor, embt: Tensor) -> Tensor:
+        return self.model.predict(img0, img1, embt, self.scale_factor)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    #: (height, width) -> max |onnxruntime - PyTorch| at a size the graph was not traced at
+    checks: dict[tuple[int, int], float]
+
+
+def metadata(model: IFRNet, scale_factor: float) -> dict[str, str]:
+    """What the onnxruntime backend needs to know about the graph, as ONNX metadata strings."""
+    return {
+        "ifrnet_variant": model.config.name,
+        "ifrnet_uses_time": "1" if model.uses_time() else "0",
+        "ifrnet_scale_factor": repr(float(scale_factor)),
+        "ifrnet_version": __version__,
+    }
+
+
+def export_onnx(
+    model: IFRNet,
+    path: str | os.PathLike,
+    scale_factor: float = 1.0,
+    opset: int = DEFAULT_OPSET,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``model`` as an ONNX graph with symbolic batch, height and width; returns the path.
+
+    Needs the ``onnx`` and ``onnxscript`` packages (``pip install 'ifrnet[export]'``).
+    """
+    if opset < MIN_OPSET:
+        raise InputError(f"opset {opset} lacks GridSample; use {MIN_OPSET} or later")
+    if scale_factor != 1.0:
+        # The exporter cannot yet prove that a resize by s and back by 1/s restores a symbolic size.
+        raise InputError(f"ONNX export supports scale factor 1 only; got {scale_factor}")
+    out = check_output_path(path, overwrite=overwrite)
+    try:
+        import onnx
+    except ImportError:
+        raise InputError("ONNX export needs the onnx and onnxscript packages: pip install 'ifrnet[export]'") from None
+    graph = ExportGraph(model.float().eval(), scale_factor).eval()
+    h, w = (padded_side(side, scale_factor) for side in TRACE_SIZE)
+    gen = torch.Generator().manual_seed(0)
+    example = (
+        torch.rand(1, 3, h, w, generator=gen),
+        torch.rand(1, 3, h, w, generator=gen),
+        torch.full((1, 1, 1, 1), 0.5),
+    )
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    # Sides as multiples of 16: the exporter can then prove the strided convolutions and the
+    # transposed ones give back the input size, which it cannot for arbitrary integers.
+    rows, cols = torch.export.Dim("rows16", min=1, max=1024), torch.export.Dim("cols16", min=1, max=1024)
+    image = {0: batch, 2: 16 * rows, 3: 16 * cols}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            graph,
+            example,
+            dynamo=True,
+            dynamic_shapes={"img0": image, "img1": image, "embt": {0: batch}},
+            input_names=["img0", "img1", "embt"],
+            output_names=["frame"],
+            opset_version=opset,
+            verbose=False,
+        )
+    proto = program.model_proto
+    for key, value in metadata(model, scale_factor).items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    with atomic_output(out) as tmp:
+        onnx.save(proto, str(tmp))
+    return out
+
+
+def verify_export(
+    model: IFRNet, path: str | os.PathLike, sizes: tuple[tuple[int, int], ...] = ((96, 160), (208, 304))
+) -> dict[tuple[int, int], float]:
+    """Max absolute difference between onnxruntime and PyTorch on random pairs at ``sizes`` (H, W)."""
+    from .backends.onnx import OnnxInterpolator
+
+    runtime = OnnxInterpolator(path)
+    scale = runtime.scale_factor
+    gen = torch.Generator().manual_seed(1)
+    diffs = {}
+    for h, w in sizes:
+        ph, pw = padded_side(h, scale), padded_side(w, scale)
+        img0, img1 = torch.rand(2, 1, 3, ph, pw, generator=gen)
+        embt = torch.full((1, 1, 1, 1), 0.3)
+        with torch.inference_mode():
+            expected = model.float().eval().predict(img0, img1, embt, scale).numpy()
+        got = runtime.run(img0.numpy(), img1.numpy(), np.float32(0.3))
+        diffs[(ph, pw)] = float(np.abs(got - expected).max())
+    return diffs
