@@ -153,6 +153,11 @@ def test_report_page_links_its_images(footage_run):
     for caption in ("ground truth", "flow t-&gt;0", "flow t-&gt;1", "occlusion mask", "dis"):
         assert caption in page
     assert "<table" in page and "repeat" in page
+    # the side-by-side strip: inputs overlaid, truth and three methods at half size (768x576 frames)
+    from PIL import Image
+
+    strip = Image.open(report / "images" / "p00_strip.png")
+    assert strip.size == (5 * 384 + 4 * 4, 288 + 18)
 
 
 def _render_script():

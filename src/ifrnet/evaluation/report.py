@@ -107,12 +107,37 @@ def flows_and_mask(
     return crop(flow0), crop(flow1), crop(mask)[..., 0]
 
 
+#: Tiles in a panel's side-by-side strip: inputs overlaid, ground truth and the first three methods.
+STRIP_TILES = 5
+
+
 @dataclass
 class Panel:
     """One sample's row of labelled images."""
 
     title: str
     tiles: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+    def strip(self, count: int = STRIP_TILES, scale: float = 0.5) -> np.ndarray:
+        """The first ``count`` tiles side by side at ``scale``, each captioned: one image to show around."""
+        from PIL import Image, ImageDraw
+
+        pieces = []
+        for label, tile in self.tiles[:count]:
+            image = Image.fromarray(tile)
+            size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+            image = image.resize(size, Image.Resampling.LANCZOS)
+            captioned = Image.new("RGB", (image.width, image.height + 18), "white")
+            captioned.paste(image, (0, 18))
+            ImageDraw.Draw(captioned).text((4, 3), label, fill="black")
+            pieces.append(np.asarray(captioned))
+        height = max(p.shape[0] for p in pieces)
+        gap = np.full((height, 4, 3), 255, dtype=np.uint8)
+        row = []
+        for piece in pieces:
+            pad = np.full((height - piece.shape[0], piece.shape[1], 3), 255, dtype=np.uint8)
+            row += [np.concatenate([piece, pad]), gap]
+        return np.concatenate(row[:-1], axis=1)
 
 
 def write_report(out_dir: str | os.PathLike, title: str, tables_html: str, panels: list[Panel]) -> Path:
@@ -127,8 +152,11 @@ def write_report(out_dir: str | os.PathLike, title: str, tables_html: str, panel
             write_png(out / name, image)
             caption = html.escape(label)
             figures.append(f'<figure><img src="{name}" alt="{caption}"><figcaption>{caption}</figcaption></figure>')
+        strip = f"images/p{number:02d}_strip.png"
+        write_png(out / strip, panel.strip())
+        link = f'<p><a href="{strip}">side-by-side strip</a></p>'
         sections.append(
-            f"<section><h2>{html.escape(panel.title)}</h2><div class=row>{''.join(figures)}</div></section>"
+            f"<section><h2>{html.escape(panel.title)}</h2><div class=row>{''.join(figures)}</div>{link}</section>"
         )
     page = f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>
