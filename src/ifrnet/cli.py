@@ -23,14 +23,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2, got {value}")
-    return value
+def _int_at_least(lowest: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"must be at least {lowest}, got {value}")
+        return value
+
+    return parse
+
+
+#: factors and similar counts that make no sense below 2
+_positive_int = _int_at_least(2)
 
 
 def _scale(text: str) -> float:
@@ -61,6 +68,14 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps (default: best available)")
     group.add_argument("--scale", type=_scale, default=1.0, help="network scale factor (0.5 for 4K)")
+    group.add_argument(
+        "--precision",
+        choices=["fp32", "bf16", "fp16"],
+        default="fp32",
+        help="network arithmetic: fp32 (default, exact), bf16 (GPU, or a CPU with native bf16), fp16 (GPU)",
+    )
+    group.add_argument("--channels-last", action="store_true", help="NHWC memory layout for the convolutions")
+    group.add_argument("--threads", type=_int_at_least(1), default=None, help="CPU threads for the network")
 
 
 def _add_backend_arg(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +94,11 @@ def _interpolator(args: argparse.Namespace):
 
         if not args.checkpoint or not str(args.checkpoint).endswith(".onnx"):
             raise InputError("--backend onnxruntime needs --checkpoint MODEL.onnx, a graph written by 'ifrnet export'")
-        runtime = OnnxInterpolator(args.checkpoint, device=args.device)
+        if args.precision != "fp32" or args.channels_last:
+            raise InputError(
+                "--precision and --channels-last apply to the torch backend; an ONNX graph runs as exported"
+            )
+        runtime = OnnxInterpolator(args.checkpoint, device=args.device, threads=args.threads)
         if args.model and canonical(args.model) != runtime.model_name.lower():
             raise InputError(f"{args.checkpoint} holds {runtime.model_name}, not {args.model}")
         if args.scale != runtime.scale_factor:
@@ -87,11 +106,15 @@ def _interpolator(args: argparse.Namespace):
                 f"{args.checkpoint} was exported at scale {runtime.scale_factor:g}; got --scale {args.scale:g}"
             )
         return runtime
+    import torch
+
     from .inference import Interpolator
     from .weights import load_model
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model = load_model(args.model, args.checkpoint, args.device)
-    return Interpolator(model, scale_factor=args.scale)
+    return Interpolator(model, scale_factor=args.scale, precision=args.precision, channels_last=args.channels_last)
 
 
 # -- subcommands --

@@ -7,6 +7,7 @@ that ignore t (the released Vimeo90K ones) reaches dyadic times by recursive bis
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,7 +20,10 @@ from .models import IFRNet
 from .models.ops import pad_to, padded_side, resize
 from .times import bisect, check_times, dyadic, factor_times
 
-__all__ = ["Interpolator", "bisect", "check_times", "dyadic", "factor_times"]
+__all__ = ["PRECISIONS", "Interpolator", "bisect", "check_times", "dyadic", "factor_times"]
+
+#: Arithmetic the network can run in: fp32 (exact), bf16 (CPUs with native bf16, GPUs), fp16 (GPUs).
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 class Interpolator:
@@ -29,13 +33,27 @@ class Interpolator:
     ``(B, 3, H, W)`` tensors in [0, 1]; results come back in the same kind, size and device.
     """
 
-    def __init__(self, model: IFRNet, device: str | torch.device | None = None, scale_factor: float = 1.0) -> None:
+    def __init__(
+        self,
+        model: IFRNet,
+        device: str | torch.device | None = None,
+        scale_factor: float = 1.0,
+        precision: str = "fp32",
+        channels_last: bool = False,
+    ) -> None:
         if device is None:
             param = next(model.parameters(), None)
             self.device = param.device if param is not None else torch.device("cpu")
         else:
             self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
+        if precision not in PRECISIONS:
+            raise InputError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+        if precision == "fp16" and self.device.type == "cpu":
+            raise InputError("fp16 needs a GPU (CPU kernels for it are slow or missing); use --precision bf16 on a CPU")
+        self.precision = precision
+        self.channels_last = bool(channels_last)
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.model = model.to(self.device, memory_format=memory_format).eval()
         padded_side(16, scale_factor)  # validates the range
         self.scale_factor = float(scale_factor)
         self.uses_time = model.uses_time()
@@ -79,13 +97,29 @@ class Interpolator:
         ph, pw = padded_side(h, scale), padded_side(w, scale)
         model = self.model
         x0, x1, mean = model.normalize(pad_to(img0, ph, pw), pad_to(img1, ph, pw))
-        feat0, feat1 = model.encode(resize(x0, scale), resize(x1, scale))
+        small0, small1 = resize(x0, scale), resize(x1, scale)
+        if self.channels_last:
+            small0, small1 = (x.contiguous(memory_format=torch.channels_last) for x in (small0, small1))
+        with self._reduced_precision():
+            feat0, feat1 = model.encode(small0, small1)
         outputs = []
         for t in times:
-            embt = torch.full((img0.shape[0], 1, 1, 1), t, device=img0.device, dtype=img0.dtype)
-            frame = model.synthesize(x0, x1, mean, model.decode(feat0, feat1, embt), scale)
-            outputs.append(frame[..., :h, :w])
+            embt = torch.full((img0.shape[0], 1, 1, 1), t, device=img0.device)
+            with self._reduced_precision():
+                d = model.decode(feat0, feat1, embt)
+            # The final warp and blend of the full-resolution frames stay in fp32: cheap, and where
+            # reduced precision would show most (sub-pixel sampling positions, the 8-bit result).
+            d = d._replace(
+                flow0=d.flow0.float(), flow1=d.flow1.float(), mask=d.mask.float(), residual=d.residual.float()
+            )
+            outputs.append(model.synthesize(x0, x1, mean, d, scale)[..., :h, :w])
         return outputs
+
+    def _reduced_precision(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
 
     def _bisect(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale: float) -> list[Tensor]:
         """Recursive bisection for weights that ignore t: each midpoint is a new 2x step."""
