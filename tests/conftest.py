@@ -54,3 +54,24 @@ def example_pair() -> tuple[Path, Path]:
 def uint8_frame(height: int, width: int, seed: int = 0) -> np.ndarray:
     frame = smooth_frames(1, height, width, seed)[0]
     return (frame.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def exported_s(tmp_path_factory) -> tuple[Path, Path, str]:
+    """``seeded_model("IFRNet_S")``: its checkpoint, and its ONNX graph written by ``ifrnet export``
+    (which also verifies it), with what the command printed. Exporting takes a minute here, so once."""
+    import contextlib
+    import io
+
+    from ifrnet.cli import main
+
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    folder = tmp_path_factory.mktemp("onnx")
+    checkpoint = folder / "IFRNet_S_seeded.pth"
+    torch.save(seeded_model("IFRNet_S").state_dict(), checkpoint)
+    graph = folder / "ifrnet_s.onnx"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["export", "--checkpoint", str(checkpoint), "-o", str(graph)]) == 0
+    return checkpoint, graph, printed.getvalue()

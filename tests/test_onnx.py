@@ -24,19 +24,8 @@ pytest.importorskip("onnxscript")
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> tuple[Path, Path, str]:
-    """A seeded IFRNet_S, its checkpoint and its graph exported through the CLI (with verification)."""
-    import contextlib
-    import io
-
-    folder = tmp_path_factory.mktemp("onnx")
-    checkpoint = folder / "IFRNet_S_seeded.pth"
-    torch.save(seeded_model("IFRNet_S").state_dict(), checkpoint)
-    graph = folder / "ifrnet_s.onnx"
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        assert main(["export", "--checkpoint", str(checkpoint), "-o", str(graph)]) == 0
-    return checkpoint, graph, printed.getvalue()
+def exported(exported_s) -> tuple[Path, Path, str]:
+    return exported_s
 
 
 def test_export_verifies_at_two_sizes_it_was_not_traced_at(exported):

@@ -295,6 +295,58 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .bench import BENCH_SIZES, bench, format_rows, uhd_memory, write_json
+    from .devices import resolve_device
+    from .models import canonical_name, create_model, list_models
+
+    device = resolve_device(args.device)
+    models = [canonical_name(m) for m in args.models] if args.models else list_models()
+    graphs = {}
+    if args.onnx_dir:
+        from .export import export_onnx
+
+        folder = Path(args.onnx_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in models:
+            graphs[name] = folder / f"{name}.onnx"
+            if not graphs[name].is_file():
+                print(f"exporting {name} to {graphs[name]} (once; reused next time)", flush=True)
+                torch_seeded = _seeded(create_model, name)
+                export_onnx(torch_seeded, graphs[name])
+    rows = bench(
+        models,
+        args.sizes or list(BENCH_SIZES),
+        device,
+        onnx_graphs=graphs,
+        precisions=args.precisions,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        on_row=None if args.quiet else _print_bench_row,
+    )
+    print(format_rows(rows))
+    uhd = [] if args.no_uhd else uhd_memory(models, device)
+    for entry in uhd:
+        print(f"4K peak memory, {entry['model']} at scale {entry['scale_factor']:g}: {entry['peak_mib']:.0f} MiB")
+    if args.json:
+        print(f"wrote {write_json(args.json, device, rows, uhd)}")
+    return 0
+
+
+def _print_bench_row(row) -> None:
+    print(f"  {row.model} {row.width}x{row.height} {row.backend} {row.precision}: {row.ms:.1f} ms", flush=True)
+
+
+def _seeded(create_model, name: str):
+    """Random weights, seeded like the benchmark's torch model, so onnx and torch rows compare equal."""
+    import torch
+
+    torch.manual_seed(0)
+    return create_model(name).eval()
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     from .weights import convert_checkpoint
 
@@ -455,6 +507,23 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--model", default=None, help="IFRNet, IFRNet_L or IFRNet_S (default: from the checkpoint)")
     export.add_argument("--checkpoint", default=None, help="weights file, Vimeo90K, GoPro or starter (default)")
     export.set_defaults(func=cmd_export)
+
+    bench = sub.add_parser(
+        "bench", help="every variant x backend x precision side by side: ms/frame, speed-up, difference, memory"
+    )
+    bench.add_argument("--models", nargs="+", default=None, help="variants (default: all)")
+    bench.add_argument(
+        "--sizes", nargs="+", type=_size, default=None, metavar="WxH", help="default 448x256 1280x720 1920x1080"
+    )
+    bench.add_argument("--precisions", nargs="+", choices=["fp32", "bf16", "fp16"], default=None)
+    bench.add_argument("--onnx-dir", default=None, help="add onnxruntime rows; graphs are exported here once")
+    bench.add_argument("--device", default=None)
+    bench.add_argument("--repeats", type=_int_at_least(1), default=5)
+    bench.add_argument("--warmup", type=int, default=1)
+    bench.add_argument("--no-uhd", action="store_true", help="skip the 4K peak-memory measurement")
+    bench.add_argument("--json", default=None, help="also write the figures as JSON")
+    bench.add_argument("-q", "--quiet", action="store_true")
+    bench.set_defaults(func=cmd_bench)
 
     convert = sub.add_parser("convert", help="convert a checkpoint to .safetensors")
     convert.add_argument("source", help=".pth or .safetensors checkpoint")

@@ -1,0 +1,233 @@
+"""``ifrnet bench``: every engine configuration side by side on the same inputs.
+
+For each variant and size, the plain eager fp32 ``model.inference`` (what the authors' scripts
+run) is timed first; then each configuration -- the torch engine in fp32 (channels_last), bf16 and
+fp16 where the device has them, and onnxruntime on an exported graph -- runs on the same frames,
+and its row gives the median milliseconds per frame, the speed-up over that eager baseline measured
+in the same run, the largest absolute difference from the eager output, and peak memory (CUDA:
+``max_memory_allocated``; CPU: the largest growth of the process's resident set during the runs,
+sampled every few milliseconds). Separately, peak memory at 4K with scale factor 1.0 and 0.5.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .benchmark import device_name, format_table
+from .inference import Interpolator
+from .io.files import atomic_output
+from .models import IFRNet, create_model
+from .times import padded_side
+
+#: (width, height) of the issue's table: Vimeo90K's size, 720p and 1080p.
+BENCH_SIZES: tuple[tuple[int, int], ...] = ((448, 256), (1280, 720), (1920, 1080))
+UHD = (3840, 2160)
+
+
+@dataclass
+class BenchRow:
+    model: str
+    backend: str
+    precision: str
+    width: int
+    height: int
+    ms: float
+    speedup: float
+    max_abs_diff: float
+    peak_mib: float
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@contextmanager
+def peak_memory(device: torch.device) -> Iterator[list[float]]:
+    """Yields a one-item list that holds, on exit, the peak extra memory in MiB during the block."""
+    result = [0.0]
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        yield result
+        torch.cuda.synchronize(device)
+        result[0] = (torch.cuda.max_memory_allocated(device) - base) / 2**20
+        return
+    if not os.path.exists("/proc/self/statm"):  # not Linux: no cheap resident-set reading
+        yield result
+        result[0] = float("nan")
+        return
+    base = peak = _rss_bytes()
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.002):
+            peak = max(peak, _rss_bytes())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield result
+    finally:
+        done.set()
+        sampler.join()
+        result[0] = (max(peak, _rss_bytes()) - base) / 2**20
+
+
+def _timed(run: Callable[[], np.ndarray], device: torch.device, repeats: int, warmup: int) -> tuple[float, np.ndarray]:
+    times, out = [], None
+    for i in range(warmup + repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        out = run()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i >= warmup:
+            times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times), out
+
+
+def _engine_output(engine: Interpolator, img0: torch.Tensor, img1: torch.Tensor) -> np.ndarray:
+    return engine.interpolate(img0, img1, [0.5])[0].float().cpu().numpy()
+
+
+def configurations(device: torch.device, precisions: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """(backend, precision) pairs to measure on ``device``, eager fp32 excluded.
+
+    By default bf16 only where it is native (a GPU, or a CPU with avx512_bf16/AMX: elsewhere it is
+    emulated and slow) and fp16 only on a GPU; ``precisions`` names them explicitly (fp16 still
+    needs a GPU).
+    """
+    if precisions is None:
+        precisions = ["fp32"]
+        if device.type == "cuda":
+            precisions += ["fp16", "bf16"]
+        elif torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            precisions.append("bf16")
+    return [("torch", p) for p in precisions if p != "fp16" or device.type != "cpu"]
+
+
+def bench(
+    models: Sequence[str],
+    sizes: Sequence[tuple[int, int]],
+    device: torch.device,
+    onnx_graphs: dict[str, Path] | None = None,
+    precisions: Sequence[str] | None = None,
+    repeats: int = 5,
+    warmup: int = 1,
+    on_row: Callable[[BenchRow], None] | None = None,
+) -> list[BenchRow]:
+    """Rows of the comparison; ``onnx_graphs`` maps a variant to its exported graph (none: no onnx rows).
+
+    Models get random weights seeded with 0 (``torch.manual_seed(0)``): speed does not depend on
+    the weights, and graphs exported from the same seed give comparable outputs.
+    """
+    rows: list[BenchRow] = []
+    for name in models:
+        torch.manual_seed(0)
+        model = create_model(name).to(device).eval()
+        graph = (onnx_graphs or {}).get(name)
+        for width, height in sizes:
+            for row in _bench_size(model, width, height, device, graph, precisions, repeats, warmup):
+                rows.append(row)
+                if on_row is not None:
+                    on_row(row)
+    return rows
+
+
+def _bench_size(
+    model: IFRNet,
+    width: int,
+    height: int,
+    device: torch.device,
+    graph: Path | None,
+    precisions: Sequence[str] | None,
+    repeats: int,
+    warmup: int,
+) -> Iterator[BenchRow]:
+    h, w = padded_side(height), padded_side(width)
+    gen = torch.Generator().manual_seed(0)
+    img0, img1 = (torch.rand(1, 3, h, w, generator=gen).to(device) for _ in range(2))
+    embt = torch.full((1, 1, 1, 1), 0.5, device=device)
+
+    def eager() -> np.ndarray:
+        with torch.inference_mode():
+            return model.inference(img0, img1, embt).float().cpu().numpy()
+
+    with peak_memory(device) as peak:
+        base_ms, reference = _timed(eager, device, repeats, warmup)
+    yield BenchRow(model.config.name, "torch eager", "fp32", width, height, base_ms, 1.0, 0.0, peak[0])
+
+    def row(backend: str, precision: str, run: Callable[[], np.ndarray], memory_device: torch.device) -> BenchRow:
+        with peak_memory(memory_device) as peak:
+            ms, out = _timed(run, device, repeats, warmup)
+        diff = float(np.abs(out - reference).max())
+        return BenchRow(model.config.name, backend, precision, width, height, ms, base_ms / ms, diff, peak[0])
+
+    for backend, precision in configurations(device, precisions):
+        engine = Interpolator(model, device, precision=precision, channels_last=True)
+        yield row(
+            backend, precision, lambda e=engine: e.interpolate(img0, img1, [0.5])[0].float().cpu().numpy(), device
+        )
+        model.to(memory_format=torch.contiguous_format)
+    if graph is not None:
+        from .backends.onnx import OnnxInterpolator
+
+        runtime = OnnxInterpolator(graph, device=str(device))
+        a, b = img0.cpu().numpy(), img1.cpu().numpy()
+        on_cpu = runtime.device.type == "cpu"
+        yield row("onnxruntime", "fp32", lambda: runtime.run(a, b, 0.5), torch.device("cpu") if on_cpu else device)
+
+
+def uhd_memory(models: Sequence[str], device: torch.device, scales: Sequence[float] = (1.0, 0.5)) -> list[dict]:
+    """Peak extra memory (MiB) of one 4K inference per variant and scale factor."""
+    results = []
+    width, height = UHD
+    for name in models:
+        model = create_model(name).to(device).eval()
+        for scale in scales:
+            engine = Interpolator(model, device, scale_factor=scale)
+            frame = torch.rand(1, 3, height, width, device=device)
+            with peak_memory(device) as peak:
+                engine.interpolate(frame, frame, [0.5])
+            results.append(
+                {"model": name, "scale_factor": scale, "width": width, "height": height, "peak_mib": peak[0]}
+            )
+    return results
+
+
+def format_rows(rows: Sequence[BenchRow]) -> str:
+    header = ["variant", "size", "backend", "precision", "ms/frame", "speed-up", "max |diff|", "peak MiB"]
+    cells = [
+        [r.model, f"{r.width}x{r.height}", r.backend, r.precision, f"{r.ms:.1f}", f"{r.speedup:.2f}x",
+         f"{r.max_abs_diff:.1e}", f"{r.peak_mib:.0f}"]
+        for r in rows
+    ]  # fmt: skip
+    return format_table(header, cells)
+
+
+def write_json(path: str | os.PathLike, device: torch.device, rows: Sequence[BenchRow], uhd: Sequence[dict]) -> Path:
+    out = Path(path)
+    data = {
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "rows": [asdict(r) for r in rows],
+        "uhd_memory": list(uhd),
+    }
+    with atomic_output(out) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+    return out
