@@ -72,3 +72,31 @@ def test_pad_to_replicates_edges():
     assert out.shape == (1, 1, 4, 5)
     assert torch.equal(out[..., :2, :3], img)
     assert torch.equal(out[0, 0, 3], torch.tensor([3.0, 4, 5, 5, 5]))
+
+
+def test_grids_are_cached_in_inference_only():
+    import torch
+
+    from ifrnet.models import ops
+
+    cpu = torch.device("cpu")
+    with torch.inference_mode():
+        first = base_grid(1, 20, 30, cpu, torch.float32)
+        assert base_grid(1, 20, 30, cpu, torch.float32) is first
+    assert torch.equal(first, ops._make_grid(1, 20, 30, cpu, torch.float32))
+    # with autograd on, a fresh grid every time (a cached inference tensor could not enter autograd)
+    assert base_grid(1, 20, 30, cpu, torch.float32) is not base_grid(1, 20, 30, cpu, torch.float32)
+
+
+def test_in_place_resblock_matches_the_autograd_path():
+    import torch
+
+    from .conftest import seeded_model
+
+    model = seeded_model("IFRNet_S")
+    block = model.decoder2.convblock[1]
+    x = torch.randn(1, block.conv1[0].in_channels, 12, 16)
+    expected = block(x)  # grad enabled: split + cat
+    with torch.inference_mode():
+        got = block(x.clone())
+    assert torch.equal(got, expected.detach())

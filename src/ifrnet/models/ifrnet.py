@@ -55,7 +55,13 @@ class ResBlock(nn.Module):
         self.prelu = nn.PReLU(channels)
 
     def _refine_side(self, x: Tensor, conv: nn.Module) -> Tensor:
-        # split + cat rather than slice assignment, which autograd cannot differentiate through
+        if not torch.is_grad_enabled() and not torch.compiler.is_compiling():
+            # Inference: overwrite the side channels in place (``x`` is a fresh activation that
+            # nothing else holds), instead of copying every channel into a new tensor with cat.
+            x[:, -self.side_channels :] = conv(x[:, -self.side_channels :])
+            return x
+        # Training and graph export: split + cat, which autograd differentiates and exporters
+        # turn into plain ops (slice assignment would become a scatter).
         main, side = x.split([x.shape[1] - self.side_channels, self.side_channels], dim=1)
         return torch.cat([main, conv(side)], dim=1)
 

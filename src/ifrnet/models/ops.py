@@ -7,6 +7,8 @@ computed the way the spec (``IFRNET_SPEC.md`` section 3) states.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -49,7 +51,24 @@ def base_grid(batch: int, height: int, width: int, device: torch.device, dtype: 
 
     Built from ``linspace(-1, 1, n)`` (:func:`linspace_pm1`) rather than from ``2 * i / (n - 1) - 1``:
     the two agree algebraically but differ by up to ~4e-6, and the reference uses the former.
+    In eager inference the grids are cached per shape (a video asks for the same few sizes for
+    hours); callers must not modify the result in place. Under graph export they are always
+    computed, from the symbolic shape.
     """
+    if torch.compiler.is_compiling() or torch.is_grad_enabled():
+        return _make_grid(batch, height, width, device, dtype)
+    return _cached_grid(batch, height, width, device, dtype, torch.is_inference_mode_enabled())
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_grid(
+    batch: int, height: int, width: int, device: torch.device, dtype: torch.dtype, inference: bool
+) -> Tensor:
+    # ``inference`` is part of the key: a tensor made in inference mode cannot enter autograd later.
+    return _make_grid(batch, height, width, device, dtype)
+
+
+def _make_grid(batch: int, height: int, width: int, device: torch.device, dtype: torch.dtype) -> Tensor:
     xs = linspace_pm1(width, device, dtype)
     ys = linspace_pm1(height, device, dtype)
     return torch.cat(
