@@ -121,6 +121,13 @@ def configurations(device: torch.device, precisions: Sequence[str] | None = None
     return [("torch", p) for p in precisions if p != "fp16" or device.type != "cpu"]
 
 
+def seeded_variant(name: str) -> IFRNet:
+    """The variant with random weights seeded with 0: what the bench times, and what ``--onnx-dir``
+    exports, so that onnxruntime rows are compared with the same weights."""
+    torch.manual_seed(0)
+    return create_model(name).eval()
+
+
 def bench(
     models: Sequence[str],
     sizes: Sequence[tuple[int, int]],
@@ -138,8 +145,7 @@ def bench(
     """
     rows: list[BenchRow] = []
     for name in models:
-        torch.manual_seed(0)
-        model = create_model(name).to(device).eval()
+        model = seeded_variant(name).to(device)
         graph = (onnx_graphs or {}).get(name)
         for width, height in sizes:
             for row in _bench_size(model, width, height, device, graph, precisions, repeats, warmup):

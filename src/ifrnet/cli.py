@@ -298,9 +298,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .bench import BENCH_SIZES, bench, format_rows, uhd_memory, write_json
+    from .bench import BENCH_SIZES, bench, format_rows, seeded_variant, uhd_memory, write_json
     from .devices import resolve_device
-    from .models import canonical_name, create_model, list_models
+    from .models import canonical_name, list_models
 
     device = resolve_device(args.device)
     models = [canonical_name(m) for m in args.models] if args.models else list_models()
@@ -314,8 +314,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             graphs[name] = folder / f"{name}.onnx"
             if not graphs[name].is_file():
                 print(f"exporting {name} to {graphs[name]} (once; reused next time)", flush=True)
-                torch_seeded = _seeded(create_model, name)
-                export_onnx(torch_seeded, graphs[name])
+                export_onnx(seeded_variant(name), graphs[name])
     rows = bench(
         models,
         args.sizes or list(BENCH_SIZES),
@@ -337,14 +336,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _print_bench_row(row) -> None:
     print(f"  {row.model} {row.width}x{row.height} {row.backend} {row.precision}: {row.ms:.1f} ms", flush=True)
-
-
-def _seeded(create_model, name: str):
-    """Random weights, seeded like the benchmark's torch model, so onnx and torch rows compare equal."""
-    import torch
-
-    torch.manual_seed(0)
-    return create_model(name).eval()
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
