@@ -67,3 +67,13 @@ def test_cli_precision_and_threads(tmp_path, checkpoint_s, capsys):
     assert 0 < np.abs(exact - reduced).max() <= 16
     assert main([*argv, "-o", str(tmp_path / "half"), "--precision", "fp16"]) != 0
     assert "fp16 needs a GPU" in capsys.readouterr().err
+
+
+def test_compiled_network_matches_fp32(pair):
+    # torch.compile (Inductor's C++ kernels on a CPU) fuses differently; within 1e-4 of eager
+    reference = _run(pair)
+    engine = Interpolator(seeded_model("IFRNet_S"), device="cpu", compile=True)
+    assert "compiled" in engine.description
+    for ours, theirs in zip(engine.interpolate(*pair, times=[0.25, 0.5]), reference, strict=True):
+        assert ours.shape == theirs.shape
+        assert (ours - theirs).abs().max() <= 1e-4

@@ -76,6 +76,11 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--channels-last", action="store_true", help="NHWC memory layout for the convolutions")
     group.add_argument("--threads", type=_int_at_least(1), default=None, help="CPU threads for the network")
+    group.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the network (CUDA: with CUDA graphs); the first frame of each size waits for it",
+    )
 
 
 def _add_backend_arg(parser: argparse.ArgumentParser) -> None:
@@ -87,34 +92,42 @@ def _add_backend_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _engine_spec(args: argparse.Namespace):
+    from .engine import EngineSpec
+
+    return EngineSpec(
+        backend=getattr(args, "backend", "torch"),
+        model=args.model,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        scale=args.scale,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        threads=args.threads,
+        compile=getattr(args, "compile", False),
+    )
+
+
 def _interpolator(args: argparse.Namespace):
-    if getattr(args, "backend", "torch") == "onnxruntime":
-        from .backends.onnx import OnnxInterpolator
-        from .errors import InputError
+    return _engine_spec(args).build()
 
-        if not args.checkpoint or not str(args.checkpoint).endswith(".onnx"):
-            raise InputError("--backend onnxruntime needs --checkpoint MODEL.onnx, a graph written by 'ifrnet export'")
-        if args.precision != "fp32" or args.channels_last:
-            raise InputError(
-                "--precision and --channels-last apply to the torch backend; an ONNX graph runs as exported"
-            )
-        runtime = OnnxInterpolator(args.checkpoint, device=args.device, threads=args.threads)
-        if args.model and canonical(args.model) != runtime.model_name.lower():
-            raise InputError(f"{args.checkpoint} holds {runtime.model_name}, not {args.model}")
-        if args.scale != runtime.scale_factor:
-            raise InputError(
-                f"{args.checkpoint} was exported at scale {runtime.scale_factor:g}; got --scale {args.scale:g}"
-            )
-        return runtime
-    import torch
 
-    from .inference import Interpolator
-    from .weights import load_model
+def _video_engine(args: argparse.Namespace):
+    """The engine for ``ifrnet video``: in this process, or a pool for --workers/--devices."""
+    from .errors import InputError
+    from .video.parallel import WorkerPool, parse_devices
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    model = load_model(args.model, args.checkpoint, args.device)
-    return Interpolator(model, scale_factor=args.scale, precision=args.precision, channels_last=args.channels_last)
+    if args.devices:
+        if args.device:
+            raise InputError("give either --device or --devices, not both")
+        devices = parse_devices(args.devices)
+        if args.workers not in (None, len(devices)):
+            raise InputError(f"--workers {args.workers} disagrees with the {len(devices)} --devices given")
+    else:
+        devices = [args.device] * (args.workers or 1)
+    if len(devices) == 1:
+        return _engine_spec(args).on(devices[0]).build()
+    return WorkerPool(_engine_spec(args), devices)
 
 
 # -- subcommands --
@@ -173,7 +186,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     summary = interpolate_video(
         args.input,
         args.output,
-        lambda: _interpolator(args),
+        lambda: _video_engine(args),
         options,
         progress=None if args.quiet else tqdm_progress,
     )
@@ -276,10 +289,6 @@ def cmd_info(args: argparse.Namespace) -> int:
         state = str(weights.path) if weights.available() else "missing from this installation"
         print(f"  {weights.tag:<24} {weights.model}, {'any t' if weights.uses_time else '2x only'}: {state}")
     return 0
-
-
-def canonical(name: str) -> str:
-    return name.lower().replace("-", "_")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -391,6 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--input-fps", default=None, help="frame rate of an image-sequence input (default 25)")
     video.add_argument("--uhd", action="store_true", help="shorthand for --scale 0.5 (4K input)")
     video.add_argument("--batch", type=int, default=None, help="pairs per model call (default: 4 on CUDA, else 1)")
+    par = video.add_argument_group("parallel workers (same output as one process)")
+    par.add_argument("--workers", type=_int_at_least(1), default=None, help="run the network in N processes")
+    par.add_argument("--devices", default=None, help="one worker per device, e.g. cuda:0,cuda:1")
     video.add_argument("--overwrite", action="store_true", help="replace an existing output")
     video.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     _add_model_args(video)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import InputError
+from ..names import VARIANT_ALIASES, normalise
 from .ifrnet import IFRNET, IFRNET_L, IFRNET_S, IFRNet
 
 _BUILDERS: dict[str, Callable[[], IFRNet]] = {}
@@ -21,27 +22,23 @@ def register_model(name: str, *aliases: str) -> Callable[[Callable[[], IFRNet]],
     def decorator(builder: Callable[[], IFRNet]) -> Callable[[], IFRNet]:
         _BUILDERS[name] = builder
         for alias in (name, *aliases):
-            _ALIASES[_normalise(alias)] = name
+            _ALIASES[normalise(alias)] = name
         return builder
 
     return decorator
 
 
-def _normalise(name: str) -> str:
-    return name.strip().lower().replace("-", "_")
-
-
-@register_model("IFRNet", "ifrnet_base", "ifrnet_b")
+@register_model("IFRNet", *VARIANT_ALIASES["IFRNet"])
 def ifrnet() -> IFRNet:
     return IFRNet(IFRNET)
 
 
-@register_model("IFRNet_L", "ifrnet_large")
+@register_model("IFRNet_L", *VARIANT_ALIASES["IFRNet_L"])
 def ifrnet_l() -> IFRNet:
     return IFRNet(IFRNET_L)
 
 
-@register_model("IFRNet_S", "ifrnet_small")
+@register_model("IFRNet_S", *VARIANT_ALIASES["IFRNet_S"])
 def ifrnet_s() -> IFRNet:
     return IFRNet(IFRNET_S)
 
@@ -54,7 +51,7 @@ def list_models() -> list[str]:
 def canonical_name(name: str) -> str:
     """The official spelling of a variant name or alias; ``InputError`` if unknown."""
     try:
-        return _ALIASES[_normalise(name)]
+        return _ALIASES[normalise(name)]
     except KeyError:
         raise InputError(f"unknown model {name!r}; choose one of {', '.join(sorted(_BUILDERS))}") from None
 

@@ -11,7 +11,9 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -26,8 +28,11 @@ from .scenes import DEFAULT_SCENE_THRESHOLD, Change, SceneDetector, Thumbnail
 from .schedule import Step, TimeMap
 from .writer import FrameSink, ImageSequenceWriter, VideoFileWriter, is_folder_output
 
-if TYPE_CHECKING:  # the engine is passed in: PyTorch's Interpolator or the onnxruntime backend's
-    from ..inference import Interpolator
+if TYPE_CHECKING:  # the engine is passed in: PyTorch's Interpolator, the onnxruntime backend's,
+    from ..inference import Interpolator  # or a pool of worker processes running either
+    from .parallel import WorkerPool
+
+    Engine = Interpolator | WorkerPool
 
 _END = object()
 
@@ -80,6 +85,7 @@ class VideoSummary:
     cuts: int = 0
     duplicates: int = 0
     audio: str = "none in the input"
+    engine: str = ""
     notices: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -91,7 +97,8 @@ class VideoSummary:
             f"{self.interpolated} interpolated",
             f"scenes: {self.cuts} cut(s) held across, {self.duplicates} repeated frame(s) passed through; "
             f"audio: {self.audio}",
-            f"time  : {self.seconds:.1f} s ({rate:.2f} output frames/s)",
+            f"time  : {self.seconds:.1f} s ({rate:.2f} output frames/s)"
+            + (f" with {self.engine}" if self.engine else ""),
         ]
 
 
@@ -117,14 +124,17 @@ def tqdm_progress(total: int | None) -> Progress:
 def interpolate_video(
     source_path: str | os.PathLike,
     output: str | os.PathLike,
-    interpolator: Interpolator | Callable[[], Interpolator],
+    interpolator: Engine | Callable[[], Engine],
     options: VideoOptions | None = None,
     progress: ProgressFactory | None = None,
 ) -> VideoSummary:
     """Interpolate a video file (or image sequence) into a new one; returns a summary.
 
-    ``interpolator`` may be a function that builds one: it is then called only once the input
-    and output have been checked, so a wrong file name does not wait for a model to load.
+    ``interpolator`` is an engine (``Interpolator``, ``OnnxInterpolator``) or a
+    :class:`~ifrnet.video.parallel.WorkerPool`, whose workers then run the network in parallel
+    with the same output; or a function that builds one: it is then called only once the input
+    and output have been checked, so a wrong file name does not wait for a model to load, and
+    what it built is closed at the end.
     The output is written under a temporary name beside the target and renamed when complete,
     so an error or Ctrl-C never leaves a partial file under the output name.
     """
@@ -135,6 +145,8 @@ def interpolate_video(
     if not folder:
         check_output_path(output, [source_path], options.overwrite)
     source = open_source(source_path, options.input_fps)
+    owned = None
+    finished = False
     try:
         info = source.info
         sample_rate, write_rate = options.rates(info.rate)
@@ -147,10 +159,13 @@ def interpolate_video(
             summary.audio = "copied"
         if folder:
             ImageSequenceWriter.check(output, options.overwrite)
-        if not hasattr(interpolator, "interpolate"):
-            interpolator = interpolator()
+        if not (hasattr(interpolator, "interpolate") or hasattr(interpolator, "submit")):
+            interpolator = owned = interpolator()
+        summary.engine = getattr(interpolator, "description", "")
         if options.batch is None:
-            on_gpu = getattr(getattr(interpolator, "device", None), "type", "cpu") == "cuda"
+            on_gpu = getattr(interpolator, "on_gpu", None)
+            if on_gpu is None:
+                on_gpu = getattr(getattr(interpolator, "device", None), "type", "cpu") == "cuda"
             options = replace(options, batch=4 if on_gpu else 1)
         elif options.batch < 1:
             raise InputError(f"--batch must be at least 1; got {options.batch}")
@@ -178,8 +193,11 @@ def interpolate_video(
             summary.notices.append(f"{info.path}: audio {summary.audio}")
         if any("audio stream" in n for n in sink.notices):
             summary.audio = "partly dropped (see notices)"
+        finished = True
     finally:
         source.close()
+        if owned is not None and hasattr(owned, "close"):
+            owned.close(cancel=not finished)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -202,7 +220,7 @@ class _Run:
     def __init__(
         self,
         source: FrameSource,
-        interpolator: Interpolator,
+        interpolator: Engine,
         options: VideoOptions,
         sample_rate: Fraction,
         summary: VideoSummary,
@@ -220,6 +238,10 @@ class _Run:
         self.encoded: queue.Queue = queue.Queue(maxsize=options.queue_size)
         self.errors: list[BaseException] = []
         self.progress: Progress = Progress()
+        # model batches handed out but not yet written, in source order; a worker pool keeps
+        # two per worker queued so none idles while the parent writes
+        self.pending: deque[tuple[list[_Segment], list[_Job]]] = deque()
+        self.in_flight = 2 * interpolator.workers if hasattr(interpolator, "submit") else 0
 
     # -- threads --
 
@@ -317,6 +339,7 @@ class _Run:
             end = prev.time + (prev.duration or 1 / info.rate)
             backlog.append(_Segment(timemap.steps_between(prev.time, end), prev.image, prev.image, Change.DUPLICATE))
             self._flush(backlog)
+            self._write_finished(0)
             self._put(self.encoded, _END)
             threads[1].join()
             self._check_encoder()
@@ -333,34 +356,64 @@ class _Run:
                 sink.abort()
 
     def _flush(self, backlog: list[_Segment]) -> None:
-        """Run the model for every segment that needs it (batched by equal times), then emit in order."""
+        """Hand out the model work of every segment that needs it (batched by equal times), then
+        write what is finished, in order."""
         groups: dict[tuple[Fraction, ...], list[_Segment]] = {}
         for seg in backlog:
             if seg.needs_model:
                 groups.setdefault(seg.model_times, []).append(seg)
+        jobs = []
         for times, segs in groups.items():
             for start in range(0, len(segs), max(1, self.options.batch)):
                 chunk = segs[start : start + self.options.batch]
                 a = np.stack([s.a for s in chunk]) if len(chunk) > 1 else chunk[0].a
                 b = np.stack([s.b for s in chunk]) if len(chunk) > 1 else chunk[0].b
-                results = self.interpolator.interpolate(a, b, [float(t) for t in times])
-                for i, seg in enumerate(chunk):
-                    seg.predicted = {t: (r[i] if len(chunk) > 1 else r) for t, r in zip(times, results, strict=True)}
-        for seg in backlog:
-            for step in seg.steps:
-                image = seg.image_for(step)
-                if seg.needs_model and step.t != 0:
-                    self.summary.interpolated += 1
-                if not self._put(self.encoded, (image, step.index)):
-                    self._check_encoder()
-                self.summary.frames_out += 1
-                self.progress.update(1)
+                jobs.append(_Job(chunk, times, self._submit(a, b, [float(t) for t in times])))
+        self.pending.append((list(backlog), jobs))
         backlog.clear()
-        self._check_encoder()
+        self._write_finished(self.in_flight)
+
+    def _submit(self, a: np.ndarray, b: np.ndarray, times: list[float]) -> Future:
+        if hasattr(self.interpolator, "submit"):
+            return self.interpolator.submit(a, b, times)
+        future: Future = Future()
+        future.set_result(self.interpolator.interpolate(a, b, times))
+        return future
+
+    def _write_finished(self, keep: int) -> None:
+        """Write the oldest batches while they are finished or more than ``keep`` are pending."""
+        from .parallel import result_of
+
+        while self.pending and (len(self.pending) > keep or all(j.future.done() for j in self.pending[0][1])):
+            segments, jobs = self.pending.popleft()
+            for job in jobs:
+                results = result_of(job.future, str(self.summary.input.path))
+                several = len(job.segments) > 1
+                for i, seg in enumerate(job.segments):
+                    seg.predicted = {t: (r[i] if several else r) for t, r in zip(job.times, results, strict=True)}
+            for seg in segments:
+                for step in seg.steps:
+                    image = seg.image_for(step)
+                    if seg.needs_model and step.t != 0:
+                        self.summary.interpolated += 1
+                    if not self._put(self.encoded, (image, step.index)):
+                        self._check_encoder()
+                    self.summary.frames_out += 1
+                    self.progress.update(1)
+            self._check_encoder()
 
 
 def _encoding_error(output: Path, exc: BaseException) -> IFRNetError:
     return IFRNetError(f"{output}: encoding failed ({exc.__class__.__name__}: {exc})")
+
+
+@dataclass
+class _Job:
+    """One model call: a batch of segments that share their times."""
+
+    segments: list[_Segment]
+    times: tuple[Fraction, ...]
+    future: Future
 
 
 @dataclass

@@ -1,0 +1,129 @@
+"""Parallel video workers: the network runs in N processes, one engine (and device) each.
+
+The parent process keeps decoding, scene detection and the single encoder; what it hands out
+is the expensive part, batches of consecutive frame pairs, and it writes the results back in
+source order. Splitting the *file* into separately encoded pieces and concatenating them would
+restart the encoder's rate control and GOP at every seam and need the audio re-cut; here the
+encoder sees exactly the frames, in exactly the order, of a single-process run, so the output
+is the same file whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import numpy as np
+
+from ..engine import EngineSpec
+from ..errors import IFRNetError, InputError
+
+# one engine per worker process, built on its first batch
+_ENGINE = None
+_ENGINE_SPEC: EngineSpec | None = None
+
+
+def _run(spec: EngineSpec, a: np.ndarray, b: np.ndarray, times: list[float]) -> list[np.ndarray]:
+    global _ENGINE, _ENGINE_SPEC
+    if _ENGINE is None or spec != _ENGINE_SPEC:
+        _ENGINE, _ENGINE_SPEC = spec.build(), spec
+    return _ENGINE.interpolate(a, b, times)
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group; the parent cancels the pool and removes the
+    # partial output, so the workers should not each print a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def parse_devices(text: str) -> list[str]:
+    """``"cuda:0,cuda:1"`` -> ``["cuda:0", "cuda:1"]``; empty items are refused."""
+    devices = [d.strip() for d in text.split(",")]
+    if not devices or any(not d for d in devices):
+        raise InputError(f"--devices expects a comma-separated list such as cuda:0,cuda:1; got {text!r}")
+    return devices
+
+
+class WorkerPool:
+    """``submit(a, b, times)`` -> a future of the frames, computed in one of the worker processes.
+
+    ``devices`` lists one device per worker (repeat a device to run several workers on it).
+    CPU workers without an explicit thread count share the cores evenly, so two workers on a
+    2-core machine get one thread each instead of fighting over both.
+    """
+
+    def __init__(self, spec: EngineSpec, devices: Sequence[str | None]) -> None:
+        if not devices:
+            raise InputError("a worker pool needs at least one worker")
+        self.devices = list(devices)
+        cpu_workers = sum(1 for d in self.devices if d is None or str(d).startswith("cpu"))
+        share = max(1, (os.cpu_count() or 1) // max(1, cpu_workers))
+        # spawn, not fork: a forked child inherits the parent's threads (decoder, encoder,
+        # PyTorch's pool) in whatever state they were in
+        context = multiprocessing.get_context("spawn")
+        self._specs: list[EngineSpec] = []
+        self._executors: list[ProcessPoolExecutor] = []
+        self._pending: list[int] = []
+        #: batches each worker has finished
+        self.completed: list[int] = []
+        self._lock = threading.Lock()
+        for device in self.devices:
+            on_cpu = device is None or str(device).startswith("cpu")
+            threads = spec.threads or (share if on_cpu else None)
+            self._specs.append(spec.on(device, threads))
+            self._executors.append(
+                ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_ignore_interrupts)
+            )
+            self._pending.append(0)
+            self.completed.append(0)
+        named = [str(d) for d in self.devices if d is not None]
+        self.description = f"{len(self.devices)} worker processes" + (f" ({', '.join(named)})" if named else "")
+
+    @property
+    def workers(self) -> int:
+        return len(self.devices)
+
+    @property
+    def on_gpu(self) -> bool:
+        return all(str(d).startswith("cuda") for d in self.devices)
+
+    def submit(self, a: np.ndarray, b: np.ndarray, times: Sequence[float]) -> Future:
+        """Queue one batch on the least busy worker."""
+        with self._lock:
+            index = min(range(len(self._executors)), key=lambda i: self._pending[i])
+            self._pending[index] += 1
+        try:
+            future = self._executors[index].submit(_run, self._specs[index], a, b, list(times))
+        except BrokenProcessPool:
+            raise IFRNetError(f"video worker {index} ({self.devices[index]}) died") from None
+
+        def done(_: Future, i: int = index) -> None:
+            with self._lock:
+                self._pending[i] -= 1
+                self.completed[i] += 1
+
+        future.add_done_callback(done)
+        return future
+
+    def close(self, cancel: bool = False) -> None:
+        for executor in self._executors:
+            executor.shutdown(wait=not cancel, cancel_futures=cancel)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.close(cancel=exc_type is not None)
+
+
+def result_of(future: Future, where: str) -> list[np.ndarray]:
+    """The future's frames; a worker that died becomes a one-line error naming it."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise IFRNetError(f"{where}: a video worker process died (out of memory?)") from None
