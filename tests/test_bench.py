@@ -24,11 +24,12 @@ def test_bench_rows_for_each_backend_and_precision(tmp_path, exported_s, capsys)
     printed = capsys.readouterr().out
     data = json.loads(out.read_text())
     rows = {(r["width"], r["height"], r["backend"], r["precision"]): r for r in data["rows"]}
-    assert len(rows) == 2 * 4
+    assert len(rows) == 2 * 5
     for w, h in ((64, 48), (80, 40)):
         eager = rows[(w, h, "torch eager", "fp32")]
         assert eager["speedup"] == 1.0 and eager["max_abs_diff"] == 0.0
         assert rows[(w, h, "torch", "fp32")]["max_abs_diff"] <= 1e-4
+        assert rows[(w, h, "torch channels_last", "fp32")]["max_abs_diff"] <= 1e-4
         assert rows[(w, h, "onnxruntime", "fp32")]["max_abs_diff"] <= 1e-4
         assert 0 < rows[(w, h, "torch", "bf16")]["max_abs_diff"] < 0.1
         for row in (r for k, r in rows.items() if k[:2] == (w, h)):

@@ -100,3 +100,31 @@ def test_in_place_resblock_matches_the_autograd_path():
     with torch.inference_mode():
         got = block(x.clone())
     assert torch.equal(got, expected.detach())
+
+
+def test_reference_eager_turns_the_fast_paths_off_with_the_same_result():
+    import torch
+
+    from ifrnet.models.ops import fast_paths_enabled, reference_eager
+
+    from .conftest import seeded_model, smooth_frames
+
+    model = seeded_model("IFRNet_S")
+    frames = smooth_frames(2, 32, 48, seed=3)
+    embt = torch.full((1, 1, 1, 1), 0.5)
+    calls = []
+    block = model.decoder2.convblock[1]
+    handle = block.conv2.register_forward_hook(lambda mod, inp, out: calls.append(fast_paths_enabled()))
+    try:
+        with torch.no_grad():
+            fast = model.inference(frames[0:1], frames[1:2], embt)
+            with reference_eager():
+                plain = model.inference(frames[0:1], frames[1:2], embt)
+                assert base_grid(1, 8, 8, torch.device("cpu"), torch.float32) is not base_grid(
+                    1, 8, 8, torch.device("cpu"), torch.float32
+                )
+            assert fast_paths_enabled()
+    finally:
+        handle.remove()
+    assert calls == [True, False]
+    assert torch.equal(fast, plain)

@@ -1,8 +1,10 @@
 """``ifrnet bench``: every engine configuration side by side on the same inputs.
 
-For each variant and size, the plain eager fp32 ``model.inference`` (what the authors' scripts
-run) is timed first; then each configuration -- the torch engine in fp32 (channels_last), bf16 and
-fp16 where the device has them, and onnxruntime on an exported graph -- runs on the same frames,
+For each variant and size, plain eager fp32 ``model.inference`` as the authors' scripts run it
+(``torch.no_grad``, grids rebuilt per call, ResBlock side channels copied: :func:`reference_eager`)
+is timed first; then each configuration -- the torch engine in fp32 (its defaults, channels_last,
+optionally torch.compile), bf16 and fp16 where the device has them, and onnxruntime on an exported
+graph -- runs on the same frames,
 and its row gives the median milliseconds per frame, the speed-up over that eager baseline measured
 in the same run, the largest absolute difference from the eager output, and peak memory (CUDA:
 ``max_memory_allocated``; CPU: the largest growth of the process's resident set during the runs,
@@ -28,6 +30,7 @@ from .benchmark import device_name, format_table
 from .inference import Interpolator
 from .io.files import atomic_output
 from .models import IFRNet, create_model
+from .models.ops import reference_eager
 from .times import padded_side
 
 #: (width, height) of the issue's table: Vimeo90K's size, 720p and 1080p.
@@ -105,12 +108,24 @@ def _engine_output(engine: Interpolator, img0: torch.Tensor, img1: torch.Tensor)
     return engine.interpolate(img0, img1, [0.5])[0].float().cpu().numpy()
 
 
-def configurations(device: torch.device, precisions: Sequence[str] | None = None) -> list[tuple[str, str]]:
-    """(backend, precision) pairs to measure on ``device``, eager fp32 excluded.
+@dataclass(frozen=True)
+class Config:
+    """One torch engine configuration: its row label and ``Interpolator`` options."""
 
-    By default bf16 only where it is native (a GPU, or a CPU with avx512_bf16/AMX: elsewhere it is
-    emulated and slow) and fp16 only on a GPU; ``precisions`` names them explicitly (fp16 still
-    needs a GPU).
+    label: str
+    precision: str = "fp32"
+    channels_last: bool | None = None
+    compile: bool = False
+
+
+def configurations(
+    device: torch.device, precisions: Sequence[str] | None = None, compile: bool = False
+) -> list[Config]:
+    """The torch configurations to measure on ``device``, eager fp32 excluded.
+
+    fp32 with the engine's defaults and with channels_last (and compiled, if asked); bf16 by
+    default only where it is native (a GPU, or a CPU with avx512_bf16/AMX: elsewhere it is emulated
+    and slow) and fp16 only on a GPU; ``precisions`` names them explicitly (fp16 still needs a GPU).
     """
     if precisions is None:
         precisions = ["fp32"]
@@ -118,7 +133,16 @@ def configurations(device: torch.device, precisions: Sequence[str] | None = None
             precisions += ["fp16", "bf16"]
         elif torch.ops.mkldnn._is_mkldnn_bf16_supported():
             precisions.append("bf16")
-    return [("torch", p) for p in precisions if p != "fp16" or device.type != "cpu"]
+    configs = []
+    for precision in precisions:
+        if precision == "fp16" and device.type == "cpu":
+            continue
+        configs.append(Config("torch", precision, channels_last=False))
+        if precision == "fp32":
+            configs.append(Config("torch channels_last", precision, channels_last=True))
+        if compile:
+            configs.append(Config("torch compiled", precision, compile=True))
+    return configs
 
 
 def seeded_variant(name: str) -> IFRNet:
@@ -137,6 +161,7 @@ def bench(
     repeats: int = 5,
     warmup: int = 1,
     on_row: Callable[[BenchRow], None] | None = None,
+    compile: bool = False,
 ) -> list[BenchRow]:
     """Rows of the comparison; ``onnx_graphs`` maps a variant to its exported graph (none: no onnx rows).
 
@@ -148,7 +173,8 @@ def bench(
         model = seeded_variant(name).to(device)
         graph = (onnx_graphs or {}).get(name)
         for width, height in sizes:
-            for row in _bench_size(model, width, height, device, graph, precisions, repeats, warmup):
+            configs = configurations(device, precisions, compile)
+            for row in _bench_size(model, width, height, device, graph, configs, repeats, warmup):
                 rows.append(row)
                 if on_row is not None:
                     on_row(row)
@@ -161,7 +187,7 @@ def _bench_size(
     height: int,
     device: torch.device,
     graph: Path | None,
-    precisions: Sequence[str] | None,
+    configs: Sequence[Config],
     repeats: int,
     warmup: int,
 ) -> Iterator[BenchRow]:
@@ -171,7 +197,7 @@ def _bench_size(
     embt = torch.full((1, 1, 1, 1), 0.5, device=device)
 
     def eager() -> np.ndarray:
-        with torch.inference_mode():
+        with torch.no_grad(), reference_eager():
             return model.inference(img0, img1, embt).float().cpu().numpy()
 
     with peak_memory(device) as peak:
@@ -184,10 +210,15 @@ def _bench_size(
         diff = float(np.abs(out - reference).max())
         return BenchRow(model.config.name, backend, precision, width, height, ms, base_ms / ms, diff, peak[0])
 
-    for backend, precision in configurations(device, precisions):
-        engine = Interpolator(model, device, precision=precision, channels_last=True)
+    for config in configs:
+        engine = Interpolator(
+            model, device, precision=config.precision, channels_last=config.channels_last, compile=config.compile
+        )
         yield row(
-            backend, precision, lambda e=engine: e.interpolate(img0, img1, [0.5])[0].float().cpu().numpy(), device
+            config.label,
+            config.precision,
+            lambda e=engine: e.interpolate(img0, img1, [0.5])[0].float().cpu().numpy(),
+            device,
         )
         model.to(memory_format=torch.contiguous_format)
     if graph is not None:

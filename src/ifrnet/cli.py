@@ -74,7 +74,12 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         default="fp32",
         help="network arithmetic: fp32 (default, exact), bf16 (GPU, or a CPU with native bf16), fp16 (GPU)",
     )
-    group.add_argument("--channels-last", action="store_true", help="NHWC memory layout for the convolutions")
+    group.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="NHWC memory layout for the convolutions (default: on for a CPU, where it is faster)",
+    )
     group.add_argument("--threads", type=_int_at_least(1), default=None, help="CPU threads for the network")
     group.add_argument(
         "--compile",
@@ -333,6 +338,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         warmup=args.warmup,
         on_row=None if args.quiet else _print_bench_row,
+        compile=args.compile,
     )
     print(format_rows(rows))
     uhd = [] if args.no_uhd else uhd_memory(models, device)
@@ -524,6 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=_int_at_least(1), default=5)
     bench.add_argument("--warmup", type=int, default=1)
     bench.add_argument("--no-uhd", action="store_true", help="skip the 4K peak-memory measurement")
+    bench.add_argument("--compile", action="store_true", help="add torch.compile rows (slow to start)")
     bench.add_argument("--json", default=None, help="also write the figures as JSON")
     bench.add_argument("-q", "--quiet", action="store_true")
     bench.set_defaults(func=cmd_bench)

@@ -24,7 +24,7 @@ class EngineSpec:
     device: str | None = None
     scale: float = 1.0
     precision: str = "fp32"
-    channels_last: bool = False
+    channels_last: bool | None = None
     threads: int | None = None
     compile: bool = False
 

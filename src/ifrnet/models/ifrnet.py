@@ -13,7 +13,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .ops import padded_side, resize, warp
+from .ops import fast_paths_enabled, padded_side, resize, warp
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class ResBlock(nn.Module):
         self.prelu = nn.PReLU(channels)
 
     def _refine_side(self, x: Tensor, conv: nn.Module) -> Tensor:
-        if not torch.is_grad_enabled() and not torch.compiler.is_compiling():
+        if fast_paths_enabled():
             # Inference: overwrite the side channels in place (``x`` is a fresh activation that
             # nothing else holds), instead of copying every channel into a new tensor with cat.
             x[:, -self.side_channels :] = conv(x[:, -self.side_channels :])

@@ -7,7 +7,9 @@ computed the way the spec (``IFRNET_SPEC.md`` section 3) states.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +18,41 @@ from torch import Tensor
 from ..errors import InputError
 from ..times import NETWORK_STRIDE, padded_side
 
-__all__ = ["NETWORK_STRIDE", "base_grid", "linspace_pm1", "pad_to", "padded_side", "resize", "warp"]
+__all__ = [
+    "NETWORK_STRIDE",
+    "base_grid",
+    "fast_paths_enabled",
+    "linspace_pm1",
+    "pad_to",
+    "padded_side",
+    "reference_eager",
+    "resize",
+    "warp",
+]
+
+_FAST_PATHS = [True]
+
+
+def fast_paths_enabled() -> bool:
+    """Whether eager inference may reuse cached grids and refine activations in place.
+
+    Never while autograd records (training) or under ``torch.compile``/export, which need plain
+    functional ops; and not inside :func:`reference_eager`.
+    """
+    return _FAST_PATHS[0] and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+
+
+@contextlib.contextmanager
+def reference_eager() -> Iterator[None]:
+    """Inference computed the way the authors' scripts compute it: grids rebuilt on every call and
+    the ResBlock's side channels copied with ``cat``. The same numbers, only slower; it is the
+    baseline ``ifrnet bench`` measures speed-ups against."""
+    previous = _FAST_PATHS[0]
+    _FAST_PATHS[0] = False
+    try:
+        yield
+    finally:
+        _FAST_PATHS[0] = previous
 
 
 def resize(x: Tensor, scale_factor: float) -> Tensor:
@@ -55,7 +91,7 @@ def base_grid(batch: int, height: int, width: int, device: torch.device, dtype: 
     hours); callers must not modify the result in place. Under graph export they are always
     computed, from the symbolic shape.
     """
-    if torch.compiler.is_compiling() or torch.is_grad_enabled():
+    if not fast_paths_enabled():
         return _make_grid(batch, height, width, device, dtype)
     return _cached_grid(batch, height, width, device, dtype, torch.is_inference_mode_enabled())
 
