@@ -128,3 +128,14 @@ def test_backend_errors_are_one_line(exported, tmp_path, capsys):
     assert main([*argv, "--checkpoint", str(tmp_path / "junk.onnx")]) != 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "junk.onnx" in err, err
+
+
+def test_backend_checks_the_variant_by_any_of_its_names(exported):
+    from ifrnet import InputError
+    from ifrnet.engine import EngineSpec
+
+    _, graph, _ = exported
+    for name in ("IFRNet_S", "ifrnet-s", "ifrnet_small"):
+        assert EngineSpec(backend="onnxruntime", model=name, checkpoint=str(graph)).build().model_name == "IFRNet_S"
+    with pytest.raises(InputError, match="holds IFRNet_S, not ifrnet_large"):
+        EngineSpec(backend="onnxruntime", model="ifrnet_large", checkpoint=str(graph)).build()
