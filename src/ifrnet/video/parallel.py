@@ -41,6 +41,10 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _on_cpu(device: str | None) -> bool:
+    return device is None or str(device).startswith("cpu")
+
+
 def parse_devices(text: str) -> list[str]:
     """``"cuda:0,cuda:1"`` -> ``["cuda:0", "cuda:1"]``; empty items are refused."""
     devices = [d.strip() for d in text.split(",")]
@@ -61,7 +65,7 @@ class WorkerPool:
         if not devices:
             raise InputError("a worker pool needs at least one worker")
         self.devices = list(devices)
-        cpu_workers = sum(1 for d in self.devices if d is None or str(d).startswith("cpu"))
+        cpu_workers = sum(1 for d in self.devices if _on_cpu(d))
         share = max(1, (os.cpu_count() or 1) // max(1, cpu_workers))
         # spawn, not fork: a forked child inherits the parent's threads (decoder, encoder,
         # PyTorch's pool) in whatever state they were in
@@ -73,8 +77,7 @@ class WorkerPool:
         self.completed: list[int] = []
         self._lock = threading.Lock()
         for device in self.devices:
-            on_cpu = device is None or str(device).startswith("cpu")
-            threads = spec.threads or (share if on_cpu else None)
+            threads = spec.threads or (share if _on_cpu(device) else None)
             self._specs.append(spec.on(device, threads))
             self._executors.append(
                 ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_ignore_interrupts)

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import IFRNetError, InputError
 from ..io.files import atomic_output, check_output_path
+from .parallel import result_of
 from .reader import FrameSource, SourceFrame, VideoInfo, open_source
 from .scenes import DEFAULT_SCENE_THRESHOLD, Change, SceneDetector, Thumbnail
 from .schedule import Step, TimeMap
@@ -169,7 +170,8 @@ def interpolate_video(
             options = replace(options, batch=4 if on_gpu else 1)
         elif options.batch < 1:
             raise InputError(f"--batch must be at least 1; got {options.batch}")
-        run = _Run(source, interpolator, options, sample_rate, summary, progress or (lambda total: Progress()))
+        engine = interpolator if hasattr(interpolator, "submit") else _InProcess(interpolator)
+        run = _Run(source, engine, options, sample_rate, summary, progress or (lambda total: Progress()))
         if folder:
             sink = ImageSequenceWriter(output, overwrite=options.overwrite)
             run.execute(sink)
@@ -214,20 +216,34 @@ def _container_format(path: Path) -> str | None:
     raise InputError(f"{path}: cannot tell the container format from the extension; use .mp4, .mkv, .mov or .webm")
 
 
+class _InProcess:
+    """An engine in this process behind a worker pool's ``submit``: the future is done on return."""
+
+    workers = 0
+
+    def __init__(self, engine: Interpolator) -> None:
+        self.engine = engine
+
+    def submit(self, a: np.ndarray, b: np.ndarray, times: list[float]) -> Future:
+        future: Future = Future()
+        future.set_result(self.engine.interpolate(a, b, times))
+        return future
+
+
 class _Run:
     """One pass over the source. Owns the threads and queues; the caller owns source and sink."""
 
     def __init__(
         self,
         source: FrameSource,
-        interpolator: Engine,
+        engine: WorkerPool | _InProcess,
         options: VideoOptions,
         sample_rate: Fraction,
         summary: VideoSummary,
         progress: ProgressFactory,
     ) -> None:
         self.source = source
-        self.interpolator = interpolator
+        self.engine = engine
         self.options = options
         self.sample_rate = sample_rate
         self.summary = summary
@@ -241,7 +257,7 @@ class _Run:
         # model batches handed out but not yet written, in source order; a worker pool keeps
         # two per worker queued so none idles while the parent writes
         self.pending: deque[tuple[list[_Segment], list[_Job]]] = deque()
-        self.in_flight = 2 * interpolator.workers if hasattr(interpolator, "submit") else 0
+        self.in_flight = 2 * engine.workers
 
     # -- threads --
 
@@ -368,22 +384,13 @@ class _Run:
                 chunk = segs[start : start + self.options.batch]
                 a = np.stack([s.a for s in chunk]) if len(chunk) > 1 else chunk[0].a
                 b = np.stack([s.b for s in chunk]) if len(chunk) > 1 else chunk[0].b
-                jobs.append(_Job(chunk, times, self._submit(a, b, [float(t) for t in times])))
+                jobs.append(_Job(chunk, times, self.engine.submit(a, b, [float(t) for t in times])))
         self.pending.append((list(backlog), jobs))
         backlog.clear()
         self._write_finished(self.in_flight)
 
-    def _submit(self, a: np.ndarray, b: np.ndarray, times: list[float]) -> Future:
-        if hasattr(self.interpolator, "submit"):
-            return self.interpolator.submit(a, b, times)
-        future: Future = Future()
-        future.set_result(self.interpolator.interpolate(a, b, times))
-        return future
-
     def _write_finished(self, keep: int) -> None:
         """Write the oldest batches while they are finished or more than ``keep`` are pending."""
-        from .parallel import result_of
-
         while self.pending and (len(self.pending) > keep or all(j.future.done() for j in self.pending[0][1])):
             segments, jobs = self.pending.popleft()
             for job in jobs:
