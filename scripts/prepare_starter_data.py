@@ -5,15 +5,16 @@
 Writes OUT/footage/ (training videos: symlinks to the shared clips, and frames 300-794 of
 opencv_vtest.avi re-encoded losslessly) and OUT/holdout/ (frames 0-299 of opencv_vtest.avi, which
 include the repo's examples, and visp_castel.mkv, never trained on). See MODEL_CARD.md.
+
+``--frames`` writes every source as a folder of PNG frames instead, decoded with OpenCV: for a
+machine without PyAV (a lent GPU machine's image has OpenCV and Pillow, not PyAV); the training
+datasets read frame folders without PyAV.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-from ifrnet.video import open_source
-from ifrnet.video.writer import VideoFileWriter
 
 TRAIN_CLIPS = (
     "opencv_box.mp4",
@@ -29,20 +30,71 @@ VTEST = "opencv_vtest.avi"
 VTEST_SPLIT = 300
 
 
+def _png_frames(video: Path, folders: dict[range, Path]) -> None:
+    """Decode ``video`` with OpenCV; frame i goes to the folder whose range holds i, numbered from the range's start."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    if not capture.isOpened():
+        raise SystemExit(f"{video}: OpenCV cannot open this video")
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    index = 0
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        for frames, folder in folders.items():
+            if index in frames:
+                cv2.imwrite(str(folder / f"{index - frames.start:06d}.png"), image)
+        index += 1
+    capture.release()
+    if index == 0:
+        raise SystemExit(f"{video}: no frames decoded")
+
+
+def write_frame_folders(shared: Path, footage: Path, holdout: Path) -> None:
+    everything = range(10**9)
+    for name in TRAIN_CLIPS:
+        _png_frames(shared / name, {everything: footage / Path(name).stem})
+    for name in HELD_OUT_CLIPS:
+        # validation during training reads opencv_vtest's held-out frames first: a device run may
+        # leave the other held-out clips behind to fit its upload limit
+        if (shared / name).is_file():
+            _png_frames(shared / name, {everything: holdout / Path(name).stem})
+        else:
+            print(f"{shared / name}: not there, skipped (held out, not needed for training)")
+    _png_frames(
+        shared / VTEST,
+        {
+            range(VTEST_SPLIT): holdout / f"opencv_vtest_f0-{VTEST_SPLIT - 1}",
+            range(VTEST_SPLIT, 10**9): footage / f"opencv_vtest_f{VTEST_SPLIT}-794",
+        },
+    )
+
+
 def main() -> None:
     repo = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=repo.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=Path("/work/train_data"))
+    parser.add_argument("--frames", action="store_true", help="PNG frame folders decoded with OpenCV (no PyAV)")
     args = parser.parse_args()
     footage, holdout = args.out / "footage", args.out / "holdout"
     footage.mkdir(parents=True, exist_ok=True)
     holdout.mkdir(parents=True, exist_ok=True)
+    if args.frames:
+        write_frame_folders(args.shared, footage, holdout)
+        print(f"training frames in {footage}, held-out frames in {holdout}")
+        return
     for names, folder in ((TRAIN_CLIPS, footage), (HELD_OUT_CLIPS, holdout)):
         for name in names:
             link = folder / name
             if not link.exists():
                 link.symlink_to((args.shared / name).resolve())
+    from ifrnet.video import open_source
+    from ifrnet.video.writer import VideoFileWriter
+
     with open_source(args.shared / VTEST) as reader:
         info = reader.info
         train = VideoFileWriter(

@@ -252,3 +252,51 @@ def test_bad_settings_and_small_frames_are_input_errors() -> None:
     frames, flow = random_case(h=8, w=8)
     with pytest.raises(InputError, match="smaller than the 16x16"):
         Augment(0, crop=16)(frames, flow)
+
+
+def moving_square_case(h: int = 96, w: int = 128) -> tuple[list[np.ndarray], np.ndarray]:
+    """A still textured background with one 12x12 square that moves between the inputs."""
+    rng = np.random.default_rng(3)
+    background = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    frames = [background.copy() for _ in range(3)]
+    for f, left in zip(frames, (100, 104, 108), strict=True):
+        f[70:82, left : left + 12] = 255
+    return frames, np.zeros((h, w, 4), np.float32)
+
+
+def test_motion_crop_prefers_crops_where_the_inputs_change() -> None:
+    frames, flow = moving_square_case()
+    only_crop = {f"p_{n}": 0.0 for n in ("upscale", "bgr", "vflip", "hflip", "transpose", "swap", "reverse")}
+
+    def moving_share(tries: int) -> float:
+        hits = 0
+        for seed in range(60):
+            out = Augment(seed, crop=(32, 32), motion_tries=tries, **only_crop)(frames, flow, 0.5)
+            hits += not np.array_equal(out.frames[0], out.frames[2])
+        return hits / 60
+
+    uniform, seeking = moving_share(1), moving_share(8)
+    assert uniform < 0.35  # the square is a small part of the frame
+    assert seeking > uniform + 0.3
+
+
+def test_one_motion_try_is_the_uniform_crop() -> None:
+    frames, flow = random_case(h=24, w=30)
+    a = aug.random_crop(frames, flow, (16, 16), np.random.default_rng(5))
+    b = aug.motion_crop(frames, flow, (16, 16), np.random.default_rng(5), tries=1)
+    assert all(np.array_equal(x, y) for x, y in zip(a[0], b[0], strict=True)) and np.array_equal(a[1], b[1])
+
+
+def test_motion_tries_option_of_a_dataset(tmp_path) -> None:
+    from ifrnet.data import build_dataset
+
+    from .videos import write_clip
+
+    write_clip(tmp_path / "clip.avi", real_frames("opencv_vtest.avi", 6, (96, 64), start=60))
+    shared = Augment(crop=32)
+    ds = build_dataset(f"folder:{tmp_path}?window=3&motion_tries=5", augment=shared)
+    assert ds.augment.motion_tries == 5 and shared.motion_tries == 1  # the caller's augment is not changed
+    with pytest.raises(InputError, match="motion_tries"):
+        build_dataset(f"folder:{tmp_path}?motion_tries=0", augment=shared)
+    with pytest.raises(InputError, match="motion_tries"):
+        Augment(motion_tries=2.5)

@@ -126,6 +126,30 @@ def test_kill_and_resume_reaches_the_same_state(tmp_path, vimeo):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
 
 
+def test_time_limit_stops_resumably_on_the_same_schedule(tmp_path, vimeo):
+    data, val = [f"vimeo90k:{vimeo}"], [f"vimeo90k:{vimeo}"]
+    reference = Trainer(_config(tmp_path / "ref", data, iterations=4, val=val, val_every=100))
+    reference.fit(progress=False)
+
+    run = tmp_path / "limited"
+    # a limit shorter than one step: the run stops after its first iteration
+    stopped = Trainer(_config(run, data, iterations=4, val=val, val_every=100, time_limit=1e-6))
+    result = stopped.fit(progress=False)
+    assert (result["iteration"], result["iterations"]) == (1, 4)
+    assert torch.load(run / STATE_FILE, weights_only=False)["iteration"] == 1
+    assert (run / "best.pth").is_file()  # validated at the stop, though no validation was due
+
+    resumed = Trainer(_config(run, data, iterations=4, val=val, val_every=100))
+    resumed.fit(resume=True, progress=False)
+    ref_steps = dict(reference.history)
+    assert [i for i, _ in resumed.history] == [2, 3, 4]
+    for iteration, values in resumed.history:  # the schedule kept its length: same rates, same batches
+        assert values["lr"] == ref_steps[iteration]["lr"]
+        assert values["total"] == pytest.approx(ref_steps[iteration]["total"], rel=1e-5)
+    with pytest.raises(InputError, match="time-limit"):
+        Trainer(_config(tmp_path / "bad", data, time_limit=0))
+
+
 def test_two_processes_under_torchrun(tmp_path, vimeo):
     out = tmp_path / "ddp"
     cmd = [

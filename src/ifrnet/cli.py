@@ -217,9 +217,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(**settings)
     result = Trainer(config).fit(resume=args.resume, progress=not args.quiet)
     if result.get("total") is not None:
+        stopped = result["iteration"] < result["iterations"]
         print(
-            f"done: loss {result['total']:.4f}, best validation PSNR {result['best_psnr']:.3f} dB, "
+            f"{'time limit' if stopped else 'done'}: iteration {result['iteration']} of {result['iterations']}, "
+            f"loss {result['total']:.4f}, best validation PSNR {result['best_psnr']:.3f} dB, "
             f"{result['samples_per_second']:.2f} samples/s; weights in {config.out}"
+            + ("; continue with --resume" if stopped else "")
         )
     return 0
 
@@ -436,6 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     train.add_argument("--epochs", type=int, default=None, help="epochs (default 300)")
     train.add_argument("--iterations", type=int, default=None, help="stop after N iterations (sizes the LR schedule)")
+    train.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="stop after this much training, checkpointed and validated; --resume continues (job time limits)",
+    )
     train.add_argument("--batch-size", type=int, default=None, help="samples per process (default 6)")
     train.add_argument("--crop", type=int, default=None, help="training crop side (default 224)")
     train.add_argument("--lr", type=float, default=None, help="peak learning rate (default 1e-4)")

@@ -8,6 +8,7 @@ instead of a path).
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from pathlib import Path
@@ -84,12 +85,18 @@ def build_dataset(spec: str, split: str = "train", augment: Augment | None = Non
     (``folder``) has no splits: the same folder serves either, and for ``split="test"`` its
     random target frames are fixed (seed 0 unless given) so that validation scores are comparable.
     Options for the dataset's constructor may follow a ``?``: ``folder:~/clips?window=5&stride=2&flow=dis``
-    (``flow=`` names an on-the-fly flow estimator, see :func:`~ifrnet.training.pseudo_flow.get_estimator`).
+    (``flow=`` names an on-the-fly flow estimator, see :func:`~ifrnet.training.pseudo_flow.get_estimator`;
+    ``motion_tries=4`` crops the most-changing of 4 placements, see :func:`~ifrnet.data.augment.motion_crop`).
     ``synthetic:N`` (or ``synthetic:N:WxH``) renders N items per epoch of :class:`SyntheticMotion`
     (256x256 unless given), fixed scenes for ``split="test"`` likewise.
     """
     spec, options = _split_options(str(spec))
     kw = {**options, **kw}
+    tries = kw.pop("motion_tries", None)
+    if tries is not None and augment is not None:
+        # per dataset: still-camera footage wants it, synthetic scenes move everywhere anyway
+        augment = copy.copy(augment)
+        augment.motion_tries = Augment(motion_tries=tries).motion_tries  # validated like the constructor's
     kind, sep, path = spec.partition(":")
     choices = ", ".join("synthetic:N" if k == "synthetic" else f"{k}:PATH" for k in DATASET_KINDS)
     if not sep or kind not in DATASET_KINDS:

@@ -82,6 +82,36 @@ def random_crop(
     return crop(frames, flow, top, left, ch, cw)
 
 
+def _input_change(frames: Sequence[np.ndarray]) -> float:
+    """Mean absolute difference of the two inputs (first and last frame): how much moves in a crop."""
+    return float(np.abs(frames[0].astype(np.int16) - frames[-1].astype(np.int16)).mean())
+
+
+def motion_crop(
+    frames: Sequence[np.ndarray],
+    flow: np.ndarray | None,
+    size: tuple[int, int],
+    rng: np.random.Generator,
+    tries: int,
+) -> tuple[Frames, np.ndarray | None]:
+    """Of ``tries`` uniformly placed crops, the one whose inputs differ most.
+
+    Footage from a still camera (surveillance, a tripod) is mostly static background: a uniform
+    crop often holds nothing that moves, and the loss then teaches blending. Preferring the crop
+    that changes most puts the moving subject in most batches; the placement stays random, so
+    static surroundings still appear around it. ``tries=1`` is :func:`random_crop`.
+    """
+    best: tuple[Frames, np.ndarray | None] | None = None
+    best_change = -1.0
+    for _ in range(tries):
+        candidate = random_crop(frames, flow, size, rng)
+        change = _input_change(candidate[0])
+        if change > best_change:
+            best, best_change = candidate, change
+    assert best is not None
+    return best
+
+
 def rgb_to_bgr(frames: Sequence[np.ndarray]) -> Frames:
     """Reverse the colour channels (a colour augmentation; motion, hence the flow, is unchanged)."""
     return [f[:, :, ::-1] for f in frames]
@@ -150,7 +180,8 @@ def _probability(name: str, value: float) -> float:
 class Augment:
     """The spec's training augmentation, applied in the spec's order.
 
-    x2 bilinear upscale (``p_upscale``), random crop to ``crop`` = (h, w), RGB->BGR (``p_bgr``),
+    x2 bilinear upscale (``p_upscale``), random crop to ``crop`` = (h, w) (the most-changing of
+    ``motion_tries`` placements, see :func:`motion_crop`; 1, the spec's uniform crop, by default), RGB->BGR (``p_bgr``),
     vertical flip (``p_vflip``), horizontal flip (``p_hflip``), transpose (``p_transpose``), swap
     of the inputs (``p_swap``), and for window datasets time reversal (``p_reverse``).
 
@@ -175,6 +206,7 @@ class Augment:
         p_transpose: float = 0.05,
         p_swap: float = 0.5,
         p_reverse: float = 0.5,
+        motion_tries: int = 1,
     ) -> None:
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         if isinstance(crop, int):
@@ -191,12 +223,15 @@ class Augment:
         self.p_transpose = _probability("p_transpose", p_transpose)
         self.p_swap = _probability("p_swap", p_swap)
         self.p_reverse = _probability("p_reverse", p_reverse)
+        if isinstance(motion_tries, bool) or not isinstance(motion_tries, int) or motion_tries < 1:
+            raise InputError(f"motion_tries must be a positive integer (1: uniform crops); got {motion_tries!r}")
+        self.motion_tries = motion_tries
 
     def __repr__(self) -> str:
         return (
             f"Augment(crop={self.crop}, p_upscale={self.p_upscale}, p_bgr={self.p_bgr}, p_vflip={self.p_vflip}, "
             f"p_hflip={self.p_hflip}, p_transpose={self.p_transpose}, p_swap={self.p_swap}, "
-            f"p_reverse={self.p_reverse})"
+            f"p_reverse={self.p_reverse}, motion_tries={self.motion_tries})"
         )
 
     def __call__(
@@ -217,7 +252,7 @@ class Augment:
         if self.crop is not None:
             if coins[0] < self.p_upscale:
                 frames, flow = upscale2x(frames, flow)
-            frames, flow = random_crop(frames, flow, self.crop, rng)
+            frames, flow = motion_crop(frames, flow, self.crop, rng, self.motion_tries)
         if coins[1] < self.p_bgr:
             frames = rgb_to_bgr(frames)
         if coins[2] < self.p_vflip:

@@ -70,6 +70,9 @@ class TrainConfig:
     distillation_weight: float = DISTILLATION_WEIGHT
     skip_bad: bool = False
     device: str | None = None
+    #: stop after this many minutes of training in this invocation (checkpointed, validated and
+    #: resumable with ``--resume``; the LR schedule keeps its length): for job time limits
+    time_limit: float | None = None
 
     def validate(self) -> None:
         if not self.data:
@@ -82,6 +85,8 @@ class TrainConfig:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1; got {getattr(self, name)}")
         if self.iterations is not None and self.iterations < 1:
             raise InputError(f"--iterations must be at least 1; got {self.iterations}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise InputError(f"--time-limit must be a positive number of minutes; got {self.time_limit}")
         if not 0 < self.lr_min <= self.lr:
             raise InputError(f"need 0 < lr-min <= lr; got lr {self.lr}, lr-min {self.lr_min}")
 
@@ -344,7 +349,8 @@ class Trainer:
         started, start_iteration = time.perf_counter(), self.iteration
         self.model.train()
         try:
-            while self.iteration < self.total:
+            out_of_time = False
+            while self.iteration < self.total and not out_of_time:
                 epoch, position = divmod(self.iteration, self.per_epoch)
                 for batch in self._loader(epoch, position):
                     last = self._step(batch)
@@ -354,8 +360,13 @@ class Trainer:
                         bar.update(1)
                         bar.set_postfix(loss=f"{last['total']:.4f}", lr=f"{last['lr']:.2e}")
                     self._after_step(last, val_every)
-                    if self.iteration >= self.total:
+                    out_of_time = self._out_of_time(started)
+                    if self.iteration >= self.total or out_of_time:
                         break
+            if self.iteration < self.total:  # stopped by the time limit: validate what --resume continues from
+                log.info("time limit reached at iteration %d of %d; continue with --resume", self.iteration, self.total)
+                if self.iteration % val_every:
+                    self._validate_and_keep_best()
             if self.iteration % self.config.save_every:
                 self.save()
         except IFRNetError as exc:
@@ -379,6 +390,8 @@ class Trainer:
             "best_psnr": self.best_psnr,
             "seconds": seconds,
             "samples_per_second": samples / max(seconds, 1e-9),
+            "iteration": self.iteration,
+            "iterations": self.total,
         }
 
     def _step(self, batch) -> dict[str, float]:
@@ -407,15 +420,26 @@ class Trainer:
             for key, value in values.items():
                 self.writer.add_scalar(f"train/{key}", value, it)
         if it % val_every == 0 or it == self.total:
-            score = self.validate()
-            if score is not None:
-                log.info("iteration %d: validation PSNR %.3f dB", it, score)
-                if self.writer is not None:
-                    self.writer.add_scalar("val/psnr", score, it)
-                if score > self.best_psnr:
-                    self.best_psnr = score
-                    with atomic_output(self.out / BEST_WEIGHTS) as tmp:
-                        torch.save(self.model.state_dict(), tmp)
-            barrier(self.ctx)
+            self._validate_and_keep_best()
         if it % self.config.save_every == 0:
             self.save()
+
+    def _validate_and_keep_best(self) -> None:
+        score = self.validate()
+        if score is not None:
+            log.info("iteration %d: validation PSNR %.3f dB", self.iteration, score)
+            if self.writer is not None:
+                self.writer.add_scalar("val/psnr", score, self.iteration)
+            if score > self.best_psnr:
+                self.best_psnr = score
+                with atomic_output(self.out / BEST_WEIGHTS) as tmp:
+                    torch.save(self.model.state_dict(), tmp)
+        barrier(self.ctx)
+
+    def _out_of_time(self, started: float) -> bool:
+        """Whether the time limit has passed, decided alike on every process (any one over stops all)."""
+        if self.config.time_limit is None:
+            return False
+        over = time.perf_counter() - started >= 60.0 * self.config.time_limit
+        flag = torch.tensor(float(over), device=self.ctx.device)
+        return bool(mean_over_processes(flag, self.ctx).item() > 0)
