@@ -8,7 +8,6 @@ instead of a path).
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 from pathlib import Path
@@ -95,8 +94,7 @@ def build_dataset(spec: str, split: str = "train", augment: Augment | None = Non
     tries = kw.pop("motion_tries", None)
     if tries is not None and augment is not None:
         # per dataset: still-camera footage wants it, synthetic scenes move everywhere anyway
-        augment = copy.copy(augment)
-        augment.motion_tries = Augment(motion_tries=tries).motion_tries  # validated like the constructor's
+        augment = augment.with_motion_tries(tries)
     kind, sep, path = spec.partition(":")
     choices = ", ".join("synthetic:N" if k == "synthetic" else f"{k}:PATH" for k in DATASET_KINDS)
     if not sep or kind not in DATASET_KINDS:

@@ -14,6 +14,7 @@ optional on-the-fly flow estimator, and builds the :class:`~ifrnet.data.types.Sa
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -177,6 +178,12 @@ def _probability(name: str, value: float) -> float:
     return float(value)
 
 
+def _tries(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"motion_tries must be a positive integer (1: uniform crops); got {value!r}")
+    return value
+
+
 class Augment:
     """The spec's training augmentation, applied in the spec's order.
 
@@ -223,9 +230,13 @@ class Augment:
         self.p_transpose = _probability("p_transpose", p_transpose)
         self.p_swap = _probability("p_swap", p_swap)
         self.p_reverse = _probability("p_reverse", p_reverse)
-        if isinstance(motion_tries, bool) or not isinstance(motion_tries, int) or motion_tries < 1:
-            raise InputError(f"motion_tries must be a positive integer (1: uniform crops); got {motion_tries!r}")
-        self.motion_tries = motion_tries
+        self.motion_tries = _tries(motion_tries)
+
+    def with_motion_tries(self, tries: int) -> Augment:
+        """A copy of this recipe whose crop is the most-changing of ``tries`` placements."""
+        changed = copy.copy(self)
+        changed.motion_tries = _tries(tries)
+        return changed
 
     def __repr__(self) -> str:
         return (
