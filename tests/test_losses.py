@@ -113,6 +113,28 @@ def test_distillation_against_a_direct_computation():
     assert got.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
+def test_plain_distillation_keeps_the_signal_of_large_errors():
+    # A flow far from its label: the robust weight exp(-0.3 * EPE) all but silences it, which is
+    # why a network that has not learnt motion yet cannot learn it from the paper's loss alone.
+    h, w = 16, 16
+    label = torch.zeros(1, 4, h, w)
+    label[:, 0] = 12.0  # 12 px of motion the network does not see
+    flows = [tuple(torch.zeros(1, 2, h // s, w // s, requires_grad=True) for s in (8, 4, 2)) for _ in range(2)]
+    final = torch.zeros(1, 2, h, w)
+
+    def pull(robust: bool) -> float:
+        loss = distillation(flows[0], flows[1], final, final, label, robust=robust)
+        (grad,) = torch.autograd.grad(loss, flows[0][2])
+        return grad[:, 0].abs().mean().item()
+
+    plain, robust = pull(False), pull(True)
+    assert plain > 20 * robust > 0
+    # With weight 1 the loss is a plain Charbonnier of the scaled flow error: sqrt(d^2 + 1e-6).
+    expected = 3 * (torch.sqrt(label[:, :2] ** 2 + 1e-6).mean() + torch.sqrt(label[:, 2:] ** 2 + 1e-6).mean())
+    got = distillation(flows[0], flows[1], final, final, label, robust=False)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
 def test_compute_losses_terms_and_prediction():
     model = seeded_model("IFRNet_S")
     frames = smooth_frames(3, 32, 48)

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from ifrnet import CheckpointError, InputError
+from ifrnet.models import create_model
 from ifrnet.training.trainer import STATE_FILE, TrainConfig, Trainer, cosine_lr
 
 from .datasets import make_vimeo_septuplets, make_vimeo_triplets
@@ -213,6 +214,7 @@ def test_flow_and_train_commands(tmp_path, capsys):
     assert main(["train", "--config", str(config), "--iterations", "2", "--out", str(out), "--quiet"]) == 0
     resolved = __import__("json").loads((out / "config.json").read_text())
     assert resolved["batch_size"] == 2 and resolved["iterations"] == 2 and resolved["model"] == "IFRNet_S"
+    assert resolved["distillation_robust"] is True  # the paper's loss unless asked otherwise
     capsys.readouterr()
 
     for argv, fragment in [
@@ -262,3 +264,33 @@ def test_init_starts_from_the_given_weights(tmp_path, vimeo, checkpoint_s):
     assert all(torch.equal(start[k], v) for k, v in trainer.model.state_dict().items())
     with pytest.raises(CheckpointError, match="holds IFRNet_S weights, not IFRNet"):
         Trainer(_config(tmp_path / "ft2", [f"vimeo90k:{vimeo}"], init=str(checkpoint_s), model="IFRNet"))
+
+
+def test_plain_distillation_reaches_the_loss(tmp_path, vimeo):
+    paper = Trainer(_config(tmp_path / "a", [f"vimeo90k:{vimeo}"], iterations=1))
+    plain = Trainer(_config(tmp_path / "b", [f"vimeo90k:{vimeo}"], iterations=1, distillation_robust=False))
+    assert paper.step_module.distillation_robust is True
+    assert plain.step_module.distillation_robust is False
+    from ifrnet.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["train", "--plain-distillation"]).distillation_robust is False
+    assert parse(["train"]).distillation_robust is None  # unset: the config file or the paper's default decides
+
+
+def test_kaiming_init_keeps_activations_alive_at_depth(tmp_path, vimeo):
+    from ifrnet.training.trainer import kaiming_init
+
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)) - 0.5
+    model = create_model("IFRNet_S")
+    default = [f.abs().mean().item() for f in model.encoder(x)]
+    kaiming_init(model)
+    kaiming = [f.abs().mean().item() for f in model.encoder(x)]
+    # PyTorch's default initialisation shrinks the activations level by level; Kaiming's does not.
+    assert default[3] < 0.5 * default[0]
+    assert kaiming[3] > 0.5 * kaiming[0] and kaiming[3] > 5 * default[3]
+
+    trainer = Trainer(_config(tmp_path / "k", [f"vimeo90k:{vimeo}"], iterations=1, weight_init="kaiming"))
+    assert all(m.bias.abs().max() == 0 for m in trainer.model.modules() if isinstance(m, torch.nn.Conv2d))
+    with pytest.raises(InputError, match="--weight-init must be one of default, kaiming; got 'xavier'"):
+        Trainer(_config(tmp_path / "x", [f"vimeo90k:{vimeo}"], weight_init="xavier"))

@@ -460,6 +460,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--log-every", type=int, default=None)
     train.add_argument("--geometry-weight", type=float, default=None, help="default 0.01 (the paper's)")
     train.add_argument("--distillation-weight", type=float, default=None, help="default 0.01 (the paper's)")
+    train.add_argument(
+        "--plain-distillation",
+        dest="distillation_robust",
+        action="store_false",
+        default=None,
+        help="weight every pixel of the distillation loss alike (a from-scratch warm-up; the paper's is robust)",
+    )
+    train.add_argument(
+        "--weight-init",
+        default=None,
+        choices=["default", "kaiming"],
+        help="initial weights without --init: PyTorch's default (the authors') or variance-preserving",
+    )
     train.add_argument("--skip-bad", action="store_true", default=None, help="skip corrupt samples with a warning")
     train.add_argument("--device", default=None, help="cpu, cuda, mps (under torchrun: each rank its own GPU)")
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -80,17 +80,31 @@ def _endpoint_error(flow: Tensor, label: Tensor) -> Tensor:
 
 
 def distillation(
-    flows0: tuple[Tensor, ...], flows1: tuple[Tensor, ...], final0: Tensor, final1: Tensor, label: Tensor
+    flows0: tuple[Tensor, ...],
+    flows1: tuple[Tensor, ...],
+    final0: Tensor,
+    final1: Tensor,
+    label: Tensor,
+    robust: bool = True,
 ) -> Tensor:
     """Robust flow distillation of the level-2, 3 and 4 flows towards a full-resolution label.
 
     ``flows0``/``flows1`` are the level-4, 3, 2 flows (coarsest first, as the model returns
     them); ``label`` is (B, 4, H, W) = [t->0 (x, y), t->1 (x, y)]. Each pixel's weight is
     ``exp(-0.3 * EPE)`` of the final flow against the label, per direction.
+
+    ``robust=False`` fixes every weight at 1 (a plain Charbonnier on the flow error): not the
+    paper's loss, but a warm-up for a network trained from scratch. The robust weight trusts
+    the label only where the network already agrees with it, so a network whose flows are still
+    near zero gets almost no signal from large motions (exp(-0.3 * 10 px) = 0.05) and can settle
+    into blending instead of warping.
     """
     label0, label1 = label[:, 0:2], label[:, 2:4]
-    weight0 = torch.exp(-0.3 * _endpoint_error(final0.detach(), label0))
-    weight1 = torch.exp(-0.3 * _endpoint_error(final1.detach(), label1))
+    if robust:
+        weight0 = torch.exp(-0.3 * _endpoint_error(final0.detach(), label0))
+        weight1 = torch.exp(-0.3 * _endpoint_error(final1.detach(), label1))
+    else:
+        weight0 = weight1 = torch.ones_like(label0[:, :1])
     total = label.new_zeros(())
     for scale, flow0, flow1 in zip(DISTILLED_SCALES, reversed(flows0), reversed(flows1), strict=True):
         total = total + adaptive_charbonnier(scale * resize(flow0, scale) - label0, weight0)
@@ -105,12 +119,17 @@ class LossForward(nn.Module):
     """
 
     def __init__(
-        self, model: IFRNet, geometry_weight: float = GEOMETRY_WEIGHT, distillation_weight: float = DISTILLATION_WEIGHT
+        self,
+        model: IFRNet,
+        geometry_weight: float = GEOMETRY_WEIGHT,
+        distillation_weight: float = DISTILLATION_WEIGHT,
+        distillation_robust: bool = True,
     ) -> None:
         super().__init__()
         self.model = model
         self.geometry_weight = geometry_weight
         self.distillation_weight = distillation_weight
+        self.distillation_robust = distillation_robust
 
     def forward(
         self, img0: Tensor, img1: Tensor, embt: Tensor, imgt: Tensor, flow: Tensor | None = None
@@ -132,7 +151,12 @@ class LossForward(nn.Module):
                     f"flow label must have shape (B, 4, {imgt.shape[-2]}, {imgt.shape[-1]}); got {tuple(flow.shape)}"
                 )
             dis = self.distillation_weight * distillation(
-                decoded.coarse_flows0, decoded.coarse_flows1, decoded.flow0, decoded.flow1, flow
+                decoded.coarse_flows0,
+                decoded.coarse_flows1,
+                decoded.flow0,
+                decoded.flow1,
+                flow,
+                robust=self.distillation_robust,
             )
         return {"pred": pred, "rec": rec, "geo": geo, "dis": dis, "total": rec + geo + dis}
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
@@ -68,6 +69,13 @@ class TrainConfig:
     log_every: int = 50
     geometry_weight: float = GEOMETRY_WEIGHT
     distillation_weight: float = DISTILLATION_WEIGHT
+    #: the paper's robust per-pixel weighting of the distillation loss; False: every pixel at
+    #: weight 1, a warm-up that teaches a from-scratch network to estimate motion (see losses.distillation)
+    distillation_robust: bool = True
+    #: initial weights when ``init`` gives none: "default" (PyTorch's, as the authors trained) or
+    #: "kaiming" (variance-preserving for the PReLUs: the default leaves activations ~0.003 at
+    #: depth on mean-subtracted frames, and a network starting there learns motion slowly)
+    weight_init: str = "default"
     skip_bad: bool = False
     device: str | None = None
     #: stop after this many minutes of training in this invocation (checkpointed, validated and
@@ -85,10 +93,27 @@ class TrainConfig:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1; got {getattr(self, name)}")
         if self.iterations is not None and self.iterations < 1:
             raise InputError(f"--iterations must be at least 1; got {self.iterations}")
+        if self.weight_init not in WEIGHT_INITS:
+            raise InputError(f"--weight-init must be one of {', '.join(WEIGHT_INITS)}; got {self.weight_init!r}")
         if self.time_limit is not None and not self.time_limit > 0:
             raise InputError(f"--time-limit must be a positive number of minutes; got {self.time_limit}")
         if not 0 < self.lr_min <= self.lr:
             raise InputError(f"need 0 < lr-min <= lr; got lr {self.lr}, lr-min {self.lr_min}")
+
+
+WEIGHT_INITS = ("default", "kaiming")
+
+
+def kaiming_init(model: nn.Module, slope: float = 0.25) -> None:
+    """Re-initialise every convolution for unit activation variance through PReLUs of ``slope``
+    (PyTorch's PReLU starts at 0.25); biases at zero. Transposed convolutions count their fan
+    from the output side, which is what each output pixel sums over."""
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            mode = "fan_out" if isinstance(module, nn.ConvTranspose2d) else "fan_in"
+            nn.init.kaiming_normal_(module.weight, a=slope, mode=mode, nonlinearity="leaky_relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
 
 
 def load_config_file(path: str | Path) -> dict:
@@ -177,9 +202,13 @@ class Trainer:
         self.ctx: Context = setup(config.device)
         self.out = Path(config.out)
         self.model: IFRNet = create_model(config.model).to(self.ctx.device)
+        if config.weight_init == "kaiming":
+            kaiming_init(self.model)
         if config.init:
             load_state_into(self.model, read_state_dict(config.init), source=config.init)
-        self.step_module = LossForward(self.model, config.geometry_weight, config.distillation_weight)
+        self.step_module = LossForward(
+            self.model, config.geometry_weight, config.distillation_weight, config.distillation_robust
+        )
         if self.ctx.distributed:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
             self.step_module = torch.nn.parallel.DistributedDataParallel(self.step_module, device_ids=ids)
