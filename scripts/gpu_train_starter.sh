@@ -8,7 +8,10 @@
 # OpenCV into PNG frame folders the first time (the machine's image has no PyAV), trains IFRNet with
 # the starter recipe for MINUTES, and leaves the best and latest weights as fp16 safetensors in $OUT.
 # MODEL_CARD.md, "Training on a GPU", has the whole procedure. Settings: DATA, RUN, DEVICE,
-# MODEL, BATCH, CROP, ITERATIONS, WORKERS (environment), with the defaults below.
+# MODEL, BATCH, CROP, ITERATIONS, WORKERS, WEIGHT_INIT, DISTILLATION (environment), with the
+# defaults below. From scratch the run starts with a variance-preserving initialisation and plain
+# (not robust) distillation, because the CPU-trained weights never learnt motion with the
+# paper's (MODEL_CARD.md, "Why the weights stall"); DISTILLATION=robust restores the paper's loss.
 set -euo pipefail
 minutes=${1:?usage: scripts/gpu_train_starter.sh MINUTES [--resume]}
 shift
@@ -29,6 +32,7 @@ fi
 python3 -m ifrnet.cli train --config "$config" --out "$RUN" \
     --model "${MODEL:-IFRNet}" --batch-size "${BATCH:-24}" --crop "${CROP:-224}" \
     --iterations "${ITERATIONS:-12000}" --workers "${WORKERS:-14}" --device "${DEVICE:-cuda}" \
+    --weight-init "${WEIGHT_INIT:-kaiming}" $([ "${DISTILLATION:-plain}" = plain ] && echo --plain-distillation --distillation-weight 0.01) \
     --val-every 500 --save-every 500 --time-limit "$minutes" --quiet "$@" 2>&1 | tee -a "$OUT/train.log"
 for name in best latest; do
     python3 -m ifrnet.cli convert "$RUN/$name.pth" "$OUT/${name}_fp16.safetensors" --fp16 --overwrite
