@@ -25,6 +25,7 @@ from ifrnet.evaluation.footage import FootageProtocol
 from ifrnet.evaluation.run import run_evaluation
 from ifrnet.metrics import psnr
 from ifrnet.models.ops import resize
+from ifrnet.training.losses import DISTILLED_SCALES
 
 #: (clip in the held-out folder, factor, windows) -- windows from the clip's start
 RUNS = (
@@ -64,7 +65,7 @@ def flow_errors(model: IFRNet, scenes: int = 16, seed: int = 2024) -> dict[str, 
         label = torch.from_numpy(item.flow).permute(2, 0, 1)[None, :2].to(param)
         x0, x1, _ = model.normalize(img0, img1)
         decoded = model.decode(*model.encode(x0, x1), torch.full((1, 1, 1, 1), item.t).to(param))
-        flows = zip(("level 4", "level 3", "level 2"), decoded.coarse_flows0, (8.0, 4.0, 2.0), strict=True)
+        flows = zip(("level 4", "level 3", "level 2"), decoded.coarse_flows0, DISTILLED_SCALES[::-1], strict=True)
         rows = [(name, scale * resize(flow, scale)) for name, flow, scale in flows]
         rows += [("final", decoded.flow0), ("no motion (zero flow)", torch.zeros_like(label))]
         for name, flow in rows:
