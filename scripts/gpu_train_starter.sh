@@ -10,8 +10,8 @@
 # MODEL_CARD.md, "Training on a GPU", has the whole procedure. Settings: DATA, RUN, DEVICE,
 # MODEL, BATCH, CROP, ITERATIONS, WORKERS, WEIGHT_INIT, DISTILLATION (environment), with the
 # defaults below. From scratch the run starts with a variance-preserving initialisation and plain
-# (not robust) distillation, because the CPU-trained weights never learnt motion with the
-# paper's (MODEL_CARD.md, "Why the weights stall"); DISTILLATION=robust restores the paper's loss.
+# (not robust) distillation, as in the shipped CPU run: the earlier CPU weights never learnt motion
+# with the paper's (MODEL_CARD.md, Recipe); DISTILLATION=robust restores the paper's loss.
 set -euo pipefail
 minutes=${1:?usage: scripts/gpu_train_starter.sh MINUTES [--resume]}
 shift
