@@ -370,6 +370,53 @@ def test_evaluate_writes_and_resumes(tmp_path: Path) -> None:
         evaluate(protocol, methods, out, progress=False)
 
 
+class Fingerprinted(LinearBlend):
+    """A blend that scales its output, standing in for weights: ``fingerprint`` names the scale."""
+
+    name = "ifrnet"
+
+    def __init__(self, gain: float) -> None:
+        super().__init__()
+        self.gain = gain
+        self.fingerprint = f"gain {gain}"
+
+    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale_factor: float = 1.0) -> list[Tensor]:
+        return [self.gain * frame for frame in super().__call__(img0, img1, times, scale_factor)]
+
+
+def test_evaluate_refuses_to_mix_results_of_other_weights(tmp_path: Path) -> None:
+    root = make_gopro(tmp_path / "data")
+    (root / "one.txt").write_text(GOPRO_TEST_VIDEOS[1] + "\n")
+    protocol = make_protocol("gopro", root, "one.txt", crop_size=GOPRO_CROP)
+    out = tmp_path / "out"
+    first = evaluate(protocol, {"ifrnet": Fingerprinted(1.0), "blend": LinearBlend()}, out, progress=False)
+    assert json.loads((out / "methods.json").read_text()) == {"ifrnet": "gain 1.0", "blend": "blend"}
+
+    # the same weights resume (nothing recomputed); other weights would mix two models' rows: refused
+    same = Fingerprinted(1.0)
+    assert evaluate(protocol, {"ifrnet": same}, out, progress=False)["ifrnet"] == first["ifrnet"]
+    assert same.calls == []
+    other = Fingerprinted(0.5)
+    with pytest.raises(
+        InputError, match=r"samples\.csv: its ifrnet rows came from .*gain 1\.0.*gain 0\.5.*--overwrite"
+    ):
+        evaluate(protocol, {"ifrnet": other}, out, progress=False)
+    assert other.calls == [] and len(read_rows(out)) == 2 * protocol.num_targets
+
+    # --overwrite: only that method's rows are recomputed, the blend's are kept
+    redone = evaluate(protocol, {"ifrnet": other, "blend": LinearBlend()}, out, overwrite=True, progress=False)
+    assert len(other.calls) == len(protocol) and len(read_rows(out)) == 2 * protocol.num_targets
+    fresh = evaluate(protocol, {"ifrnet": Fingerprinted(0.5)}, tmp_path / "fresh", progress=False)
+    assert redone["ifrnet"] == fresh["ifrnet"] and redone["ifrnet"]["psnr"] != first["ifrnet"]["psnr"]
+    assert redone["blend"] == first["blend"]
+    assert json.loads((out / "methods.json").read_text())["ifrnet"] == "gain 0.5"
+
+    # a folder from before fingerprints were recorded: its rows are of unknown origin
+    (out / "methods.json").unlink()
+    with pytest.raises(InputError, match="not recorded"):
+        evaluate(protocol, {"ifrnet": other}, out, progress=False)
+
+
 def test_evaluate_unpads_and_reports_ie_for_middlebury(tmp_path: Path) -> None:
     root = make_middlebury(tmp_path / "data")
     (root / "two.txt").write_text("\n".join(MIDDLEBURY_OTHER_SEQUENCES[:2]))

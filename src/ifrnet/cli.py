@@ -262,6 +262,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report=args.report,
         interpolator_factory=lambda: _interpolator(args),
         progress=not args.quiet,
+        overwrite=args.overwrite,
     )
     for notice in result.notices:
         print(f"{PROG}: note: {notice}", file=sys.stderr)
@@ -510,6 +511,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated: ifrnet, repeat, blend, dis, minterpolate (default: ifrnet; all five with --video)",
     )
     ev.add_argument("--out", default=None, help="output folder (default eval/<dataset or clip>)")
+    ev.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="recompute results --out holds from other weights (without it they are an error; same ones resume)",
+    )
     ev.add_argument(
         "--extra-metrics",
         nargs="*",

@@ -7,9 +7,12 @@ paper's PSNR is computed on unquantised predictions, so nothing here rounds to 8
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
+import torch
 from torch import Tensor
 
 from ..inference import Interpolator
@@ -35,3 +38,22 @@ class IFRNetMethod:
 
     def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale_factor: float = 1.0) -> list[Tensor]:
         return self.interpolator.interpolate(img0, img1, list(times), scale_factor=scale_factor)
+
+    @property
+    def fingerprint(self) -> str:
+        """The engine in words plus a digest of its weights: two runs agree on it only with the same weights."""
+        engine = self.interpolator
+        digest = hashlib.sha256()
+        model = getattr(engine, "model", None)
+        if isinstance(model, torch.nn.Module):
+            for key, value in sorted(model.state_dict().items()):
+                digest.update(key.encode())
+                digest.update(value.detach().cpu().float().contiguous().numpy().tobytes())
+        elif isinstance(getattr(engine, "path", None), Path):  # an ONNX graph: its file is its weights
+            digest.update(engine.path.read_bytes())
+        return f"{getattr(engine, 'description', type(engine).__name__)}, weights sha256 {digest.hexdigest()[:16]}"
+
+
+def fingerprint(method: Method) -> str:
+    """What identifies a method's results: its ``fingerprint`` if it has one (IFRNet: its weights), else its name."""
+    return str(getattr(method, "fingerprint", method.name))

@@ -7,6 +7,10 @@
   again with the same folder resumes: rows already present are skipped (and a half-written last
   line is dropped). One folder holds one set of metric columns; asking for others is an error
   rather than a CSV with mixed columns. Two runs must not share a folder at the same time.
+* ``methods.json`` -- ``{method: fingerprint}`` of the methods whose rows the folder holds (for
+  IFRNet the engine and a digest of its weights). Resuming with a method whose fingerprint differs
+  (other weights in the same folder) is an error rather than a table that silently mixes the old
+  weights' rows with the new ones; ``overwrite=True`` drops that method's old rows and recomputes them.
 * ``summary.json`` -- ``{method: {metric: mean, ..., "n": rows}}``, the mean over that method's rows
   for the protocol's current samples (the paper's PSNR is this mean of per-image PSNR). A perfect
   prediction has infinite PSNR, and one such row makes the mean infinite; strict JSON has no
@@ -38,7 +42,7 @@ from .. import metrics as metrics_module
 from ..errors import InputError
 from ..io.files import atomic_output
 from ..io.images import write_png
-from .methods import Method
+from .methods import Method, fingerprint
 from .protocols import BenchmarkProtocol, EvalSample
 from .report import to_uint8
 
@@ -109,6 +113,36 @@ def _read_existing(path: Path, header: list[str]) -> list[list[str]] | None:
         if len(row) != len(header):
             raise InputError(f"{path}, line {number}: expected {len(header)} fields; got {len(row)}")
     return rows[1:]
+
+
+def _check_fingerprints(
+    out: Path, rows: list[list[str]], header: list[str], methods: Mapping[str, Method], overwrite: bool
+) -> list[list[str]]:
+    """The rows still valid for ``methods``; records their fingerprints in ``methods.json``."""
+    path = out / "methods.json"
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: unreadable ({exc}); remove it or use another output folder") from None
+    if not isinstance(recorded, dict):
+        raise InputError(f"{path}: expected a JSON object of method fingerprints")
+    current = {name: fingerprint(method) for name, method in methods.items()}
+    present = {row[2] for row in rows}
+    stale = [name for name in current if name in present and recorded.get(name) != current[name]]
+    if stale and not overwrite:
+        name = stale[0]
+        was = recorded.get(name, "not recorded (an older run)")
+        raise InputError(
+            f"{out / 'samples.csv'}: its {name} rows came from another engine or other weights ({was}; "
+            f"now {current[name]}); pass --overwrite to recompute them, or use another output folder"
+        )
+    if stale:
+        rows = [row for row in rows if row[2] not in stale]
+        with atomic_output(out / "samples.csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows([header, *rows])
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps({**recorded, **current}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return rows
 
 
 def _prediction_path(out: Path, method: str, sample: str, t: float) -> Path:
@@ -232,12 +266,14 @@ def evaluate(
     extra_metrics: Sequence[str] = (),
     progress: bool = True,
     save_predictions: bool = False,
+    overwrite: bool = False,
 ) -> Summary:
     """Score every method on every (sample, t) of ``protocol``; write and return the summary.
 
     Each method is called once per sample with the times it still lacks, at the protocol's
     ``scale_factor``; its outputs are cropped with the sample's ``unpad`` and compared with the
-    targets. Rows already in ``out_dir/samples.csv`` are not recomputed (see the module docstring).
+    targets. Rows already in ``out_dir/samples.csv`` are not recomputed unless they came from a
+    method with another fingerprint (see the module docstring).
     """
     if not methods:
         raise InputError("no methods to evaluate")
@@ -251,6 +287,7 @@ def evaluate(
     header = [*KEY_COLUMNS, *columns]
     existing = _read_existing(csv_path, header)
     rows: list[list[str]] = list(existing or [])
+    rows = _check_fingerprints(out, rows, header, methods, overwrite)
     done = {(r[0], r[1], r[2]) for r in rows}
     keys: set[tuple[str, str]] = set()
 

@@ -73,6 +73,7 @@ def run_evaluation(
     report: str | None = None,
     interpolator_factory: Callable[[], Interpolator],
     progress: bool = True,
+    overwrite: bool = False,
 ) -> EvalRun:
     notices: list[str] = []
     if video is not None:
@@ -94,7 +95,13 @@ def run_evaluation(
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else list(default_methods)
     built = build_methods(names, interpolator_factory, notices)
     summary = evaluate(
-        protocol, built, out_dir, extra_metrics=extra_metrics, progress=progress, save_predictions=save_predictions
+        protocol,
+        built,
+        out_dir,
+        extra_metrics=extra_metrics,
+        progress=progress,
+        save_predictions=save_predictions,
+        overwrite=overwrite,
     )
     columns = [*protocol.reported_metrics, *extra_metrics]
     table = f"{protocol.label}\n" + format_table(summary, columns)
