@@ -1,6 +1,6 @@
 """Score weights on the held-out real footage, as MODEL_CARD.md reports them.
 
-    python scripts/evaluate_starter.py [--checkpoint starter] [--data /work/train_data] [--out eval/starter]
+    python scripts/evaluate_starter.py [--checkpoint starter] [--data DIR] [--out eval/starter] [--overwrite]
 
 Runs ``ifrnet eval --video`` at 2x and 4x on the held-out clips that
 ``scripts/prepare_starter_data.py`` wrote (frames 0-299 of opencv_vtest.avi, all of visp_castel.mkv)
@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/work/train_data"))
     parser.add_argument("--out", type=Path, default=Path("eval/starter"))
     parser.add_argument("--methods", default=METHODS)
+    parser.add_argument("--overwrite", action="store_true", help="recompute rows --out holds from other weights")
     args = parser.parse_args()
     model = load_model(checkpoint=args.checkpoint, device="cpu")
     print("\n### Motion estimation (t -> 0 flow end-point error on 16 rendered scenes, px)\n")
@@ -94,6 +95,7 @@ def main() -> None:
             out=str(args.out / f"{Path(clip).stem}_{factor}x"),
             interpolator_factory=lambda: Interpolator(model),
             progress=False,
+            overwrite=args.overwrite,
         )
         print(f"\n### {result.table.splitlines()[0]}\n")
         print("\n".join(result.table.splitlines()[1:]), flush=True)
