@@ -389,7 +389,10 @@ def test_evaluate_refuses_to_mix_results_of_other_weights(tmp_path: Path) -> Non
     (root / "one.txt").write_text(GOPRO_TEST_VIDEOS[1] + "\n")
     protocol = make_protocol("gopro", root, "one.txt", crop_size=GOPRO_CROP)
     out = tmp_path / "out"
-    first = evaluate(protocol, {"ifrnet": Fingerprinted(1.0), "blend": LinearBlend()}, out, progress=False)
+    first = evaluate(
+        protocol, {"ifrnet": Fingerprinted(1.0), "blend": LinearBlend()}, out, progress=False, save_predictions=True
+    )
+    assert any((out / "predictions" / "ifrnet").rglob("*.png"))
     assert json.loads((out / "methods.json").read_text()) == {"ifrnet": "gain 1.0", "blend": "blend"}
 
     # the same weights resume (nothing recomputed); other weights would mix two models' rows: refused
@@ -403,8 +406,9 @@ def test_evaluate_refuses_to_mix_results_of_other_weights(tmp_path: Path) -> Non
         evaluate(protocol, {"ifrnet": other}, out, progress=False)
     assert other.calls == [] and len(read_rows(out)) == 2 * protocol.num_targets
 
-    # --overwrite: only that method's rows are recomputed, the blend's are kept
+    # --overwrite: only that method's rows (and saved images) are redone, the blend's are kept
     redone = evaluate(protocol, {"ifrnet": other, "blend": LinearBlend()}, out, overwrite=True, progress=False)
+    assert not (out / "predictions" / "ifrnet").exists() and any((out / "predictions" / "blend").rglob("*.png"))
     assert len(other.calls) == len(protocol) and len(read_rows(out)) == 2 * protocol.num_targets
     fresh = evaluate(protocol, {"ifrnet": Fingerprinted(0.5)}, tmp_path / "fresh", progress=False)
     assert redone["ifrnet"] == fresh["ifrnet"] and redone["ifrnet"]["psnr"] != first["ifrnet"]["psnr"]

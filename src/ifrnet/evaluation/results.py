@@ -10,7 +10,8 @@
 * ``methods.json`` -- ``{method: fingerprint}`` of the methods whose rows the folder holds (for
   IFRNet the engine and a digest of its weights). Resuming with a method whose fingerprint differs
   (other weights in the same folder) is an error rather than a table that silently mixes the old
-  weights' rows with the new ones; ``overwrite=True`` drops that method's old rows and recomputes them.
+  weights' rows with the new ones; ``overwrite=True`` drops that method's old rows (and its saved
+  predictions) and recomputes them.
 * ``summary.json`` -- ``{method: {metric: mean, ..., "n": rows}}``, the mean over that method's rows
   for the protocol's current samples (the paper's PSNR is this mean of per-image PSNR). A perfect
   prediction has infinite PSNR, and one such row makes the mean infinite; strict JSON has no
@@ -31,6 +32,7 @@ import csv
 import json
 import math
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -138,6 +140,8 @@ def _check_fingerprints(
         )
     if stale:
         rows = [row for row in rows if row[2] not in stale]
+        for name in stale:  # images the other weights predicted would pass for this run's
+            shutil.rmtree(_prediction_folder(out, name), ignore_errors=True)
         with atomic_output(out / "samples.csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerows([header, *rows])
     with atomic_output(path) as tmp:
@@ -145,11 +149,14 @@ def _check_fingerprints(
     return rows
 
 
+def _prediction_folder(out: Path, method: str) -> Path:
+    return out / "predictions" / method.replace("/", "_").replace(os.sep, "_")
+
+
 def _prediction_path(out: Path, method: str, sample: str, t: float) -> Path:
     # sample names come from dataset paths: keep their folders, never leave the output folder
     parts = [p for p in PurePosixPath(sample).parts if p not in ("/", ".", "..")]
-    folder = out / "predictions" / method.replace("/", "_").replace(os.sep, "_")
-    return folder.joinpath(*parts[:-1], f"{parts[-1]}_t{time_key(t)}.png")
+    return _prediction_folder(out, method).joinpath(*parts[:-1], f"{parts[-1]}_t{time_key(t)}.png")
 
 
 def _mean(values: list[float]) -> float:
