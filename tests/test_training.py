@@ -13,7 +13,7 @@ import torch
 
 from ifrnet import CheckpointError, InputError
 from ifrnet.models import create_model
-from ifrnet.training.trainer import STATE_FILE, TrainConfig, Trainer, cosine_lr
+from ifrnet.training.trainer import STATE_FILE, TrainConfig, Trainer, cosine_lr, load_config_file
 
 from .datasets import make_vimeo_septuplets, make_vimeo_triplets
 
@@ -43,6 +43,25 @@ def test_cosine_schedule_matches_the_paper():
     assert cosine_lr(0, 100, 1e-4, 1e-5) == pytest.approx(1e-4)
     assert cosine_lr(50, 100, 1e-4, 1e-5) == pytest.approx(5.5e-5)
     assert cosine_lr(100, 100, 1e-4, 1e-5) == pytest.approx(1e-5)
+
+
+def test_config_file_extends_its_base(tmp_path):
+    (tmp_path / "stage1.toml").write_text('model = "IFRNet_S"\ndata = ["a", "b"]\nlr = 1e-3\nseed = 5\n')
+    (tmp_path / "next").mkdir()
+    stage2 = tmp_path / "next" / "stage2.yaml"
+    stage2.write_text("base: ../stage1.toml\ndata: [c]\nlr: 3.0e-4\n")
+    # later files win key by key; lists are replaced, not concatenated
+    assert load_config_file(stage2) == {"model": "IFRNet_S", "data": ["c"], "lr": 3e-4, "seed": 5}
+
+    (tmp_path / "stage1.toml").write_text('base = "next/stage2.yaml"\nlr = 1e-3\n')
+    with pytest.raises(InputError, match=r"stage1\.toml: base next/stage2\.yaml leads back to stage2\.yaml"):
+        load_config_file(stage2)
+    (tmp_path / "stage1.toml").write_text("learning-rate = 1e-3\n")
+    with pytest.raises(InputError, match=r"stage1\.toml: unknown setting\(s\) learning_rate"):
+        load_config_file(stage2)
+    stage2.write_text("base: 3\n")
+    with pytest.raises(InputError, match=r"base must be the path of another config file; got 3$"):
+        load_config_file(stage2)
 
 
 def test_training_on_real_footage_lowers_the_loss(tmp_path, vimeo):

@@ -116,8 +116,12 @@ def kaiming_init(model: nn.Module, slope: float = 0.25) -> None:
                 nn.init.zeros_(module.bias)
 
 
-def load_config_file(path: str | Path) -> dict:
-    """Settings from a TOML, YAML or JSON file (keys as in :class:`TrainConfig`, ``-`` or ``_``)."""
+def load_config_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """Settings from a TOML, YAML or JSON file (keys as in :class:`TrainConfig`, ``-`` or ``_``).
+
+    ``base = "other.toml"`` (relative to this file) starts from that file's settings and overrides
+    the keys given here; a list such as ``data`` is replaced whole, not extended, so a file reads
+    as the complete value of each key it sets."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such config file")
@@ -135,12 +139,23 @@ def load_config_file(path: str | Path) -> dict:
             raw = json.loads(text)
     except Exception as exc:  # each parser has its own error type
         raise InputError(f"{p}: cannot parse config ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(raw, dict):
+        raise InputError(f"{p}: expected a table of settings; got {type(raw).__name__}")
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     settings = {k.replace("-", "_"): v for k, v in raw.items()}
+    base = settings.pop("base", None)
     unknown = sorted(set(settings) - known)
     if unknown:
         raise InputError(f"{p}: unknown setting(s) {', '.join(unknown)}")
-    return settings
+    if base is None:
+        return settings
+    if not isinstance(base, str):
+        raise InputError(f"{p}: base must be the path of another config file; got {base!r}")
+    seen = (*_seen, p.resolve())
+    base_path = p.parent / base
+    if base_path.resolve() in seen:
+        raise InputError(f"{p}: base {base} leads back to {base_path.name} (a cycle of config files)")
+    return {**load_config_file(base_path, seen), **settings}
 
 
 def cosine_lr(iteration: int, total: int, lr: float, lr_min: float) -> float:
