@@ -168,3 +168,6 @@ def test_convert_command(tmp_path, checkpoint_s, capsys):
     assert main(["convert", str(checkpoint_s), str(dst), "--fp16"]) == 0
     assert "IFRNet_S, fp16" in capsys.readouterr().out
     _one_line_error(capsys, ["convert", str(checkpoint_s), str(dst)], "output exists")
+    avg = tmp_path / "avg.safetensors"
+    assert main(["convert", str(checkpoint_s), str(dst), str(avg)]) == 0
+    assert "IFRNet_S, average of 2" in capsys.readouterr().out

@@ -136,6 +136,29 @@ def test_convert_writes_a_loadable_safetensors_file(tmp_path, checkpoint_s, mode
     assert not list(Path(tmp_path).glob(".*partial*"))
 
 
+def test_convert_averages_several_checkpoints(tmp_path, model_s):
+    other = seeded_model("IFRNet_S", seed=11)
+    a, b = tmp_path / "a.pth", tmp_path / "b.safetensors"
+    torch.save(model_s.state_dict(), a)
+    save_safetensors(other.state_dict(), b, half=True)
+    out, variant = convert_checkpoint([a, b], tmp_path / "avg.safetensors")
+    assert variant == "IFRNet_S"
+    avg = read_state_dict(out)
+    for key, value in model_s.state_dict().items():
+        expected = (value + other.state_dict()[key].half().float()) / 2
+        assert torch.allclose(avg[key], expected, atol=1e-6), key
+    assert not torch.equal(avg["decoder1.convblock.0.0.weight"], model_s.state_dict()["decoder1.convblock.0.0.weight"])
+    load_model(checkpoint=out, device="cpu")
+
+
+def test_convert_refuses_to_average_different_variants(tmp_path, checkpoint_s):
+    big = tmp_path / "big.pth"
+    torch.save(seeded_model("IFRNet").state_dict(), big)
+    with pytest.raises(CheckpointError, match="holds IFRNet_S weights, not IFRNet"):
+        convert_checkpoint([big, checkpoint_s], tmp_path / "o.safetensors")
+    assert not (tmp_path / "o.safetensors").exists()
+
+
 def test_convert_refuses_non_ifrnet_input_and_writes_nothing(tmp_path):
     torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "other.pth")
     with pytest.raises(CheckpointError):

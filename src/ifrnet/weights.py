@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -287,19 +288,45 @@ def save_safetensors(
 
 
 def convert_checkpoint(
-    src: str | os.PathLike, dst: str | os.PathLike, half: bool = False, overwrite: bool = False
+    src: str | os.PathLike | Sequence[str | os.PathLike],
+    dst: str | os.PathLike,
+    half: bool = False,
+    overwrite: bool = False,
 ) -> tuple[Path, str]:
     """Convert an IFRNet checkpoint (``.pth`` or ``.safetensors``) to ``.safetensors``.
 
-    The state dict is validated against its variant first, so a converted file always loads.
-    Returns the written path and the variant name.
+    Several sources are averaged tensor by tensor (in fp32, before any fp16 rounding): the
+    weight average of checkpoints from one training lineage, which often scores above each of
+    them. They must be the same variant. The state dict is validated against its variant
+    first, so a converted file always loads. Returns the written path and the variant name.
     """
+    sources = [src] if isinstance(src, (str, os.PathLike)) else list(src)
+    if not sources:
+        raise InputError("convert: no source checkpoint given")
     dst = Path(dst)
     if dst.suffix != ".safetensors":
         raise InputError(f"{dst}: output must end in .safetensors")
-    check_output_path(dst, [src], overwrite=overwrite)
-    state = read_state_dict(src)
-    variant = _require_variant(state, src)
-    load_state_into(create_model(variant), state, source=str(src))
-    save_safetensors(state, dst, {"model": variant, "converted_from": Path(src).name}, half=half)
+    check_output_path(dst, sources, overwrite=overwrite)
+    states = [read_state_dict(s) for s in sources]
+    variant = _require_variant(states[0], sources[0])
+    for s, state in zip(sources, states, strict=True):
+        load_state_into(create_model(variant), state, source=str(s))
+    state = _average(states, sources) if len(states) > 1 else states[0]
+    origin = ",".join(Path(s).name for s in sources)
+    key = "averaged_from" if len(states) > 1 else "converted_from"
+    save_safetensors(state, dst, {"model": variant, key: origin}, half=half)
     return dst, variant
+
+
+def _average(states: list[dict[str, Tensor]], sources: list[str | os.PathLike]) -> dict[str, Tensor]:
+    averaged = {}
+    for key, first in states[0].items():
+        if first.is_floating_point():
+            # fp32 whatever the inputs: ``half`` rounds once, after averaging
+            averaged[key] = sum(state[key].float() for state in states) / len(states)
+            continue
+        for s, state in zip(sources[1:], states[1:], strict=True):
+            if not torch.equal(state[key], first):
+                raise CheckpointError(f"{s}: integer tensor {key!r} differs from {sources[0]}'s; cannot average")
+        averaged[key] = first
+    return averaged
