@@ -309,8 +309,9 @@ def convert_checkpoint(
     check_output_path(dst, sources, overwrite=overwrite)
     states = [read_state_dict(s) for s in sources]
     variant = _require_variant(states[0], sources[0])
+    model = create_model(variant)  # one instance validates every source: loading is strict
     for s, state in zip(sources, states, strict=True):
-        load_state_into(create_model(variant), state, source=str(s))
+        load_state_into(model, state, source=str(s))
     state = _average(states, sources) if len(states) > 1 else states[0]
     origin = ",".join(Path(s).name for s in sources)
     key = "averaged_from" if len(states) > 1 else "converted_from"
