@@ -53,24 +53,35 @@ def _png_frames(video: Path, folders: dict[range, Path]) -> None:
         raise SystemExit(f"{video}: no frames decoded")
 
 
-def write_frame_folders(shared: Path, footage: Path, holdout: Path) -> None:
+def write_frame_folders(shared: Path, footage: Path, holdout: Path, jobs: int = 1) -> None:
+    """Every clip into its frame folders; ``jobs`` clips at a time, each in its own process."""
     everything = range(10**9)
-    for name in TRAIN_CLIPS:
-        _png_frames(shared / name, {everything: footage / Path(name).stem})
+    work = [(shared / name, {everything: footage / Path(name).stem}) for name in TRAIN_CLIPS]
     for name in HELD_OUT_CLIPS:
         # validation during training reads opencv_vtest's held-out frames first: a device run may
         # leave the other held-out clips behind to fit its upload limit
         if (shared / name).is_file():
-            _png_frames(shared / name, {everything: holdout / Path(name).stem})
+            work.append((shared / name, {everything: holdout / Path(name).stem}))
         else:
             print(f"{shared / name}: not there, skipped (held out, not needed for training)")
-    _png_frames(
-        shared / VTEST,
-        {
-            range(VTEST_SPLIT): holdout / f"opencv_vtest_f0-{VTEST_SPLIT - 1}",
-            range(VTEST_SPLIT, 10**9): footage / f"opencv_vtest_f{VTEST_SPLIT}-794",
-        },
+    work.append(
+        (
+            shared / VTEST,
+            {
+                range(VTEST_SPLIT): holdout / f"opencv_vtest_f0-{VTEST_SPLIT - 1}",
+                range(VTEST_SPLIT, 10**9): footage / f"opencv_vtest_f{VTEST_SPLIT}-794",
+            },
+        )
     )
+    if jobs <= 1:
+        for video, folders in work:
+            _png_frames(video, folders)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for done in [pool.submit(_png_frames, video, folders) for video, folders in work]:
+            done.result()
 
 
 def main() -> None:
@@ -79,12 +90,13 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=repo.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=Path("/work/train_data"))
     parser.add_argument("--frames", action="store_true", help="PNG frame folders decoded with OpenCV (no PyAV)")
+    parser.add_argument("--jobs", type=int, default=1, help="with --frames: clips decoded at once (processes)")
     args = parser.parse_args()
     footage, holdout = args.out / "footage", args.out / "holdout"
     footage.mkdir(parents=True, exist_ok=True)
     holdout.mkdir(parents=True, exist_ok=True)
     if args.frames:
-        write_frame_folders(args.shared, footage, holdout)
+        write_frame_folders(args.shared, footage, holdout, args.jobs)
         print(f"training frames in {footage}, held-out frames in {holdout}")
         return
     for names, folder in ((TRAIN_CLIPS, footage), (HELD_OUT_CLIPS, holdout)):
