@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ifrnet import IFRNet, create_model
+from ifrnet import IFRNet, Interpolator, create_model
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -75,3 +75,21 @@ def exported_s(tmp_path_factory) -> tuple[Path, Path, str]:
     with contextlib.redirect_stdout(printed):
         assert main(["export", "--checkpoint", str(checkpoint), "-o", str(graph)]) == 0
     return checkpoint, graph, printed.getvalue()
+
+
+class CountingInterpolator(Interpolator):
+    """The real interpolator, recording every call's times."""
+
+    def __init__(self, model) -> None:
+        super().__init__(model)
+        self.calls: list[list[float]] = []
+
+    def interpolate(self, frame0, frame1, times=(0.5,), scale_factor=None):
+        self.calls.append(list(times))
+        return super().interpolate(frame0, frame1, times, scale_factor)
+
+
+@pytest.fixture(scope="module")
+def interp():
+    """A seeded IFRNet_S that counts its calls (shared by the tests of one module)."""
+    return CountingInterpolator(seeded_model("IFRNet_S"))

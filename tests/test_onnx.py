@@ -139,3 +139,11 @@ def test_backend_checks_the_variant_by_any_of_its_names(exported):
         assert EngineSpec(backend="onnxruntime", model=name, checkpoint=str(graph)).build().model_name == "IFRNet_S"
     with pytest.raises(InputError, match="holds IFRNet_S, not ifrnet_large"):
         EngineSpec(backend="onnxruntime", model="ifrnet_large", checkpoint=str(graph)).build()
+
+
+def test_onnx_engine_takes_sixteen_bit_frames(exported):
+    from ifrnet.backends.onnx import OnnxInterpolator
+
+    from .test_fidelity import sixteen_bit_agrees
+
+    sixteen_bit_agrees(OnnxInterpolator(exported[1]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -49,22 +50,35 @@ def write_clip(
     pix_fmt: str = "bgr0",
     audio_seconds: float | None = None,
     options: dict[str, str] | None = None,
+    colour: dict[str, int] | None = None,
+    setup: Callable[[object, object], None] | None = None,
 ) -> Path:
-    """Encode frames (lossless by default). ``times`` (seconds) makes a variable-frame-rate clip."""
+    """Encode frames (lossless by default). ``times`` (seconds) makes a variable-frame-rate clip.
+
+    Frames are uint8 or uint16 RGB; ``colour`` sets the codec's colour tags (a full range,
+    ``color_range=2``, is also used for the conversion); ``setup(container, stream)`` adds streams,
+    tags or chapters before the first frame.
+    """
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=rate)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = pix_fmt
         if options:
             stream.options = options
+        for key, value in (colour or {}).items():
+            setattr(stream.codec_context, key, value)
         if times is not None:
             stream.codec_context.time_base = Fraction(1, 1000)
+        if setup:
+            setup(out, stream)
         audio = None
         if audio_seconds:
             audio = out.add_stream("aac", rate=48000)
             audio.layout = "mono"
+        layout = "rgb48le" if frames[0].dtype == np.uint16 else "rgb24"
+        full = {"dst_color_range": 2} if (colour or {}).get("color_range") == 2 else {}
         for i, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=pix_fmt)
+            frame = av.VideoFrame.from_ndarray(image, format=layout).reformat(format=pix_fmt, **full)
             frame.pts = int(times[i] * 1000) if times is not None else i
             for packet in stream.encode(frame):
                 out.mux(packet)

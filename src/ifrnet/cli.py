@@ -187,6 +187,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         input_fps=parse_rate(args.input_fps) if args.input_fps else None,
         batch=args.batch,
         overwrite=args.overwrite,
+        deinterlace=args.deinterlace,
     )
     summary = interpolate_video(
         args.input,
@@ -404,11 +405,16 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--codec", default="libx264", help="FFmpeg encoder: libx264 (default), libx265, ffv1, ...")
     enc.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (lower is better; 18)")
     enc.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
-    enc.add_argument("--pix-fmt", default=None, help="output pixel format (default yuv420p)")
+    enc.add_argument(
+        "--pix-fmt", default=None, help="output pixel format (default: the source's, or the encoder's nearest)"
+    )
     scenes = video.add_argument_group("scene cuts")
     scenes.add_argument("--scene-threshold", type=float, default=25.0, help="cut sensitivity, lower finds more (25)")
     scenes.add_argument("--no-scene-detect", action="store_true", help="interpolate across every pair of frames")
     video.add_argument("--input-fps", default=None, help="frame rate of an image-sequence input (default 25)")
+    video.add_argument(
+        "--deinterlace", action="store_true", help="deinterlace first with FFmpeg's bwdif (one frame per frame)"
+    )
     video.add_argument("--uhd", action="store_true", help="shorthand for --scale 0.5 (4K input)")
     video.add_argument("--batch", type=int, default=None, help="pairs per model call (default: 4 on CUDA, else 1)")
     par = video.add_argument_group("parallel workers (same output as one process)")

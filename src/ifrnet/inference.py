@@ -29,8 +29,9 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 class Interpolator:
     """Interpolate frames between pairs with an :class:`~ifrnet.models.IFRNet`.
 
-    Frames are uint8 ``(H, W, 3)`` (or ``(B, H, W, 3)``) RGB numpy arrays, or float
-    ``(B, 3, H, W)`` tensors in [0, 1]; results come back in the same kind, size and device.
+    Frames are uint8 or uint16 ``(H, W, 3)`` (or ``(B, H, W, 3)``) RGB numpy arrays (0-255 or
+    0-65535: sources deeper than 8 bits keep their precision), or float ``(B, 3, H, W)`` tensors
+    in [0, 1]; results come back in the same kind, dtype, size and device.
     """
 
     def __init__(
@@ -149,23 +150,25 @@ class Interpolator:
 
     def _to_tensor(self, frame: np.ndarray | Tensor, name: str) -> tuple[Tensor, tuple]:
         if isinstance(frame, np.ndarray):
-            if frame.dtype != np.uint8 or frame.ndim not in (3, 4) or frame.shape[-1] != 3:
+            if frame.dtype not in (np.uint8, np.uint16) or frame.ndim not in (3, 4) or frame.shape[-1] != 3:
                 raise InputError(
-                    f"{name} must be a uint8 (H, W, 3) or (B, H, W, 3) RGB array; "
+                    f"{name} must be a uint8 or uint16 (H, W, 3) or (B, H, W, 3) RGB array; "
                     f"got {frame.dtype} array of shape {frame.shape}"
                 )
+            peak = float(np.iinfo(frame.dtype).max)
             batched = frame.ndim == 4
             arr = frame if batched else frame[None]
             # torch.from_numpy refuses read-only arrays (np.asarray of a PIL image is one)
             arr = np.array(arr) if not arr.flags.writeable else np.ascontiguousarray(arr)
-            tensor = torch.from_numpy(arr)
+            # uint16 has no arithmetic on every torch build: widen before the copy
+            tensor = torch.from_numpy(arr if arr.dtype == np.uint8 else arr.astype(np.int32))
             if self.device.type == "cuda":
                 # page-locked staging lets the copy run asynchronously to the GPU's queue
                 tensor = tensor.pin_memory().to(self.device, non_blocking=True)
             else:
                 tensor = tensor.to(self.device)
-            tensor = tensor.permute(0, 3, 1, 2).float() / 255.0
-            return tensor, ("numpy", batched)
+            tensor = tensor.permute(0, 3, 1, 2).float() / peak
+            return tensor, ("numpy", batched, frame.dtype)
         if isinstance(frame, Tensor):
             if frame.dim() != 4 or frame.shape[1] != 3 or not frame.is_floating_point():
                 raise InputError(
@@ -178,6 +181,12 @@ class Interpolator:
     @staticmethod
     def _from_tensor(tensor: Tensor, kind: tuple) -> np.ndarray | Tensor:
         if kind[0] == "numpy":
-            arr = (tensor * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+            dtype = kind[2]
+            peak = float(np.iinfo(dtype).max)
+            scaled = (tensor * peak).round().clamp(0, peak).permute(0, 2, 3, 1)
+            if dtype == np.uint8:
+                arr = scaled.to(torch.uint8).cpu().numpy()
+            else:
+                arr = scaled.to(torch.int32).cpu().numpy().astype(dtype)
             return arr if kind[1] else arr[0]
         return tensor.to(kind[1], kind[2])

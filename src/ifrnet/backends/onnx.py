@@ -1,7 +1,7 @@
 """The onnxruntime backend: an exported IFRNet graph run with numpy and onnxruntime only.
 
 ``OnnxInterpolator(path).interpolate(frame0, frame1, times)`` has the interface of
-:class:`ifrnet.Interpolator` for numpy frames: uint8 ``(H, W, 3)`` / ``(B, H, W, 3)`` RGB in, the
+:class:`ifrnet.Interpolator` for numpy frames: uint8 or uint16 ``(H, W, 3)`` / ``(B, H, W, 3)`` RGB in, the
 same out; or float32 ``(B, 3, H, W)`` arrays in [0, 1]. It replicate-pads to a size the network
 maps back to itself and crops back, and reaches dyadic t by recursive bisection when the exported
 weights ignore t. Nothing here imports torch: ``pip install 'ifrnet[onnx]'`` is enough to run it.
@@ -97,14 +97,15 @@ class OnnxInterpolator:
     def _to_array(frame: np.ndarray, name: str) -> tuple[np.ndarray, str]:
         if not isinstance(frame, np.ndarray):
             raise InputError(f"{name} must be a numpy array for the onnxruntime backend; got {type(frame).__name__}")
-        if frame.dtype == np.uint8 and frame.ndim in (3, 4) and frame.shape[-1] == 3:
+        if frame.dtype in (np.uint8, np.uint16) and frame.ndim in (3, 4) and frame.shape[-1] == 3:
             batch = frame if frame.ndim == 4 else frame[None]
-            array = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
-            return array, "uint8_batch" if frame.ndim == 4 else "uint8"
+            peak = np.float32(np.iinfo(frame.dtype).max)
+            array = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) / peak
+            return array, f"{frame.dtype}_batch" if frame.ndim == 4 else str(frame.dtype)
         if frame.dtype == np.float32 and frame.ndim == 4 and frame.shape[1] == 3:
             return np.ascontiguousarray(frame), "float"
         raise InputError(
-            f"{name} must be a uint8 (H, W, 3) or (B, H, W, 3) RGB array or a float32 (B, 3, H, W) array; "
+            f"{name} must be a uint8 or uint16 (H, W, 3) or (B, H, W, 3) RGB array or a float32 (B, 3, H, W) array; "
             f"got {frame.dtype} array of shape {frame.shape}"
         )
 
@@ -113,5 +114,7 @@ class OnnxInterpolator:
         if kind == "float":
             return array
         # round half to even, as torch.round in the PyTorch engine
-        out = np.clip(np.rint(array * np.float32(255.0)), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
-        return out if kind == "uint8_batch" else out[0]
+        dtype = np.dtype(kind.removesuffix("_batch"))
+        peak = np.float32(np.iinfo(dtype).max)
+        out = np.clip(np.rint(array * peak), 0, peak).astype(dtype).transpose(0, 2, 3, 1)
+        return out if kind.endswith("_batch") else out[0]

@@ -59,11 +59,35 @@ def _check_frame(frame: np.ndarray) -> np.ndarray:
 
 
 def write_png(path: str | os.PathLike, frame: np.ndarray) -> Path:
-    """Write a uint8 RGB frame as PNG, atomically (temporary name, then rename)."""
+    """Write an RGB frame as PNG, atomically (temporary name, then rename).
+
+    uint8 ``(H, W, 3)`` gives an 8-bit PNG (Pillow); uint16 a 16-bit one (FFmpeg's PNG encoder
+    through PyAV, since Pillow cannot write 16-bit colour).
+    """
+    if isinstance(frame, np.ndarray) and frame.dtype == np.uint16 and frame.ndim == 3 and frame.shape[2] == 3:
+        data = _png16(frame)
+        with atomic_output(path) as tmp:
+            tmp.write_bytes(data)
+        return Path(path)
     frame = _check_frame(frame)
     with atomic_output(path) as tmp:
         Image.fromarray(frame, "RGB").save(tmp, format="PNG")
     return Path(path)
+
+
+def _png16(frame: np.ndarray) -> bytes:
+    from fractions import Fraction
+
+    import av
+
+    ctx = av.CodecContext.create("png", "w")
+    ctx.width, ctx.height = frame.shape[1], frame.shape[0]
+    ctx.pix_fmt = "rgb48be"
+    ctx.time_base = Fraction(1, 1)
+    image = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb48le").reformat(format="rgb48be")
+    image.pts = 0
+    packets = list(ctx.encode(image)) + list(ctx.encode(None))
+    return b"".join(bytes(p) for p in packets)
 
 
 def write_gif(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: float = 10.0) -> Path:

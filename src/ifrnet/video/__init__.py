@@ -2,7 +2,7 @@
 
 from .pipeline import VideoOptions, VideoSummary, interpolate_video
 from .reader import FrameSource, SourceFrame, VideoInfo, open_source
-from .schedule import TimeMap, parse_rate
+from .schedule import Timeline, TimeMap, parse_rate
 from .writer import FrameSink, ImageSequenceWriter, VideoFileWriter
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "ImageSequenceWriter",
     "SourceFrame",
     "TimeMap",
+    "Timeline",
     "VideoFileWriter",
     "VideoInfo",
     "VideoOptions",

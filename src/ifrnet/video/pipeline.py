@@ -26,8 +26,8 @@ from ..io.files import atomic_output, check_output_path
 from .parallel import result_of
 from .reader import FrameSource, SourceFrame, VideoInfo, open_source
 from .scenes import DEFAULT_SCENE_THRESHOLD, Change, SceneDetector, Thumbnail
-from .schedule import Step, TimeMap
-from .writer import FrameSink, ImageSequenceWriter, VideoFileWriter, is_folder_output
+from .schedule import Step, Timeline
+from .writer import FrameSink, ImageSequenceWriter, VideoFileWriter, check_not_an_input, is_folder_output
 
 if TYPE_CHECKING:  # the engine is passed in: PyTorch's Interpolator, the onnxruntime backend's,
     from ..inference import Interpolator  # or a pool of worker processes running either
@@ -55,6 +55,8 @@ class VideoOptions:
     batch: int | None = None
     overwrite: bool = False
     queue_size: int = 8
+    #: run FFmpeg's bwdif deinterlacer on the decoded frames first
+    deinterlace: bool = False
 
     def rates(self, input_rate: Fraction) -> tuple[Fraction, Fraction]:
         """(rate at which the source is sampled, rate written to the output)."""
@@ -87,6 +89,8 @@ class VideoSummary:
     duplicates: int = 0
     audio: str = "none in the input"
     engine: str = ""
+    #: the output's pixel format (``"png"`` for image sequences)
+    pix_fmt: str = ""
     notices: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -94,7 +98,8 @@ class VideoSummary:
         rate = self.frames_out / self.seconds if self.seconds else 0.0
         return [
             f"input : {self.input.path} ({self.input.describe()}), {self.frames_in} frames decoded",
-            f"output: {self.output} ({float(self.output_rate):.3f} fps), {self.frames_out} frames, "
+            f"output: {self.output} ({float(self.output_rate):.3f} fps{', ' + self.pix_fmt if self.pix_fmt else ''}), "
+            f"{self.frames_out} frames, "
             f"{self.interpolated} interpolated",
             f"scenes: {self.cuts} cut(s) held across, {self.duplicates} repeated frame(s) passed through; "
             f"audio: {self.audio}",
@@ -136,28 +141,38 @@ def interpolate_video(
     with the same output; or a function that builds one: it is then called only once the input
     and output have been checked, so a wrong file name does not wait for a model to load, and
     what it built is closed at the end.
+    Source frames that land on an output time are written from the decoded frame in its own
+    pixel format (bit-exact with a lossless codec); frames deeper than 8 bits reach the engine as
+    uint16 RGB; the output keeps the source's pixel format, colour tags and other streams where it
+    can (:class:`~ifrnet.video.writer.VideoFileWriter`), and every notice lands in the summary.
     The output is written under a temporary name beside the target and renamed when complete,
-    so an error or Ctrl-C never leaves a partial file under the output name.
+    so an error or Ctrl-C never leaves a partial file under the output name. Raises
+    :class:`InputError` before any work for an output that is, or writes into, the input.
     """
     options = options or VideoOptions(factor=2)
     started = time.perf_counter()
     output = Path(output)
     folder = is_folder_output(output)
+    check_not_an_input(output, source_path, folder)
     if not folder:
         check_output_path(output, [source_path], options.overwrite)
-    source = open_source(source_path, options.input_fps)
+    source = open_source(
+        source_path, options.input_fps, keep_depth=True, keep_native=not folder, deinterlace=options.deinterlace
+    )
     owned = None
     finished = False
     try:
         info = source.info
         sample_rate, write_rate = options.rates(info.rate)
         summary = VideoSummary(input=info, output=output, output_rate=write_rate)
-        keep_audio = info.audio_streams > 0 and not folder and options.slowmo is None
+        timed = options.slowmo is None
+        keep_audio = info.audio_streams > 0 and not folder and timed
         if info.audio_streams and not keep_audio:
             why = "slow motion changes the duration" if options.slowmo else "image sequences hold no audio"
             summary.audio = f"dropped ({why})"
         elif keep_audio:
             summary.audio = "copied"
+        copy_from = Path(source_path) if not folder and info.codec != "images" else None
         if folder:
             ImageSequenceWriter.check(output, options.overwrite)
         if not (hasattr(interpolator, "interpolate") or hasattr(interpolator, "submit")):
@@ -173,7 +188,7 @@ def interpolate_video(
         engine = interpolator if hasattr(interpolator, "submit") else _InProcess(interpolator)
         run = _Run(source, engine, options, sample_rate, summary, progress or (lambda total: Progress()))
         if folder:
-            sink = ImageSequenceWriter(output, overwrite=options.overwrite)
+            sink = ImageSequenceWriter(output, overwrite=options.overwrite, rotation=info.rotation)
             run.execute(sink)
         else:
             with atomic_output(output) as tmp:
@@ -185,11 +200,13 @@ def interpolate_video(
                     crf=options.crf,
                     preset=options.preset,
                     pix_fmt=options.pix_fmt,
-                    audio_from=Path(source_path) if keep_audio else None,
-                    start=info.start if keep_audio else Fraction(0),
+                    copy_from=copy_from,
+                    timed=timed,
+                    start=info.start if timed else Fraction(0),
                     container_format=_container_format(output),
                 )
                 run.execute(sink)
+        summary.pix_fmt = getattr(sink, "pix_fmt", "png")
         summary.notices = source.warnings + sink.notices
         if summary.audio.startswith("dropped"):
             summary.notices.append(f"{info.path}: audio {summary.audio}")
@@ -314,6 +331,14 @@ class _Run:
                 raise exc
             raise _encoding_error(self.summary.output, exc) from exc
 
+    def timeline(self, first: Fraction) -> Timeline:
+        """Index placement for --factor and --slowmo, time placement for --fps (:class:`Timeline`)."""
+        info = self.summary.input
+        n = self.options.factor or self.options.slowmo
+        if self.options.fps is None and n:
+            return Timeline(first, info.rate, factor=n, time_base=info.time_base)
+        return Timeline(first, info.rate, sample_rate=self.sample_rate, time_base=info.time_base)
+
     # -- the main loop --
 
     def execute(self, sink: FrameSink) -> None:
@@ -331,8 +356,8 @@ class _Run:
             if prev is None:
                 raise InputError(f"{self.summary.input.path}: no decodable video frames")
             info = self.summary.input
-            timemap = TimeMap(prev.time, self.sample_rate)
-            total = timemap.count_until(info.start + info.duration) if info.duration else None
+            timeline = self.timeline(prev.time)
+            total = timeline.count(info.frame_count, info.duration)
             progress = self.progress = self.progress_factory(total)
             self.summary.frames_in = 1
             prev_thumb = Thumbnail.of(prev.image)
@@ -345,15 +370,14 @@ class _Run:
                     self.summary.cuts += 1
                 elif change is Change.DUPLICATE:
                     self.summary.duplicates += 1
-                steps = timemap.steps_between(prev.time, nxt.time)
+                steps = timeline.steps_to(nxt.time)
                 if steps:
-                    backlog.append(_Segment(steps, prev.image, nxt.image, change))
+                    backlog.append(_Segment(steps, prev, nxt, change))
                     waiting = sum(s.needs_model for s in backlog)
                     if waiting == 0 or waiting >= self.options.batch:
                         self._flush(backlog)
                 prev, prev_thumb = nxt, thumb
-            end = prev.time + (prev.duration or 1 / info.rate)
-            backlog.append(_Segment(timemap.steps_between(prev.time, end), prev.image, prev.image, Change.DUPLICATE))
+            backlog.append(_Segment(timeline.finish(prev.duration), prev, prev, Change.DUPLICATE))
             self._flush(backlog)
             self._write_finished(0)
             self._put(self.encoded, _END)
@@ -382,8 +406,8 @@ class _Run:
         for times, segs in groups.items():
             for start in range(0, len(segs), max(1, self.options.batch)):
                 chunk = segs[start : start + self.options.batch]
-                a = np.stack([s.a for s in chunk]) if len(chunk) > 1 else chunk[0].a
-                b = np.stack([s.b for s in chunk]) if len(chunk) > 1 else chunk[0].b
+                a = np.stack([s.a.image for s in chunk]) if len(chunk) > 1 else chunk[0].a.image
+                b = np.stack([s.b.image for s in chunk]) if len(chunk) > 1 else chunk[0].b.image
                 jobs.append(_Job(chunk, times, self.engine.submit(a, b, [float(t) for t in times])))
         self.pending.append((list(backlog), jobs))
         backlog.clear()
@@ -428,8 +452,8 @@ class _Segment:
     """The output frames between two consecutive source frames, and how to make them."""
 
     steps: list[Step]
-    a: np.ndarray
-    b: np.ndarray
+    a: SourceFrame
+    b: SourceFrame
     change: Change
     predicted: dict[Fraction, np.ndarray] | None = None
 
@@ -441,7 +465,8 @@ class _Segment:
     def model_times(self) -> tuple[Fraction, ...]:
         return tuple(s.t for s in self.steps if s.t != 0)
 
-    def image_for(self, step: Step) -> np.ndarray:
+    def image_for(self, step: Step) -> SourceFrame | np.ndarray:
+        """A source frame itself (passed through untouched) or a new frame from the model."""
         if step.t == 0:
             return self.a
         if self.change is Change.MOTION:

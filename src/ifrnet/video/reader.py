@@ -1,15 +1,19 @@
 """Decoding: video files through PyAV, or folders of numbered images, as a stream of frames.
 
-Frames come out one at a time with exact rational timestamps (seconds, ``Fraction``), so
-nothing here grows with the length of the input. Damaged packets are skipped and counted
-rather than ending the run: what decodes is kept (FFmpeg's own policy).
+Frames come out one at a time, in the order the decoder gives them (the order FFmpeg and every
+player show), with exact rational timestamps (seconds, ``Fraction``), so nothing here grows with
+the length of the input. Timestamps are trusted only where they are trustworthy (FFmpeg's
+"best effort" timestamps, ``libavcodec/decode.c: guess_correct_pts``): presentation timestamps
+when they rise in output order, else decode timestamps, else the frame rate. Damaged packets are
+skipped and counted rather than ending the run: what decodes is kept (FFmpeg's own policy).
 """
 
 from __future__ import annotations
 
-import heapq
+import itertools
 import os
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -18,22 +22,29 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .formats import FIELD_ORDERS, FULL_RANGE, Colour, PixelFormat, frame_colour, to_rgb
 
 #: Frame rate assumed for image folders when none is given.
 DEFAULT_FOLDER_FPS = Fraction(25)
-#: Decoded frames held back to restore presentation order when a decoder emits them out of order.
-REORDER_DEPTH = 16
+#: Frames looked at before deciding which timestamps to trust.
+TIMESTAMP_LOOKAHEAD = 16
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 @dataclass(frozen=True)
 class SourceFrame:
-    """One decoded frame: position in decode order, presentation time in seconds, RGB pixels."""
+    """One decoded frame: position in decode order, presentation time in seconds, RGB pixels.
+
+    ``image`` is ``(H, W, 3)`` RGB, uint8, or uint16 (0-65535) when the reader was asked to keep
+    a source deeper than 8 bits. ``native`` is the decoded ``av.VideoFrame`` in the source's own
+    pixel format (``None`` for image files): what a pass-through writes, untouched.
+    """
 
     index: int
     time: Fraction
     image: np.ndarray
     duration: Fraction | None = None
+    native: object | None = None
 
 
 @dataclass
@@ -49,13 +60,24 @@ class VideoInfo:
     frame_count: int | None = None
     codec: str = ""
     rotation: int = 0
-    color: dict[str, int] = field(default_factory=dict)
+    colour: Colour = field(default_factory=Colour)
     audio_streams: int = 0
+    #: the decoder's pixel format (``"yuv420p10le"``); ``"rgb24"`` for image files
+    pix_fmt: str = "rgb24"
+    #: the stream's timestamp unit in seconds (1/1000 for Matroska); ``None`` for image files
+    time_base: Fraction | None = None
+    #: ``"top field first"`` / ``"bottom field first"`` for interlaced sources, else ``None``
+    field_order: str | None = None
+
+    @property
+    def depth(self) -> int:
+        """Bits per component of the source."""
+        return PixelFormat.of(self.pix_fmt).depth
 
     def describe(self) -> str:
         dur = f", {float(self.duration):.2f} s" if self.duration is not None else ""
         frames = f", {self.frame_count} frames" if self.frame_count else ""
-        return f"{self.width}x{self.height} {float(self.rate):.3f} fps{frames}{dur}"
+        return f"{self.width}x{self.height} {self.pix_fmt} {float(self.rate):.3f} fps{frames}{dur}"
 
 
 class FrameSource:
@@ -79,9 +101,23 @@ class FrameSource:
 
 
 class VideoFileReader(FrameSource):
-    """Frames of the first video stream of any file FFmpeg can read."""
+    """Frames of the first video stream of any file FFmpeg can read.
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    ``keep_depth``: sources deeper than 8 bits give uint16 images (else every image is uint8).
+    ``keep_native``: each frame also carries the decoded ``av.VideoFrame`` for pass-through.
+    ``deinterlace``: run FFmpeg's bwdif filter (one frame per frame, field order from the stream).
+    Raises :class:`InputError` for a missing or unreadable file, one without video, and a source
+    with real transparency (IFRNet interpolates colour only).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        keep_depth: bool = False,
+        keep_native: bool = False,
+        deinterlace: bool = False,
+    ) -> None:
         import av
 
         self.path = Path(path)
@@ -98,8 +134,15 @@ class VideoFileReader(FrameSource):
             raise InputError(f"{self.path}: has no video stream")
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
+        self.keep_depth = keep_depth
+        self.keep_native = keep_native
+        self.deinterlace = deinterlace
         self.warnings = []
-        self.info = self._probe()
+        try:
+            self.info = self._probe()
+        except BaseException:
+            self.container.close()
+            raise
 
     def _probe(self) -> VideoInfo:
         s = self.stream
@@ -117,15 +160,29 @@ class VideoFileReader(FrameSource):
         else:
             duration = None
         frames = s.frames or (round(duration * rate) if duration else None)
-        color = {
-            "colorspace": ctx.colorspace,
-            "color_range": ctx.color_range,
-            "color_primaries": ctx.color_primaries,
-            "color_trc": ctx.color_trc,
-        }
+        first = self._first_frame()
+        pix_fmt = first.format.name if first is not None else (ctx.pix_fmt or "yuv420p")
+        colour = Colour(
+            int(ctx.colorspace or 0), int(ctx.color_range or 0), int(ctx.color_primaries or 0), int(ctx.color_trc or 0)
+        )
+        if first is not None:
+            colour = frame_colour(first, colour)
+        elif pix_fmt.startswith("yuvj"):
+            colour = Colour(colour.colorspace, FULL_RANGE, colour.color_primaries, colour.color_trc)
+        self._check_alpha(first)
+        field_order = FIELD_ORDERS.get(int(ctx.field_order or 0))
+        if field_order is None and first is not None and first.interlaced_frame:
+            field_order = "top field first" if getattr(first, "top_field_first", True) else "bottom field first"
+        if field_order and not self.deinterlace:
+            self.warnings.append(
+                f"{self.path}: interlaced ({field_order}); interpolated as progressive frames, so the combing "
+                "stays in; pass --deinterlace (FFmpeg's bwdif) to deinterlace first"
+            )
+        elif self.deinterlace and not field_order:
+            self.warnings.append(f"{self.path}: no interlacing signalled; --deinterlace applied anyway")
         return VideoInfo(
             path=self.path,
-            rotation=self._first_frame_rotation(),
+            rotation=round(first.rotation or 0) % 360 if first is not None else 0,
             width=ctx.width,
             height=ctx.height,
             rate=Fraction(rate),
@@ -133,43 +190,59 @@ class VideoFileReader(FrameSource):
             duration=duration,
             frame_count=frames or None,
             codec=ctx.name,
-            color=color,
+            colour=colour,
             audio_streams=len(self.container.streams.audio),
+            pix_fmt=pix_fmt,
+            time_base=Fraction(tb),
+            field_order=field_order,
         )
 
-    def _first_frame_rotation(self) -> int:
-        """Display rotation in degrees (counter-clockwise), read off the first frame.
+    def _first_frame(self):
+        """The first decodable frame, from a second, short-lived demuxer.
 
-        PyAV exposes the display matrix on decoded frames only; a second, short-lived
-        demuxer keeps this probe from consuming the frames the pipeline will read.
+        PyAV exposes the display matrix, the real pixel format and the interlacing flags on
+        decoded frames only; a separate demuxer keeps this probe from consuming the frames the
+        pipeline will read.
         """
         import av
 
         try:
             with av.open(str(self.path), metadata_errors="ignore") as probe:
                 for frame in probe.decode(video=0):
-                    return round(frame.rotation or 0) % 360
+                    return frame
         except av.error.FFmpegError:
             pass  # damaged start: the main decoder reports it
-        return 0
+        return None
+
+    def _check_alpha(self, frame) -> None:
+        """Refuse transparency: a stream whose alpha is stored beside the picture, or real alpha values."""
+        meta = {k.lower(): v for k, v in (self.stream.metadata or {}).items()}
+        if str(meta.get("alpha_mode", "0")) == "1":
+            raise InputError(
+                f"{self.path}: the video has an alpha channel (VP8/VP9 alpha), and IFRNet interpolates colour "
+                f"only; flatten it first, e.g. {_FLATTEN.format(decoder='-c:v libvpx-vp9 ', path=self.path)}"
+            )
+        if frame is not None:
+            _refuse_transparency(frame, self.path)
 
     def frames(self) -> Iterator[SourceFrame]:
-        tb = self.stream.time_base or Fraction(1, 1_000_000)
         step = 1 / self.info.rate
         last: Fraction | None = None
         index = 0
-        dropped = 0
-        for time, frame in self._presentation_order(tb, step):
-            if last is not None and time <= last:
-                dropped += 1
-                continue
-            image = frame.to_ndarray(format="rgb24", src_color_range=frame.color_range or None)
-            duration = Fraction(frame.duration) * tb if frame.duration else None
-            yield SourceFrame(index, time, image, duration)
+        network_format = "rgb48le" if self.keep_depth and self.info.depth > 8 else "rgb24"
+        alpha = PixelFormat.of(self.info.pix_fmt).alpha or PixelFormat.of(self.info.pix_fmt).palette
+        timed = self._timed(self._decoded(), step)
+        for time, frame in self._deinterlaced(timed) if self.deinterlace else timed:
+            if alpha:
+                _refuse_transparency(frame, self.path)
+            colour = frame_colour(frame, self.info.colour)
+            image = to_rgb(frame, colour)
+            if image.dtype == np.uint16 and network_format == "rgb24":
+                image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+            duration = Fraction(frame.duration) * frame.time_base if frame.duration and frame.time_base else None
+            yield SourceFrame(index, time, image, duration, frame if self.keep_native else None)
             last = time
             index += 1
-        if dropped:
-            self.warnings.append(f"{self.path}: {dropped} frame(s) with repeated or out-of-order timestamps dropped")
         if index == 0:
             raise InputError(f"{self.path}: no decodable video frames")
         declared_end = self.info.start + self.info.duration if self.info.duration else None
@@ -179,18 +252,58 @@ class VideoFileReader(FrameSource):
                 "(truncated?); kept what decoded"
             )
 
-    def _presentation_order(self, tb: Fraction, step: Fraction) -> Iterator[tuple[Fraction, object]]:
-        """Decoded frames sorted by timestamp through a small bounded buffer.
+    def _timed(self, decoded: Iterator[object], step: Fraction) -> Iterator[tuple[Fraction, object]]:
+        """Each frame in decoder order with the best timestamp it has (FFmpeg's best effort).
 
-        Some real files (a damaged first slice, a wrong reorder delay) make the decoder emit
-        frames out of presentation order; players sort them by pts, and so do we.
+        The first frames decide the clock: presentation timestamps if they rise in output order,
+        else decode timestamps if they do (AVI with B-frames, files whose pts were guessed from
+        decode order), else the frame rate. A later frame whose stamp does not rise is placed one
+        frame interval after the one before it, never dropped or reordered.
         """
+        tb = self.stream.time_base or Fraction(1, 1_000_000)
+        window: deque[object] = deque()
+        for frame in decoded:
+            window.append(frame)
+            if len(window) >= TIMESTAMP_LOOKAHEAD:
+                break
+        clock = _pick_clock(window)
+        if clock != "pts" and window:
+            what = "decode timestamps" if clock == "dts" else "the frame rate"
+            self.warnings.append(
+                f"{self.path}: presentation timestamps missing or out of order; frames kept in decoder order "
+                f"and timed by {what}"
+            )
+        last: Fraction | None = None
+        repaired = 0
+
+        def stamp(frame) -> Fraction:
+            nonlocal last, repaired
+            raw = getattr(frame, clock, None) if clock != "rate" else None
+            guess = last + step if last is not None else self.info.start
+            time = Fraction(raw) * tb if raw is not None else guess
+            if last is not None and time <= last:
+                repaired += 1
+                time = last + step
+            last = time
+            return time
+
+        while window:
+            frame = window.popleft()
+            yield stamp(frame), frame
+        for frame in decoded:
+            yield stamp(frame), frame
+        if repaired:
+            self.warnings.append(
+                f"{self.path}: {repaired} frame(s) with repeated or out-of-order timestamps kept in decoder order, "
+                "each placed one frame after the one before"
+            )
+
+    def _decoded(self) -> Iterator[object]:
+        """Decoded frames in the decoder's output order; damaged packets skipped and counted."""
         import av
 
-        pending: list[tuple[Fraction, int, object]] = []
         seq = 0
         damaged = 0
-        guess: Fraction | None = None
         packets = self.container.demux(self.stream)
         while True:
             try:
@@ -212,64 +325,131 @@ class VideoFileReader(FrameSource):
                     self.warnings.append(f"{self.path}: damaged data near frame {seq} skipped ({_ffmpeg_reason(exc)})")
                 continue
             for frame in decoded:
-                if frame.pts is not None:
-                    time = Fraction(frame.pts) * tb
-                else:
-                    time = guess + step if guess is not None else Fraction(0)
-                guess = time
-                heapq.heappush(pending, (time, seq, frame))
                 seq += 1
-                if len(pending) > REORDER_DEPTH:
-                    time, _, frame = heapq.heappop(pending)
-                    yield time, frame
-        while pending:
-            time, _, frame = heapq.heappop(pending)
-            yield time, frame
+                yield frame
         if damaged > 1:
             self.warnings.append(f"{self.path}: {damaged} damaged packets skipped in all")
+
+    def _deinterlaced(self, timed: Iterator[tuple[Fraction, object]]) -> Iterator[tuple[Fraction, object]]:
+        """FFmpeg's bwdif (``mode=send_frame``: one frame out per frame in), times kept in order."""
+        import av
+
+        graph = av.filter.Graph()
+        buffer = graph.add_buffer(template=self.stream)
+        bwdif = graph.add("bwdif", "mode=send_frame:parity=auto:deint=all")
+        sink = graph.add("buffersink")
+        buffer.link_to(bwdif)
+        bwdif.link_to(sink)
+        graph.configure()
+        times: deque[Fraction] = deque()
+
+        def drain() -> Iterator[tuple[Fraction, object]]:
+            while times:
+                try:
+                    out = sink.pull()
+                except (BlockingIOError, av.error.EOFError):
+                    return
+                yield times.popleft(), out
+
+        for time, frame in timed:
+            times.append(time)
+            buffer.push(frame)
+            yield from drain()
+        buffer.push(None)
+        yield from drain()
 
     def close(self) -> None:
         self.container.close()
 
 
+# premultiplying by alpha is compositing over black; the picture then needs no alpha
+_FLATTEN = 'ffmpeg {decoder}-i {path} -vf "premultiply=inplace=1,format=yuv420p" -c:v ffv1 flat.mkv'
+
+
+def _refuse_transparency(frame, path: Path) -> None:
+    """Raise if a decoded frame has pixels that are not fully opaque."""
+    fmt = PixelFormat.of(frame.format.name)
+    if not (fmt.alpha or fmt.palette):
+        return
+    rgba = frame.to_ndarray(format="rgba64le" if fmt.depth > 8 else "rgba")
+    if (rgba[..., 3] != np.iinfo(rgba.dtype).max).any():
+        raise InputError(
+            f"{path}: frame {frame.pts} has transparent pixels ({frame.format.name}), and IFRNet interpolates "
+            f"colour only; flatten it first, e.g. {_FLATTEN.format(decoder='', path=path)}"
+        )
+
+
+def _pick_clock(frames: deque) -> str:
+    """``"pts"``, ``"dts"`` or ``"rate"``: the first kind of stamp that rises across ``frames``."""
+    for clock in ("pts", "dts"):
+        values = [getattr(f, clock, None) for f in frames]
+        if all(v is not None for v in values) and all(a < b for a, b in itertools.pairwise(values)):
+            return clock
+    return "rate"
+
+
 class ImageFolderReader(FrameSource):
-    """Frames from a folder of images (sorted by name) or a printf pattern such as ``f/%08d.png``."""
+    """Frames from a folder of images or a printf pattern such as ``f/%08d.png``, in numeric order.
+
+    Files are ordered by their frame numbers (the last run of digits in a folder's file names, the
+    ``%d`` field of a pattern), so ``2.png`` comes before ``10.png``; frame n is shown at
+    ``(n - first) / rate``, so a gap in the numbering becomes a longer interval (named in a notice),
+    as FFmpeg's image2 demuxer with ``-ts_from_file`` off would not do but a render farm means.
+    Names without a number fall back to natural order and one interval each.
+    """
 
     def __init__(self, source: str | os.PathLike, rate: Fraction | None = None) -> None:
         from ..io.images import read_image
 
         self._read = read_image
         self.path = Path(source)
-        self.files = list_image_files(self.path)
+        numbered = numbered_image_files(self.path)
+        self.files = [p for _, p in numbered]
         self.warnings = []
         if rate is None:
             rate = DEFAULT_FOLDER_FPS
             self.warnings.append(f"{self.path}: image sequence has no frame rate; assuming {rate} fps (--input-fps)")
+        numbers = [n for n, _ in numbered]
+        if all(n is not None for n in numbers) and len(set(numbers)) == len(numbers):
+            self.slots = [n - numbers[0] for n in numbers]
+            missing = _missing(numbers)
+            if missing:
+                self.warnings.append(
+                    f"{self.path}: frame number(s) {missing} missing; the gap is kept in time and interpolated"
+                )
+        else:
+            self.slots = list(range(len(numbers)))
         first = self._read(self.files[0])
         self.info = VideoInfo(
             path=self.path,
             width=first.shape[1],
             height=first.shape[0],
             rate=Fraction(rate),
-            duration=Fraction(len(self.files)) / rate,
+            duration=Fraction(self.slots[-1] + 1) / rate,
             frame_count=len(self.files),
             codec="images",
         )
 
     def frames(self) -> Iterator[SourceFrame]:
-        for index, file in enumerate(self.files):
+        for index, (slot, file) in enumerate(zip(self.slots, self.files, strict=True)):
             image = self._read(file)
             if image.shape[:2] != (self.info.height, self.info.width):
                 raise InputError(
                     f"{file}: size {image.shape[1]}x{image.shape[0]} differs from the first frame "
                     f"({self.info.width}x{self.info.height})"
                 )
-            yield SourceFrame(index, Fraction(index) / self.info.rate, image, 1 / self.info.rate)
+            following = self.slots[index + 1] if index + 1 < len(self.slots) else slot + 1
+            rate = self.info.rate
+            yield SourceFrame(index, Fraction(slot) / rate, image, Fraction(following - slot) / rate)
 
 
 def is_pattern(path: str | os.PathLike) -> bool:
-    """True for printf-style frame patterns such as ``frames/%08d.png``."""
-    return re.search(r"%0?\d*d", str(path)) is not None
+    """True for printf-style frame patterns such as ``frames/%08d.png``.
+
+    An existing file is never a pattern (``100%done.mp4`` is a file name), whatever it contains.
+    """
+    text = str(path)
+    return re.search(r"%0?\d*d", text) is not None and not Path(text).is_file()
 
 
 def pattern_regex(name: str) -> re.Pattern[str]:
@@ -278,30 +458,75 @@ def pattern_regex(name: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"%0?\d*d", r"(\\d+)", escaped) + "$")
 
 
-def list_image_files(source: Path) -> list[Path]:
-    """The image files of a folder or ``%d`` pattern, in frame order."""
+def _natural_key(name: str) -> list[object]:
+    """``img2`` before ``img10``: digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def _frame_number(path: Path) -> int | None:
+    runs = re.findall(r"\d+", path.stem)
+    return int(runs[-1]) if runs else None
+
+
+def numbered_image_files(source: Path) -> list[tuple[int | None, Path]]:
+    """(frame number or ``None``, file) of a folder or ``%d`` pattern, in frame order."""
     if is_pattern(source):
         folder = source.parent
         regex = pattern_regex(source.name)
         if not folder.is_dir():
             raise InputError(f"{source}: folder {folder} does not exist")
-        matches = [(int(m.group(1)), p) for p in folder.iterdir() if (m := regex.match(p.name))]
-        files = [p for _, p in sorted(matches)]
+        found: list[tuple[int | None, Path]] = [
+            (int(m.group(1)), p) for p in folder.iterdir() if (m := regex.match(p.name))
+        ]
     elif source.is_dir():
-        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        found = [(_frame_number(p), p) for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
     else:
         raise InputError(f"{source}: not a folder of images")
-    if not files:
+    if not found:
         raise InputError(f"{source}: no image files found")
-    return files
+    if all(n is not None for n, _ in found):
+        return sorted(found, key=lambda item: (item[0], _natural_key(item[1].name)))
+    return sorted(found, key=lambda item: _natural_key(item[1].name))
 
 
-def open_source(path: str | os.PathLike, rate: Fraction | None = None) -> FrameSource:
-    """A video file reader, or an image-sequence reader for folders and ``%d`` patterns."""
+def list_image_files(source: Path) -> list[Path]:
+    """The image files of a folder or ``%d`` pattern, in frame order (numbers compared as numbers)."""
+    return [p for _, p in numbered_image_files(source)]
+
+
+def _missing(numbers: list[int]) -> str:
+    """The numbers absent between the first and last of ``numbers``, as ranges: ``"5-6, 9"``."""
+    present = set(numbers)
+    gaps, run = [], None
+    for n in range(numbers[0], numbers[-1] + 1):
+        if n in present:
+            if run:
+                gaps.append(run)
+            run = None
+        else:
+            run = (run[0], n) if run else (n, n)
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in gaps)
+
+
+def open_source(
+    path: str | os.PathLike,
+    rate: Fraction | None = None,
+    *,
+    keep_depth: bool = False,
+    keep_native: bool = False,
+    deinterlace: bool = False,
+) -> FrameSource:
+    """A video file reader, or an image-sequence reader for folders and ``%d`` patterns.
+
+    An existing file is always read as a video, whatever its name; ``rate`` applies to image
+    sequences (their frame rate); the keyword options are :class:`VideoFileReader`'s.
+    """
     p = Path(path)
-    if is_pattern(p) or p.is_dir():
+    if not p.is_file() and (is_pattern(p) or p.is_dir()):
+        if deinterlace:
+            raise InputError(f"{p}: --deinterlace applies to video files, not image sequences")
         return ImageFolderReader(p, rate)
-    return VideoFileReader(p)
+    return VideoFileReader(p, keep_depth=keep_depth, keep_native=keep_native, deinterlace=deinterlace)
 
 
 def _ffmpeg_reason(exc: BaseException) -> str:

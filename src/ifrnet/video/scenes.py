@@ -37,6 +37,8 @@ class Thumbnail:
     def of(cls, image: np.ndarray) -> Thumbnail:
         stride = max(1, max(image.shape[:2]) // _THUMB_SIDE)
         small = np.ascontiguousarray(image[::stride, ::stride])
+        if small.dtype == np.uint16:  # deeper sources are judged on the same 0-255 scale
+            small = ((small.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
         # 32 bins per channel: the top five bits, offset per channel so one bincount does all three
         bins = (small >> 3).reshape(-1, 3).astype(np.intp) + np.arange(3) * _BINS
         hist = np.bincount(bins.ravel(), minlength=3 * _BINS).astype(np.float32)
@@ -66,6 +68,9 @@ class SceneDetector:
         return Change.MOTION
 
 
-def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> int:
-    # int16 avoids uint8 wrap-around; whole-frame, since a repeat must repeat everywhere
-    return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())
+def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest difference in 8-bit levels (uint16 frames scaled by 255/65535); whole-frame, since a
+    repeat must repeat everywhere."""
+    wide = np.int16 if a.dtype == np.uint8 else np.int32  # no wrap-around
+    diff = int(np.abs(a.astype(wide) - b.astype(wide)).max())
+    return diff if a.dtype == np.uint8 else diff * 255 / 65535

@@ -77,3 +77,83 @@ class TimeMap:
     def count_until(self, end: Fraction) -> int:
         """How many output frames a source ending at ``end`` gives."""
         return self.first_at_or_after(end)
+
+
+class Timeline:
+    """Which output frames lie between each pair of consecutive source frames, fed in order.
+
+    Two ways to place them:
+
+    * ``factor`` N (``--factor``, ``--slowmo``): by index. Each source interval holds N output
+      frames at ``t = k / N``, the first being the source frame itself, so a constant-rate input
+      gives exactly N times its frames whatever its timestamps' precision (Matroska's 1 ms ticks,
+      GIF's 10 ms, a phone's jitter). An interval that spans m nominal frames (a dropped frame, a
+      gap in a numbered sequence) holds N * m frames at ``t = k / (N m)``, so timing is kept.
+    * ``sample_rate`` (``--fps``): by time. Output frame k shows ``first + k / sample_rate``; a
+      source frame is passed through when an output time falls within ``tolerance`` of it.
+
+    Source times are first put back on the nominal grid (``first + n / rate``) when they are within
+    half a timestamp tick of it: that is where a constant-rate source's frames really are, before
+    the container rounded them.
+    """
+
+    def __init__(
+        self,
+        first: Fraction,
+        rate: Fraction,
+        *,
+        factor: int | None = None,
+        sample_rate: Fraction | None = None,
+        time_base: Fraction | None = None,
+    ) -> None:
+        if (factor is None) == (sample_rate is None):
+            raise InputError("a timeline needs exactly one of factor and sample_rate")
+        self.origin = Fraction(first)
+        self.rate = Fraction(rate)
+        self.tick = Fraction(time_base) if time_base else Fraction(0)
+        self.factor = factor
+        self.previous = self.origin
+        self.next_index = 0
+        if sample_rate is not None:
+            self.map = TimeMap(self.origin, sample_rate)
+            # half a tick, and at least 1/50 of the shorter frame interval: invisible, yet
+            # enough for jittery phone timestamps to land on the output times they mean
+            self.tolerance = max(self.tick / 2, 1 / (50 * max(self.rate, Fraction(sample_rate))))
+
+    def snap(self, time: Fraction) -> Fraction:
+        """``time`` on the nominal grid if a rounding of the timestamp explains the difference."""
+        n = round((time - self.origin) * self.rate)
+        grid = self.origin + Fraction(n) / self.rate
+        return grid if abs(time - grid) <= self.tick / 2 else Fraction(time)
+
+    def steps_to(self, time: Fraction) -> list[Step]:
+        """The output frames from the previous source frame up to (not including) the one at ``time``."""
+        a, b = self.previous, self.snap(time)
+        self.previous = b
+        return self._interval(a, b - a)
+
+    def finish(self, duration: Fraction | None) -> list[Step]:
+        """The output frames shown by the last source frame (one nominal interval if ``duration`` is unknown)."""
+        return self._interval(self.previous, duration if duration and duration > 0 else 1 / self.rate)
+
+    def count(self, frames: int | None, duration: Fraction | None) -> int | None:
+        """Expected output frames for a source of ``frames`` frames or ``duration`` seconds (progress bars)."""
+        if self.factor is not None:
+            return self.factor * frames if frames else None
+        return self.map.count_until(self.origin + duration) if duration else None
+
+    def _interval(self, a: Fraction, span: Fraction) -> list[Step]:
+        if span <= 0:
+            return []
+        if self.factor is not None:
+            slots = max(1, round(span * self.rate))
+            n = self.factor * slots
+            steps = [Step(self.next_index + k, Fraction(k, n)) for k in range(n)]
+            self.next_index += n
+            return steps
+        tol = self.tolerance
+        steps = []
+        for k in range(self.map.first_at_or_after(a - tol), self.map.first_at_or_after(a + span - tol)):
+            offset = self.map.time_of(k) - a
+            steps.append(Step(k, Fraction(0) if abs(offset) <= tol else offset / span))
+        return steps

@@ -1,4 +1,11 @@
-"""Encoding: frames to a video file through PyAV (audio remuxed alongside), or to numbered images."""
+"""Encoding: frames to a video file through PyAV, or to numbered images.
+
+A video file gets the source's pixel format (or the encoder's nearest), its colour tags, its
+audio, subtitle and attachment streams, chapters and tags, each copied packet by packet where the
+output container can hold it and named in a notice where it cannot. Frames that the network did
+not make are written from the decoded source frame itself, so a lossless codec keeps them bit for
+bit.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +17,46 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .reader import VideoInfo, is_pattern, pattern_regex
+from .formats import (
+    FULL_RANGE,
+    LIMITED_RANGE,
+    Colour,
+    PixelFormat,
+    accurate_scaling,
+    choose_output_format,
+    frame_colour,
+    from_rgb,
+)
+from .reader import IMAGE_SUFFIXES, SourceFrame, VideoInfo, is_pattern, pattern_regex
 
 #: Codecs that take x264-style ``crf``/``preset`` options.
 _CRF_CODECS = {"libx264", "libx264rgb", "libx265", "libvpx-vp9", "libsvtav1"}
 _PRESET_CODECS = {"libx264", "libx264rgb", "libx265"}
-# AVColorSpace -> swscale colourspace constant, for RGB <-> YUV conversions with the source's matrix
-_SWS_COLORSPACE = {1: "itu709", 4: "fcc", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
-
-
-def sws_colorspace(av_colorspace: int | None) -> str | None:
-    """The swscale matrix name for a stream's colourspace tag (``None``: swscale's default, BT.601)."""
-    return _SWS_COLORSPACE.get(av_colorspace or 0)
+#: containers that keep what Matroska keeps (subtitles of any codec, attachments)
+_MATROSKA = {"matroska", "webm"}
+#: text subtitle decoders whose cues FFmpeg can re-encode as MP4 timed text
+_TEXT_SUBTITLES = {"ass", "ssa", "subrip", "srt", "webvtt", "text", "mov_text"}
+# the styles FFmpeg's own decoders assume when a stream has none (libavcodec/ass.c defaults)
+_ASS_HEADER = (
+    b"[Script Info]\r\nScriptType: v4.00+\r\nPlayResX: 384\r\nPlayResY: 288\r\n\r\n[V4+ Styles]\r\n"
+    b"Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, "
+    b"Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, "
+    b"MarginR, MarginV, Encoding\r\n"
+    b"Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\r\n\r\n"
+    b"[Events]\r\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\r\n"
+)
 
 
 class FrameSink:
-    """Interface of a frame sink: ``write`` frames in output order, then ``close``."""
+    """Interface of a frame sink: ``write`` frames in output order, then ``close``.
+
+    A frame is a :class:`SourceFrame` (a source frame passed through: written from its decoded
+    native frame where it has one) or an ``(H, W, 3)`` uint8/uint16 RGB array (a new frame).
+    """
 
     notices: list[str]
 
-    def write(self, image: np.ndarray, index: int) -> None:
+    def write(self, frame: SourceFrame | np.ndarray, index: int) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -40,8 +67,31 @@ class FrameSink:
         self.close()
 
 
+def output_colour(info: VideoInfo, pix_fmt: str) -> Colour:
+    """The colour tags of an output in ``pix_fmt`` made from the source ``info``.
+
+    The matrix, primaries and transfer carry over; the range carries over between YUV (or grey)
+    formats, RGB written as YUV is limited range (what players assume), and RGB has no range.
+    """
+    src, out = PixelFormat.of(info.pix_fmt), PixelFormat.of(pix_fmt)
+    colour = info.colour
+    if out.rgb:
+        rng = 0
+    elif src.rgb or src.palette:
+        rng = LIMITED_RANGE
+    else:
+        rng = colour.color_range if colour.color_range in (LIMITED_RANGE, FULL_RANGE) else 0
+    return Colour(colour.colorspace, rng, colour.color_primaries, colour.color_trc)
+
+
 class VideoFileWriter(FrameSink):
-    """H.264 (or any FFmpeg encoder) in any container PyAV can write; audio packets copied."""
+    """Any FFmpeg encoder in any container PyAV can write; other streams copied from ``copy_from``.
+
+    ``pix_fmt`` ``None`` keeps the source's pixel format where the encoder has it, else its nearest
+    (with a notice). ``copy_from``: the input file whose subtitles, attachments, chapters and tags
+    are copied, and its audio too when ``copy_audio``; ``timed`` says whether the output keeps the
+    source's timeline (not for slow motion), without which audio and subtitles cannot follow.
+    """
 
     def __init__(
         self,
@@ -52,7 +102,8 @@ class VideoFileWriter(FrameSink):
         crf: int | None = 18,
         preset: str | None = "medium",
         pix_fmt: str | None = None,
-        audio_from: Path | None = None,
+        copy_from: Path | None = None,
+        timed: bool = True,
         start: Fraction = Fraction(0),
         container_format: str | None = None,
     ) -> None:
@@ -70,7 +121,11 @@ class VideoFileWriter(FrameSink):
         if encoder.type != "video":
             raise InputError(f"{codec!r} is not a video encoder")
         if pix_fmt is None:
-            pix_fmt = "yuv420p" if "yuv420p" in formats or not formats else formats[0]
+            pix_fmt = choose_output_format(info.pix_fmt, formats)
+            if pix_fmt != info.pix_fmt and not info.pix_fmt.startswith("yuvj") and info.codec != "images":
+                self.notices.append(
+                    f"{codec} cannot write the source's {info.pix_fmt}; writing {pix_fmt} (--pix-fmt chooses another)"
+                )
         elif formats and pix_fmt not in formats:
             raise InputError(f"encoder {codec} cannot write pixel format {pix_fmt}; it supports {', '.join(formats)}")
         self._check_size(info, pix_fmt)
@@ -96,88 +151,164 @@ class VideoFileWriter(FrameSink):
             options["preset"] = preset
         self.stream.options = options
         self.pix_fmt = pix_fmt
-        self._color = self._tag_color(info)
+        self.colour = output_colour(info, pix_fmt)
+        self._source_colour = info.colour
+        self._sws = self.colour.swscale()
+        self._tag_colour()
         if info.rotation:
             self.stream.set_display_rotation(info.rotation)
-        self._audio = _AudioCopier(audio_from, self.container, self.notices) if audio_from else None
+        self._copier = None
+        if copy_from is not None:
+            self._copier = _StreamCopier(copy_from, self.container, self.stream, self.notices, timed)
 
     @staticmethod
     def _check_size(info: VideoInfo, pix_fmt: str) -> None:
-        import av
-
-        # a 2x2 probe shows the chroma subsampling: 1-pixel-wide chroma planes need even sides
-        planes = av.VideoFormat(pix_fmt, 2, 2).components
-        sub_w = any(c.width == 1 for c in planes)
-        sub_h = any(c.height == 1 for c in planes)
-        if (sub_w and info.width % 2) or (sub_h and info.height % 2):
+        fmt = PixelFormat.of(pix_fmt)
+        if (fmt.chroma_w and info.width % 2) or (fmt.chroma_h and info.height % 2):
             raise InputError(
                 f"{pix_fmt} needs an even width and height, the input is {info.width}x{info.height}; "
                 "use --pix-fmt yuv444p (or an RGB codec such as ffv1) to keep the size"
             )
 
-    def _tag_color(self, info: VideoInfo) -> dict[str, object]:
+    def _tag_colour(self) -> None:
         ctx = self.stream.codec_context
-        for key in ("color_primaries", "color_trc", "colorspace", "color_range"):
-            value = info.color.get(key)
-            if value not in (None, 0, 2):  # 2 = unspecified for the first three
+        c = self.colour
+        # 0 is "RGB" for the matrix and reserved for the others, 2 "unspecified" for all three
+        for key in ("color_primaries", "color_trc", "colorspace"):
+            value = getattr(c, key)
+            if value not in (0, 2):
                 setattr(ctx, key, value)
-        conversion = {}
-        matrix = sws_colorspace(info.color.get("colorspace"))
-        if matrix:
-            conversion["dst_colorspace"] = matrix
-        if info.color.get("color_range") in (1, 2):
-            conversion["dst_color_range"] = info.color["color_range"]
-        return conversion
+        if c.color_range in (LIMITED_RANGE, FULL_RANGE):
+            ctx.color_range = c.color_range
 
-    def write(self, image: np.ndarray, index: int) -> None:
-        import av
+    def _frame(self, frame: SourceFrame | np.ndarray):
+        """The ``av.VideoFrame`` to encode: the source's own frame where it has one, else converted."""
+        if isinstance(frame, SourceFrame):
+            native = frame.native
+            if native is None:
+                return from_rgb(frame.image, self.pix_fmt, self.colour)
+            native.pict_type = 0  # the encoder chooses frame types, as FFmpeg's CLI lets it
+            if native.format.name == self.pix_fmt and native.width == self.stream.width:
+                return native
+            src = frame_colour(native, self._source_colour).swscale()
+            return native.reformat(
+                format=self.pix_fmt,
+                src_colorspace=src.get("colorspace"),
+                src_color_range=src.get("color_range"),
+                dst_colorspace=self._sws.get("colorspace"),
+                dst_color_range=self._sws.get("color_range"),
+                interpolation=accurate_scaling(),
+            )
+        return from_rgb(frame, self.pix_fmt, self.colour)
 
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        frame = frame.reformat(format=self.pix_fmt, **self._color)
-        frame.pts = index + self._pts_offset
-        frame.time_base = 1 / self.rate
-        if self._audio is not None:
-            self._audio.copy_until(Fraction(frame.pts) / self.rate)
-        for packet in self.stream.encode(frame):
+    def write(self, frame: SourceFrame | np.ndarray, index: int) -> None:
+        out = self._frame(frame)
+        out.pts = index + self._pts_offset
+        out.time_base = 1 / self.rate
+        if self._copier is not None:
+            self._copier.copy_until(Fraction(out.pts) / self.rate)
+        for packet in self.stream.encode(out):
             self.container.mux(packet)
 
     def close(self) -> None:
         for packet in self.stream.encode(None):
             self.container.mux(packet)
-        if self._audio is not None:
-            self._audio.copy_until(None)
-            self._audio.close()
+        if self._copier is not None:
+            self._copier.copy_until(None)
+            self._copier.close()
         self.container.close()
 
     def abort(self) -> None:
-        if self._audio is not None:
-            self._audio.close()
+        if self._copier is not None:
+            self._copier.close()
         self.container.close()
 
 
-class _AudioCopier:
-    """Copies every audio stream of the input packet by packet, interleaved with the video."""
+class _StreamCopier:
+    """Copies audio and subtitle packets, attachments, chapters and tags of the input, interleaved."""
 
-    def __init__(self, source: Path, container: object, notices: list[str]) -> None:
+    def __init__(self, source: Path, container, video, notices: list[str], timed: bool) -> None:
         import av
 
         self.input = av.open(str(source), metadata_errors="ignore")
         self.output = container
         self.streams = {}
-        for stream in self.input.streams.audio:
+        self.transcode: set[int] = set()
+        fmt = container.format.name
+        suffix = Path(container.name).suffix or "this container"
+        _copy_tags(self.input.metadata, container.metadata)
+        _copy_tags(self.input.streams.video[0].metadata, video.metadata, keys=("language", "title"))
+        first_video = self.input.streams.video[0].index
+        for stream in self.input.streams:
+            label = _describe(stream)
+            if stream.type == "data" or (stream.type == "video" and stream.index != first_video):
+                # timecode tracks, telemetry, cover art, second angles: not what is interpolated
+                notices.append(f"{source}: {label} not copied (only the first video stream is interpolated)")
+                continue
+            if stream.type not in ("audio", "subtitle"):
+                continue
+            if not timed:  # slow motion: the pipeline's summary reports the audio
+                if stream.type == "subtitle":
+                    notices.append(f"{source}: {label} dropped (slow motion changes the duration)")
+                continue
             try:
-                self.streams[stream.index] = container.add_stream_from_template(stream)
+                copy = container.add_stream_from_template(stream)
             except (av.error.FFmpegError, ValueError):
-                notices.append(
-                    f"audio stream {stream.index} ({stream.codec_context.name}) cannot be stored in "
-                    f"{Path(container.name).suffix or 'this container'} without re-encoding; dropped "
-                    "(write .mkv to keep it)"
-                )
-        self._packets: Iterator = self.input.demux(*[s for s in self.input.streams.audio if s.index in self.streams])
+                copy = self._text_subtitles(stream, container)
+                if copy is None:
+                    notices.append(
+                        f"{source}: {label} cannot be stored in {suffix} without re-encoding; dropped "
+                        "(write .mkv to keep it)"
+                    )
+                    continue
+                notices.append(f"{source}: {label} converted to MP4 timed text (mov_text); styling is lost")
+            _copy_tags(stream.metadata, copy.metadata, keys=("language", "title", "handler_name"))
+            self.streams[stream.index] = copy
+        self._attachments(container, fmt, notices, source)
+        chapters = self.input.chapters()
+        if chapters:
+            try:
+                container.set_chapters(chapters)
+            except (av.error.FFmpegError, ValueError, TypeError) as exc:
+                notices.append(f"{source}: {len(chapters)} chapter(s) dropped ({exc})")
+        wanted = [s for s in self.input.streams if s.index in self.streams]
+        self._packets: Iterator = self.input.demux(*wanted) if wanted else iter(())
         self._held = None
 
+    def _text_subtitles(self, stream, container):
+        """A mov_text stream for a text subtitle stream that MP4/MOV cannot hold as it is (as FFmpeg's
+        ``-c:s mov_text``), else ``None``; its packets are decoded and re-encoded one by one."""
+        import av
+
+        if stream.type != "subtitle" or stream.codec_context.name not in _TEXT_SUBTITLES:
+            return None
+        if "mov_text" not in (container.supported_codecs or ()):
+            return None
+        try:
+            copy = container.add_stream("mov_text")
+            copy.codec_context.time_base = stream.time_base
+            copy.codec_context.subtitle_header = (
+                stream.codec_context.subtitle_header or stream.codec_context.extradata or _ASS_HEADER
+            )
+        except (av.error.FFmpegError, ValueError):
+            return None
+        self.transcode.add(stream.index)
+        return copy
+
+    def _attachments(self, container, fmt: str, notices: list[str], source: Path) -> None:
+        attachments = list(self.input.streams.attachments) if hasattr(self.input.streams, "attachments") else []
+        attachments += [s for s in self.input.streams if s.type == "attachment" and s not in attachments]
+        if not attachments:
+            return
+        if not set(fmt.split(",")) & _MATROSKA:
+            names = ", ".join(_attachment_name(a) for a in attachments)
+            notices.append(f"{source}: attachment(s) {names} dropped: only Matroska holds them (write .mkv to keep)")
+            return
+        for a in attachments:
+            container.add_attachment(_attachment_name(a), a.mimetype or "application/octet-stream", bytes(a.data))
+
     def copy_until(self, time: Fraction | None) -> None:
-        """Mux audio packets that start before ``time`` (all remaining ones for ``None``)."""
+        """Mux packets that start before ``time`` (all remaining ones for ``None``)."""
         if not self.streams:
             return
         while True:
@@ -185,24 +316,71 @@ class _AudioCopier:
             self._held = None
             if packet is None:
                 return
-            if packet.dts is None or packet.size == 0:  # demuxer flush markers
+            if (packet.dts is None and packet.pts is None) or packet.size == 0:  # demuxer flush markers
                 continue
-            if time is not None and packet.pts is not None and Fraction(packet.pts) * packet.time_base > time:
+            stamp = packet.pts if packet.pts is not None else packet.dts
+            if time is not None and Fraction(stamp) * packet.time_base > time:
                 self._held = packet
                 return
-            packet.stream = self.streams[packet.stream.index]
+            index = packet.stream.index
+            if index in self.transcode:
+                packet = self._to_mov_text(packet)
+                if packet is None:
+                    continue
+            packet.stream = self.streams[index]
             self.output.mux(packet)
+
+    def _to_mov_text(self, packet):
+        import av
+
+        source = packet.stream
+        try:
+            subtitle = source.codec_context.decode2(packet)
+            if subtitle is None:
+                return None
+            out = self.streams[source.index].codec_context.encode_subtitle(subtitle)
+        except (av.error.FFmpegError, ValueError):
+            return None  # one unreadable cue is not worth the run
+        out.pts, out.dts, out.duration, out.time_base = packet.pts, packet.dts, packet.duration, packet.time_base
+        return out
 
     def close(self) -> None:
         self.input.close()
 
 
-class ImageSequenceWriter(FrameSink):
-    """Numbered PNG files from a ``%d`` pattern (``frames/%08d.png``), each written atomically."""
+def _copy_tags(src, dst, keys: tuple[str, ...] | None = None) -> None:
+    for key, value in (src or {}).items():
+        if keys is None and key.upper() in ("ENCODER", "DURATION", "COMPATIBLE_BRANDS", "MAJOR_BRAND", "MINOR_VERSION"):
+            continue  # describe the old file, not this one
+        if keys is None or key.lower() in keys:
+            dst[key] = value
 
-    def __init__(self, pattern: str | os.PathLike, overwrite: bool = False) -> None:
+
+def _describe(stream) -> str:
+    meta = {k.lower(): v for k, v in (stream.metadata or {}).items()}
+    lang = meta.get("language")
+    name = getattr(stream.codec_context, "name", None) if stream.type in ("audio", "subtitle") else None
+    details = ", ".join(x for x in (name, lang) if x)
+    return f"{stream.type} stream {stream.index}" + (f" ({details})" if details else "")
+
+
+def _attachment_name(stream) -> str:
+    meta = {k.lower(): v for k, v in (stream.metadata or {}).items()}
+    return meta.get("filename") or getattr(stream, "name", None) or f"attachment{stream.index}"
+
+
+class ImageSequenceWriter(FrameSink):
+    """Numbered PNG files from a ``%d`` pattern (``frames/%08d.png``), each written atomically.
+
+    ``rotation`` (degrees counter-clockwise, the source's display matrix) is applied to the pixels,
+    as FFmpeg's autorotate does, since PNG has no rotation tag; frames deeper than 8 bits are
+    written as 16-bit PNG.
+    """
+
+    def __init__(self, pattern: str | os.PathLike, overwrite: bool = False, rotation: int = 0) -> None:
         self.pattern = str(folder_pattern(pattern))
         self.notices = []
+        self.rotation = int(rotation) % 360
         self._stale = set(self.check(pattern, overwrite))
         Path(self.pattern).parent.mkdir(parents=True, exist_ok=True)
 
@@ -214,9 +392,13 @@ class ImageSequenceWriter(FrameSink):
             raise InputError(f"{existing[0]}: output exists; pass --overwrite to replace the image sequence")
         return existing
 
-    def write(self, image: np.ndarray, index: int) -> None:
+    def write(self, frame: SourceFrame | np.ndarray, index: int) -> None:
         from ..io.images import write_png
 
+        image = frame.image if isinstance(frame, SourceFrame) else frame
+        if self.rotation:
+            # np.rot90 turns counter-clockwise, the display matrix's sense (libavutil/display.h)
+            image = np.ascontiguousarray(np.rot90(image, k=self.rotation // 90))
         path = Path(self.pattern % index)
         write_png(path, image)
         self._stale.discard(path)
@@ -238,8 +420,13 @@ def folder_pattern(output: str | os.PathLike) -> Path:
 
 
 def is_folder_output(output: str | os.PathLike) -> bool:
+    """True for PNG-sequence outputs: a ``%d`` pattern ending in an image suffix, or a folder.
+
+    ``Summer%20day.mp4`` is a video file name, not a pattern.
+    """
     text = str(output)
-    return is_pattern(text) or text.endswith(("/", os.sep)) or Path(text).is_dir()
+    pattern = is_pattern(text) and Path(text).suffix.lower() in (*IMAGE_SUFFIXES, "")
+    return pattern or text.endswith(("/", os.sep)) or Path(text).is_dir()
 
 
 def existing_sequence_files(pattern: Path) -> list[Path]:
@@ -247,3 +434,30 @@ def existing_sequence_files(pattern: Path) -> list[Path]:
         return []
     regex = pattern_regex(pattern.name)
     return sorted(p for p in pattern.parent.iterdir() if regex.match(p.name))
+
+
+def check_not_an_input(output: str | os.PathLike, source: str | os.PathLike, folder: bool) -> None:
+    """Refuse, before any work, an output that would write over or into the input (links resolved).
+
+    A file output may not be the input file or one of its images; a PNG-sequence output may not
+    name any input file, nor lie in the input sequence's folder (its frames would join the input).
+    Raises :class:`InputError`, even with ``--overwrite``.
+    """
+    from .reader import list_image_files
+
+    src = Path(source)
+    sequence = not src.is_file() and (is_pattern(src) or src.is_dir())
+    if sequence:
+        inputs = [p.resolve() for p in list_image_files(src)]
+        input_dirs = {(src if src.is_dir() else src.parent).resolve()}
+    else:
+        inputs = [src.resolve()] if src.exists() else []
+        input_dirs = set()
+    if folder:
+        pattern = folder_pattern(output)
+        out_dir = pattern.parent.resolve()
+        regex = pattern_regex(pattern.name)
+        if out_dir in input_dirs or any(p.parent == out_dir and regex.match(p.name) for p in inputs):
+            raise InputError(f"{output}: output would write into the input sequence {source}; choose another folder")
+    elif Path(output).resolve() in inputs:
+        raise InputError(f"{output}: output would overwrite the input {source}; choose another output name")

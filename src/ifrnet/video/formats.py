@@ -1,0 +1,185 @@
+"""Pixel formats and colour: from a stream's native frames to the network's RGB and back.
+
+The network sees RGB; the source and the output are usually YUV of some depth and subsampling.
+Every conversion here goes through swscale with the stream's own matrix and range and with
+accurate rounding and full chroma interpolation (FFmpeg's ``accurate_rnd+full_chroma_int+
+full_chroma_inp``), so an RGB round trip costs at most one code value, and frames that need no
+network are never converted at all (the pipeline passes the decoded frame through).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+# AVColorSpace -> swscale matrix name (libavutil/pixfmt.h; sws_getCoefficients)
+_SWS_MATRIX = {1: "itu709", 4: "fcc", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
+#: AVColorRange values (libavutil/pixfmt.h): 1 = limited ("tv", MPEG), 2 = full ("pc", JPEG)
+LIMITED_RANGE, FULL_RANGE = 1, 2
+#: field orders (AVFieldOrder): 1 progressive, 2-5 interlaced (tt, bb, tb, bt)
+FIELD_ORDERS = {2: "top field first", 3: "bottom field first", 4: "top field first", 5: "bottom field first"}
+# the deprecated full-range "J" formats, and what they are with their range made explicit
+_J_FORMATS = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p", "yuvj440p": "yuv440p"}
+
+
+def sws_colorspace(av_colorspace: int | None) -> str | None:
+    """The swscale matrix name for a stream's colourspace tag (``None``: swscale's default, BT.601)."""
+    return _SWS_MATRIX.get(int(av_colorspace or 0))
+
+
+@cache
+def accurate_scaling() -> int:
+    """swscale flags for exact conversions: ``bicubic+accurate_rnd+full_chroma_int+full_chroma_inp``."""
+    from av.video.reformatter import Interpolation as Sws
+
+    return Sws.BICUBIC | Sws.ACCURATE_RND | Sws.FULL_CHR_H_INT | Sws.FULL_CHR_H_INP
+
+
+@dataclass(frozen=True)
+class PixelFormat:
+    """What the pipeline needs to know of an FFmpeg pixel format (``av.VideoFormat``)."""
+
+    name: str
+    depth: int  # bits of the deepest component
+    rgb: bool
+    gray: bool
+    alpha: bool
+    palette: bool
+    chroma_w: int  # log2 horizontal chroma subsampling (1 for 4:2:0 and 4:2:2)
+    chroma_h: int
+
+    @classmethod
+    @cache
+    def of(cls, name: str) -> PixelFormat:
+        import av
+
+        fmt = av.VideoFormat(name, 16, 16)  # a size, so that the chroma planes' sizes tell the subsampling
+        comps = fmt.components
+        colour = [c for c in comps if not c.is_alpha]
+        return cls(
+            name=name,
+            depth=max(c.bits for c in comps),
+            rgb=bool(fmt.is_rgb),
+            gray=len(colour) == 1 and not fmt.has_palette,
+            alpha=any(c.is_alpha for c in comps),
+            palette=bool(fmt.has_palette),
+            chroma_w=_log2_ratio(16, fmt.chroma_width()),
+            chroma_h=_log2_ratio(16, fmt.chroma_height()),
+        )
+
+    @property
+    def network_format(self) -> str:
+        """The RGB layout the network is fed from this format: 8-bit, or 16-bit for deeper sources."""
+        return "rgb48le" if self.depth > 8 else "rgb24"
+
+    @property
+    def kind(self) -> str:
+        return "rgb" if self.rgb else "gray" if self.gray else "yuv"
+
+
+def _log2_ratio(full: int, part: int) -> int:
+    return max(0, (int(full) // max(1, int(part))).bit_length() - 1)
+
+
+@dataclass(frozen=True)
+class Colour:
+    """A stream's colour description: AVColorSpace, AVColorRange, primaries and transfer (ints)."""
+
+    colorspace: int = 0
+    color_range: int = 0
+    color_primaries: int = 0
+    color_trc: int = 0
+
+    def swscale(self) -> dict[str, object]:
+        """Keyword arguments naming this matrix and range for ``VideoFrame.reformat``."""
+        out: dict[str, object] = {}
+        matrix = sws_colorspace(self.colorspace)
+        if matrix:
+            out["colorspace"] = matrix
+        if self.color_range in (LIMITED_RANGE, FULL_RANGE):
+            out["color_range"] = self.color_range
+        return out
+
+
+def frame_colour(frame, fallback: Colour) -> Colour:
+    """The colour a decoded frame carries, each unset field taken from the stream's."""
+
+    def pick(name: str) -> int:
+        return int(getattr(frame, name, 0) or 0) or getattr(fallback, name)
+
+    colour = Colour(*(pick(n) for n in ("colorspace", "color_range", "color_primaries", "color_trc")))
+    if frame.format.name in _J_FORMATS:
+        colour = Colour(colour.colorspace, FULL_RANGE, colour.color_primaries, colour.color_trc)
+    return colour
+
+
+def to_rgb(frame, colour: Colour) -> np.ndarray:
+    """A decoded ``av.VideoFrame`` as ``(H, W, 3)`` RGB: uint8, or uint16 (0-65535) for sources deeper than 8 bits.
+
+    YUV is converted with the stream's matrix and range (``colour``) and accurate rounding.
+    """
+    fmt = PixelFormat.of(frame.format.name)
+    target = fmt.network_format
+    if frame.format.name == target:
+        return frame.to_ndarray()
+    sws = colour.swscale()
+    rgb = frame.reformat(
+        format=target,
+        src_colorspace=sws.get("colorspace"),
+        src_color_range=sws.get("color_range"),
+        interpolation=accurate_scaling(),
+    )
+    return rgb.to_ndarray()
+
+
+def from_rgb(image: np.ndarray, pix_fmt: str, colour: Colour):
+    """An ``(H, W, 3)`` uint8 or uint16 RGB array as an ``av.VideoFrame`` in ``pix_fmt``.
+
+    The inverse of :func:`to_rgb`: the output's matrix and range, accurate rounding, and the
+    colour tags set on the frame so the encoder writes them.
+    """
+    import av
+
+    layout = "rgb48le" if image.dtype == np.uint16 else "rgb24"
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=layout)
+    sws = colour.swscale()
+    if pix_fmt == layout:
+        out = frame
+    else:
+        out = frame.reformat(
+            format=pix_fmt,
+            dst_colorspace=sws.get("colorspace"),
+            dst_color_range=sws.get("color_range"),
+            interpolation=accurate_scaling(),
+        )
+    return out
+
+
+def choose_output_format(source: str, supported: list[str]) -> str:
+    """The encoder's pixel format nearest to the source's (FFmpeg's own choice, made explicit).
+
+    Same kind first (YUV, RGB, grey), then no less depth and no more chroma subsampling than the
+    source, then the least excess; alpha and palettes only where nothing else fits. ``supported``
+    empty means the encoder takes anything: the source's format is kept.
+    """
+    name = _J_FORMATS.get(source, source)
+    if not supported or name in supported:
+        return name
+    src = PixelFormat.of(name)
+    if src.palette:
+        src = PixelFormat.of("rgb24")
+
+    def cost(candidate: str) -> tuple:
+        c = PixelFormat.of(candidate)
+        kind = 0 if c.kind == src.kind else 1 if (src.gray or c.kind != "gray") else 3
+        shallower = max(0, src.depth - c.depth)
+        # grey has no chroma to lose
+        coarser = 0 if src.gray else max(0, c.chroma_w - src.chroma_w) + max(0, c.chroma_h - src.chroma_h)
+        excess = max(0, c.depth - src.depth) + max(0, src.chroma_w - c.chroma_w) + max(0, src.chroma_h - c.chroma_h)
+        semi_planar = candidate.startswith(("nv", "p0", "p2", "p4"))  # NV12-style: same content, fewer tools read it
+        jpeg = candidate in _J_FORMATS
+        return (shallower > 0, coarser, kind, shallower, c.alpha, c.palette, semi_planar, excess, jpeg, candidate)
+
+    return min(supported, key=cost)
