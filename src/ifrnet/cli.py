@@ -170,7 +170,11 @@ def cmd_pair(args: argparse.Namespace) -> int:
 def cmd_video(args: argparse.Namespace) -> int:
     from .video import VideoOptions, interpolate_video, parse_rate
     from .video.pipeline import tqdm_progress
+    from .video.scenes import check_hold_tolerance, check_scene_threshold, read_cut_list
 
+    check_scene_threshold(args.scene_threshold)
+    check_hold_tolerance(args.dedup_tolerance)
+    cuts = read_cut_list(args.cuts) if args.cuts else None
     if args.uhd:
         args.scale = 0.5
     if args.fps is None and args.slowmo is None and args.factor is None:
@@ -188,6 +192,9 @@ def cmd_video(args: argparse.Namespace) -> int:
         batch=args.batch,
         overwrite=args.overwrite,
         deinterlace=args.deinterlace,
+        dedup=args.dedup,
+        dedup_tolerance=args.dedup_tolerance,
+        cuts=cuts,
     )
     summary = interpolate_video(
         args.input,
@@ -368,6 +375,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .video.scenes import DEFAULT_HOLD_TOLERANCE, DEFAULT_SCENE_THRESHOLD
+
     parser = _Parser(prog=PROG, description="IFRNet video frame interpolation.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -409,8 +418,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--pix-fmt", default=None, help="output pixel format (default: the source's, or the encoder's nearest)"
     )
     scenes = video.add_argument_group("scene cuts")
-    scenes.add_argument("--scene-threshold", type=float, default=25.0, help="cut sensitivity, lower finds more (25)")
-    scenes.add_argument("--no-scene-detect", action="store_true", help="interpolate across every pair of frames")
+    scenes.add_argument(
+        "--scene-threshold",
+        type=float,
+        default=DEFAULT_SCENE_THRESHOLD,
+        help=f"cut score (1-100; 0 = equal frames, 50-100 = unrelated) above which a pair is always a cut; "
+        f"pairs standing out from their neighbours are cuts from 1/20 of it (default {DEFAULT_SCENE_THRESHOLD:g})",
+    )
+    scenes.add_argument("--no-scene-detect", action="store_true", help="detect no cuts (those from --cuts still hold)")
+    scenes.add_argument(
+        "--cuts",
+        default=None,
+        metavar="FILE",
+        help="cuts to hold: one 0-based frame index (first frame of the new shot) or timecode a line, "
+        "or PySceneDetect's scene-list CSV",
+    )
+    scenes.add_argument(
+        "--dedup",
+        action="store_true",
+        help="drop drawings shown again (anime on twos/threes) and interpolate at their times",
+    )
+    scenes.add_argument(
+        "--dedup-tolerance",
+        type=float,
+        default=DEFAULT_HOLD_TOLERANCE,
+        help=f"largest block mean difference (of 255) of a held copy (default {DEFAULT_HOLD_TOLERANCE:g})",
+    )
     video.add_argument("--input-fps", default=None, help="frame rate of an image-sequence input (default 25)")
     video.add_argument(
         "--deinterlace", action="store_true", help="deinterlace first with FFmpeg's bwdif (one frame per frame)"
@@ -510,7 +543,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--factor", type=_positive_int, default=2, help="--video: hold out N-1 of every N frames (2)")
     ev.add_argument("--start", type=int, default=0, help="--video: first frame to use")
     ev.add_argument("--limit", type=int, default=None, help="--video: at most this many windows")
-    ev.add_argument("--scene-threshold", type=float, default=25.0, help="--video: skip windows with a cut")
+    ev.add_argument(
+        "--scene-threshold",
+        type=float,
+        default=DEFAULT_SCENE_THRESHOLD,
+        help="--video: skip windows with a cut (the same detector and scale as ifrnet video)",
+    )
     ev.add_argument("--no-scene-detect", action="store_true")
     ev.add_argument(
         "--methods",

@@ -31,14 +31,14 @@ import numpy as np
 from ..errors import InputError
 from ..io.files import atomic_output
 from ..video.reader import IMAGE_SUFFIXES, list_image_files, open_source
-from ..video.scenes import DEFAULT_SCENE_THRESHOLD, Change, SceneDetector, Thumbnail, scene_score
+from ..video.scenes import DEFAULT_SCENE_THRESHOLD, Thumbnail, cut_mask, held, is_repeat, pair_measures
 from .augment import Augment, Frames, TripletDataset
 from .types import FlowEstimator
 
 log = logging.getLogger("ifrnet.data")
 
 DEFAULT_CACHE_DIR = ".ifrnet_cache"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: pixel changes and still pairs beside the scores (issue 21's cut rule)
 #: Files in a footage folder that are obviously not video and are skipped without trying to decode them.
 NOT_VIDEO_SUFFIXES = frozenset(
     {".txt", ".md", ".json", ".csv", ".yaml", ".yml", ".toml", ".log", ".npy", ".flo", ".py", ".srt", ".vtt"}
@@ -71,13 +71,15 @@ class FootageSource:
     scores: tuple[float, ...]
     #: whether pair (p, p + 1) is a repeated frame
     duplicates: tuple[bool, ...]
+    #: pixel change of each pair, and whether it is still (a repeat or a held drawing): the rest of
+    #: what :func:`~ifrnet.video.scenes.cut_mask` needs
+    changes: tuple[float, ...] = ()
+    still: tuple[bool, ...] = ()
 
     def breaks(self, threshold: float | None) -> np.ndarray:
-        """Boolean per consecutive pair: a cut (score above ``threshold``) or a repeat, which no window may span."""
-        dup = np.asarray(self.duplicates, dtype=bool)
-        if threshold is None:
-            return dup
-        return dup | (np.asarray(self.scores, dtype=np.float64) > threshold)
+        """Boolean per consecutive pair: a cut (``ifrnet video``'s rule at ``threshold``) or a repeat,
+        which no window may span."""
+        return np.asarray(self.duplicates, dtype=bool) | cut_mask(self.scores, self.changes, self.still, threshold)
 
 
 def _signature(path: Path) -> str:
@@ -106,6 +108,7 @@ def _load_manifest(manifest: Path, npy: Path, signature: str) -> dict | None:
             and meta.get("signature") == signature
             and npy.stat().st_size == _NPY_HEADER_BYTES + int(np.prod(shape))
             and len(meta["scores"]) == len(meta["duplicates"]) == max(0, meta["frames"] - 1)
+            and len(meta["changes"]) == len(meta["still"]) == len(meta["scores"])
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -114,8 +117,9 @@ def _load_manifest(manifest: Path, npy: Path, signature: str) -> dict | None:
 
 def _decode(path: Path, npy: Path) -> dict:
     """Stream every frame of ``path`` into ``npy`` and measure consecutive frames; returns the manifest fields."""
-    detector = SceneDetector(threshold=None)  # duplicates only; cuts are thresholded later from the scores
     scores: list[float] = []
+    changes: list[float] = []
+    still: list[bool] = []
     duplicates: list[bool] = []
     count = 0
     shape = None
@@ -135,8 +139,12 @@ def _decode(path: Path, npy: Path) -> dict:
                 fh.write(image.tobytes())
                 thumb = Thumbnail.of(image)
                 if previous is not None:
-                    duplicates.append(detector.classify(previous[0], image, previous[1], thumb) is Change.DUPLICATE)
-                    scores.append(scene_score(previous[1], thumb))
+                    repeat = is_repeat(previous[0], image, previous[1], thumb)
+                    score, change = pair_measures(previous[1], thumb)
+                    duplicates.append(repeat)
+                    scores.append(score)
+                    changes.append(change)
+                    still.append(repeat or held(previous[1], thumb))
                 previous = (image, thumb)
                 count += 1
             if shape is None:
@@ -145,7 +153,15 @@ def _decode(path: Path, npy: Path) -> dict:
             fh.write(_npy_header((count, *shape)))
         for warning in source.warnings:
             log.warning("%s", warning)
-    return {"frames": count, "height": shape[0], "width": shape[1], "scores": scores, "duplicates": duplicates}
+    return {
+        "frames": count,
+        "height": shape[0],
+        "width": shape[1],
+        "scores": scores,
+        "changes": changes,
+        "still": still,
+        "duplicates": duplicates,
+    }
 
 
 def cache_source(path: Path, name: str, cache_dir: Path) -> FootageSource:
@@ -176,6 +192,8 @@ def cache_source(path: Path, name: str, cache_dir: Path) -> FootageSource:
         width=meta["width"],
         scores=tuple(float(s) for s in meta["scores"]),
         duplicates=tuple(bool(d) for d in meta["duplicates"]),
+        changes=tuple(float(c) for c in meta["changes"]),
+        still=tuple(bool(h) for h in meta["still"]),
     )
 
 

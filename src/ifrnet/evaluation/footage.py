@@ -48,11 +48,11 @@ class FootageProtocol(BenchmarkProtocol):
         self.factor = factor
         cache = Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "ifrnet_eval_cache"
         self.source = cache_source(path, path.name, cache)
-        scores = np.asarray(self.source.scores, dtype=np.float64)
         self.skipped_cuts = 0
         self._entries = []
+        cuts = self.source.breaks(scene_threshold) & ~np.asarray(self.source.duplicates, dtype=bool)
         for first in range(start, self.source.frames - factor, factor):
-            if scene_threshold is not None and (scores[first : first + factor] > scene_threshold).any():
+            if cuts[first : first + factor].any():
                 self.skipped_cuts += 1
                 continue
             times = tuple(k / factor for k in range(1, factor))

@@ -15,6 +15,7 @@ from ..devices import resolve_device
 from ..errors import InputError
 from ..inference import Interpolator
 from ..models import list_models
+from ..video.scenes import DEFAULT_SCENE_THRESHOLD, check_scene_threshold
 from .methods import IFRNetMethod, Method
 from .protocols import BenchmarkProtocol, EvalSample, make_protocol
 from .report import Panel, error_map, flow_to_color, flows_and_mask, markdown_table_to_html, to_uint8, write_report
@@ -65,7 +66,7 @@ def run_evaluation(
     factor: int = 2,
     start: int = 0,
     limit: int | None = None,
-    scene_threshold: float | None = 25.0,
+    scene_threshold: float | None = DEFAULT_SCENE_THRESHOLD,
     methods: str | None = None,
     out: str | None = None,
     extra_metrics: Sequence[str] = (),
@@ -78,6 +79,8 @@ def run_evaluation(
     notices: list[str] = []
     if video is not None:
         from .footage import FootageProtocol
+
+        check_scene_threshold(scene_threshold)
 
         out_dir = Path(out or Path("eval") / f"{Path(video).stem}_{factor}x")
         protocol: BenchmarkProtocol = FootageProtocol(

@@ -7,6 +7,7 @@ queue of output frames. Memory is bounded by the queue sizes whatever the length
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import threading
@@ -25,7 +26,7 @@ from ..errors import IFRNetError, InputError
 from ..io.files import atomic_output, check_output_path
 from .parallel import result_of
 from .reader import FrameSource, SourceFrame, VideoInfo, open_source
-from .scenes import DEFAULT_SCENE_THRESHOLD, Change, SceneDetector, Thumbnail
+from .scenes import DEFAULT_HOLD_TOLERANCE, DEFAULT_SCENE_THRESHOLD, Change, CutList, SceneDetector, held
 from .schedule import Step, Timeline
 from .writer import FrameSink, ImageSequenceWriter, VideoFileWriter, check_not_an_input, is_folder_output
 
@@ -57,6 +58,12 @@ class VideoOptions:
     queue_size: int = 8
     #: run FFmpeg's bwdif deinterlacer on the decoded frames first
     deinterlace: bool = False
+    #: drop drawings shown again (anime on twos/threes) and interpolate at the held frames' times
+    dedup: bool = False
+    #: largest block mean difference (of 255) of a held drawing's copy (``scenes.held``)
+    dedup_tolerance: float = DEFAULT_HOLD_TOLERANCE
+    #: cuts given by the user (``--cuts FILE``), held in addition to detected ones
+    cuts: CutList | None = None
 
     def rates(self, input_rate: Fraction) -> tuple[Fraction, Fraction]:
         """(rate at which the source is sampled, rate written to the output)."""
@@ -87,6 +94,8 @@ class VideoSummary:
     interpolated: int = 0
     cuts: int = 0
     duplicates: int = 0
+    #: with --dedup: frames that showed the previous drawing again, dropped and re-timed
+    held: int = 0
     audio: str = "none in the input"
     engine: str = ""
     #: the output's pixel format (``"png"`` for image sequences)
@@ -101,8 +110,13 @@ class VideoSummary:
             f"output: {self.output} ({float(self.output_rate):.3f} fps{', ' + self.pix_fmt if self.pix_fmt else ''}), "
             f"{self.frames_out} frames, "
             f"{self.interpolated} interpolated",
-            f"scenes: {self.cuts} cut(s) held across, {self.duplicates} repeated frame(s) passed through; "
-            f"audio: {self.audio}",
+            f"scenes: {self.cuts} cut(s) held across, "
+            + (
+                f"{self.frames_in - self.held} drawing(s), {self.held} held frame(s) re-timed; "
+                if self.held
+                else f"{self.duplicates} repeated frame(s) passed through; "
+            )
+            + f"audio: {self.audio}",
             f"time  : {self.seconds:.1f} s ({rate:.2f} output frames/s)"
             + (f" with {self.engine}" if self.engine else ""),
         ]
@@ -151,8 +165,8 @@ def interpolate_video(
     """
     options = options or VideoOptions(factor=2)
     started = time.perf_counter()
+    folder = is_folder_output(output)  # before Path() drops the trailing slash of "frames/"
     output = Path(output)
-    folder = is_folder_output(output)
     check_not_an_input(output, source_path, folder)
     if not folder:
         check_output_path(output, [source_path], options.overwrite)
@@ -265,7 +279,7 @@ class _Run:
         self.sample_rate = sample_rate
         self.summary = summary
         self.progress_factory = progress
-        self.detector = SceneDetector(options.scene_threshold)
+        self.detector = SceneDetector(options.scene_threshold, options.cuts)
         self.stop = threading.Event()
         self.decoded: queue.Queue = queue.Queue(maxsize=options.queue_size)
         self.encoded: queue.Queue = queue.Queue(maxsize=options.queue_size)
@@ -360,24 +374,42 @@ class _Run:
             total = timeline.count(info.frame_count, info.duration)
             progress = self.progress = self.progress_factory(total)
             self.summary.frames_in = 1
-            prev_thumb = Thumbnail.of(prev.image)
             backlog: list[_Segment] = []
-            for nxt in frames:
+            kept = last = prev  # kept: the last frame the timeline was given (a new drawing, with --dedup)
+            dedup = self.options.dedup
+            for pair in self.detector.judge(itertools.chain([prev], frames)):
                 self.summary.frames_in += 1
-                thumb = Thumbnail.of(nxt.image)
-                change = self.detector.classify(prev.image, nxt.image, prev_thumb, thumb)
+                last = pair.b
+                change = pair.change
                 if change is Change.CUT:
                     self.summary.cuts += 1
-                elif change is Change.DUPLICATE:
+                elif change is Change.DUPLICATE and not dedup:
                     self.summary.duplicates += 1
-                steps = timeline.steps_to(nxt.time)
+                if dedup and change is not Change.CUT:
+                    if change is Change.DUPLICATE or held(pair.thumb_a, pair.thumb_b, self.options.dedup_tolerance):
+                        # the drawing shown again: dropped, so that the frames between drawings are
+                        # made at their own times, as if it had moved on every frame
+                        self.summary.held += 1
+                        continue
+                    change = Change.MOTION
+                elif dedup and kept is not pair.a:
+                    # held copies just before a cut: the drawing stays until the cut, never a
+                    # frame of the next shot early
+                    steps = timeline.steps_to(pair.a.time)
+                    backlog.append(_Segment(steps, kept, kept, Change.DUPLICATE))
+                    kept = pair.a
+                steps = timeline.steps_to(pair.b.time)
                 if steps:
-                    backlog.append(_Segment(steps, prev, nxt, change))
+                    backlog.append(_Segment(steps, kept, pair.b, change))
                     waiting = sum(s.needs_model for s in backlog)
                     if waiting == 0 or waiting >= self.options.batch:
                         self._flush(backlog)
-                prev, prev_thumb = nxt, thumb
-            backlog.append(_Segment(timeline.finish(prev.duration), prev, prev, Change.DUPLICATE))
+                kept = pair.b
+            if last is kept:
+                tail = timeline.finish(kept.duration)
+            else:  # held copies at the end: the last drawing lasts until the last frame ends
+                tail = timeline.finish(last.time + (last.duration or 1 / info.rate) - kept.time)
+            backlog.append(_Segment(tail, kept, kept, Change.DUPLICATE))
             self._flush(backlog)
             self._write_finished(0)
             self._put(self.encoded, _END)

@@ -452,6 +452,16 @@ def is_pattern(path: str | os.PathLike) -> bool:
     return re.search(r"%0?\d*d", text) is not None and not Path(text).is_file()
 
 
+def is_sequence(path: str | os.PathLike) -> bool:
+    """Whether an input names an image sequence: a folder, or a ``%d`` pattern of image files.
+
+    A ``%d``-like name with a video suffix that does not exist is a missing file, not an empty
+    pattern; an existing file is always a file.
+    """
+    p = Path(path)
+    return not p.is_file() and (p.is_dir() or (is_pattern(p) and p.suffix.lower() in IMAGE_SUFFIXES))
+
+
 def pattern_regex(name: str) -> re.Pattern[str]:
     """A regex matching the file names of a ``%d`` pattern; group 1 is the frame number."""
     escaped = re.escape(name).replace(r"\%", "%")
@@ -522,7 +532,7 @@ def open_source(
     sequences (their frame rate); the keyword options are :class:`VideoFileReader`'s.
     """
     p = Path(path)
-    if not p.is_file() and (is_pattern(p) or p.is_dir()):
+    if is_sequence(p):
         if deinterlace:
             raise InputError(f"{p}: --deinterlace applies to video files, not image sequences")
         return ImageFolderReader(p, rate)

@@ -122,7 +122,7 @@ class VideoFileWriter(FrameSink):
             raise InputError(f"{codec!r} is not a video encoder")
         if pix_fmt is None:
             pix_fmt = choose_output_format(info.pix_fmt, formats)
-            if pix_fmt != info.pix_fmt and not info.pix_fmt.startswith("yuvj") and info.codec != "images":
+            if pix_fmt != info.pix_fmt and not info.pix_fmt.startswith("yuvj"):
                 self.notices.append(
                     f"{codec} cannot write the source's {info.pix_fmt}; writing {pix_fmt} (--pix-fmt chooses another)"
                 )
@@ -443,11 +443,10 @@ def check_not_an_input(output: str | os.PathLike, source: str | os.PathLike, fol
     name any input file, nor lie in the input sequence's folder (its frames would join the input).
     Raises :class:`InputError`, even with ``--overwrite``.
     """
-    from .reader import list_image_files
+    from .reader import is_sequence, list_image_files
 
     src = Path(source)
-    sequence = not src.is_file() and (is_pattern(src) or src.is_dir())
-    if sequence:
+    if is_sequence(src):
         inputs = [p.resolve() for p in list_image_files(src)]
         input_dirs = {(src if src.is_dir() else src.parent).resolve()}
     else:
