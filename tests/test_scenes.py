@@ -85,7 +85,7 @@ def test_cut_lists_in_every_form(tmp_path):
     plain = tmp_path / "cuts.txt"
     plain.write_text("# first frames of new shots\n12\n00:00:02.500\n3.25\n30 I -1\n0\n")
     cuts = read_cut_list(plain)
-    assert cuts.frames == {12, 30} and cuts.times == [Fraction(5, 2), Fraction(13, 4)]
+    assert cuts.frames == {0, 12, 30} and cuts.times == [Fraction(5, 2), Fraction(13, 4)]
     csv = tmp_path / "scenes.csv"  # as `scenedetect -i clip.mp4 detect-adaptive list-scenes` writes it
     csv.write_text(
         "Timecode List:,00:00:01.000,00:00:02.000\n"
@@ -98,7 +98,7 @@ def test_cut_lists_in_every_form(tmp_path):
     assert read_cut_list(csv).frames == {25, 50}
     bad = tmp_path / "bad.txt"
     bad.write_text("12\nscene two\n")
-    with pytest.raises(InputError, match=r"bad.txt:2: 'scene' is neither a frame index nor a timecode"):
+    with pytest.raises(InputError, match=r"bad.txt:2: 'scene two' is neither a frame index nor a timecode"):
         read_cut_list(bad)
 
 
@@ -108,7 +108,7 @@ def test_a_given_cut_is_held_where_the_detector_sees_none(tmp_path, interp, caps
     summary = interpolate_video(src, tmp_path / "plain.mkv", interp, VideoOptions(factor=2, codec="ffv1"))
     assert summary.cuts == 0
     cuts = tmp_path / "cuts.txt"
-    cuts.write_text("4\n")  # frame 4 starts a new shot
+    cuts.write_text("4\n99\n")  # frame 4 starts a new shot; the clip has no frame 99
     code = main(
         [
             "video",
@@ -125,6 +125,7 @@ def test_a_given_cut_is_held_where_the_detector_sees_none(tmp_path, interp, caps
         ]
     )
     assert code == 0
+    assert "1 cut(s) not in the video, ignored: frame 99" in capsys.readouterr().err
     out, _ = native(tmp_path / "cut.mkv")
     source, _ = native(src)
     # across the given cut the output shows frame 3, then frame 4 (the nearer one from t = 1/2 on):

@@ -433,12 +433,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="cuts to hold: one 0-based frame index (first frame of the new shot) or timecode a line, "
         "or PySceneDetect's scene-list CSV",
     )
-    scenes.add_argument(
+    anime = video.add_argument_group("animation")
+    anime.add_argument(
         "--dedup",
         action="store_true",
         help="drop drawings shown again (anime on twos/threes) and interpolate at their times",
     )
-    scenes.add_argument(
+    anime.add_argument(
         "--dedup-tolerance",
         type=float,
         default=DEFAULT_HOLD_TOLERANCE,

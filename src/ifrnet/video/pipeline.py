@@ -112,7 +112,7 @@ class VideoSummary:
             f"{self.interpolated} interpolated",
             f"scenes: {self.cuts} cut(s) held across, "
             + (
-                f"{self.frames_in - self.held} drawing(s), {self.held} held frame(s) re-timed; "
+                f"{self.frames_in - self.held} drawing(s), {self.held} held cop(ies) replaced by in-between frames; "
                 if self.held
                 else f"{self.duplicates} repeated frame(s) passed through; "
             )
@@ -222,6 +222,9 @@ def interpolate_video(
                 run.execute(sink)
         summary.pix_fmt = getattr(sink, "pix_fmt", "png")
         summary.notices = source.warnings + sink.notices
+        unused = options.cuts.unused() if options.cuts is not None else None
+        if unused:
+            summary.notices.append(unused)
         if summary.audio.startswith("dropped"):
             summary.notices.append(f"{info.path}: audio {summary.audio}")
         if any("audio stream" in n for n in sink.notices):

@@ -200,6 +200,7 @@ class SceneDetector:
     def __init__(self, threshold: float | None = DEFAULT_SCENE_THRESHOLD, cuts: CutList | None = None) -> None:
         self.threshold = check_scene_threshold(threshold)
         self.given = cuts or CutList()
+        self.given.used.clear()  # a list reused for another run starts afresh
 
     def judge(self, items: Iterable[Item]) -> Iterator[Judged[Item]]:
         """Each consecutive pair of ``items`` with its change, in order."""
@@ -276,6 +277,9 @@ class CutList:
 
     frames: set[int] = field(default_factory=set)
     times: list[Fraction] = field(default_factory=list)
+    #: where the list came from, for notices
+    source: str = ""
+    used: set = field(default_factory=set)
 
     def __len__(self) -> int:
         return len(self.frames) + len(self.times)
@@ -283,12 +287,31 @@ class CutList:
     def holds(self, pair: int, a_time: Fraction | None, b_time: Fraction | None) -> bool:
         """Whether the pair joining frames ``pair`` and ``pair + 1`` (at those times) is a given cut."""
         if pair + 1 in self.frames:
+            self.used.add(pair + 1)
             return True
         if a_time is None or b_time is None:
             return False
-        # a timecode names the first frame at or after it: rounding in the list must not move it
+        # a timecode names the frame nearest to it: rounding in the list must not move the cut
         middle = (a_time + b_time) / 2
-        return any(middle < t <= b_time + (b_time - a_time) / 2 for t in self.times)
+        hits = [t for t in self.times if middle < t <= b_time + (b_time - a_time) / 2]
+        self.used.update(hits)
+        return bool(hits)
+
+    def unused(self) -> str | None:
+        """A notice naming the cuts no frame pair took (past the end, frame 0, an empty list), or ``None``."""
+        if not len(self):
+            return f"{self.source}: no cuts in the list" if self.source else None
+        frames = sorted(f for f in self.frames if f not in self.used)
+        times = [t for t in self.times if t not in self.used]
+        if not frames and not times:
+            return None
+        named = [f"frame {f}" for f in frames[:5]] + [f"{float(t):.3f} s" for t in times[:5]]
+        more = len(frames) + len(times) - len(named)
+        return (
+            f"{self.source}: {len(frames) + len(times)} cut(s) not in the video, ignored: {', '.join(named)}"
+            + (f" and {more} more" if more else "")
+            + " (frame 0 starts the video; indices and times past the end match nothing)"
+        )
 
 
 _TIMECODE = r"(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)"
@@ -299,7 +322,8 @@ def read_cut_list(path: str | os.PathLike) -> CutList:
 
     Lines: a 0-based frame index (the first frame of the new shot, in decoder order, as FFmpeg's
     ``select`` counts; anything after the number, such as an x264 qpfile's frame type, is ignored),
-    or a timecode (``HH:MM:SS.mmm``, ``MM:SS.mmm``) or seconds with a decimal point (``12.345``);
+    or a timecode (``HH:MM:SS.mmm``, ``MM:SS.mmm``) or seconds with a decimal point (``12.345``),
+    the cut falling before the frame nearest to it (a time halfway goes to the earlier frame);
     ``#`` starts a comment. A CSV as ``scenedetect ... list-scenes`` writes it (1-based "Start
     Frame" of each scene) is recognised by its header. Raises :class:`InputError` naming the file
     and line of anything else.
@@ -312,7 +336,7 @@ def read_cut_list(path: str | os.PathLike) -> CutList:
         text = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{p}: cannot read the cut list ({exc.__class__.__name__}: {exc})") from None
-    cuts = CutList()
+    cuts = CutList(source=str(p))
     lines = text.splitlines()
     header = next((i for i, line in enumerate(lines) if line.startswith("Scene Number,")), None)
     if header is not None:
@@ -321,7 +345,7 @@ def read_cut_list(path: str | os.PathLike) -> CutList:
             starts = [int(row["Start Frame"]) for row in rows]
         except (KeyError, ValueError, TypeError):
             raise InputError(f"{p}: a PySceneDetect scene list without usable 'Start Frame' values") from None
-        cuts.frames = {start - 1 for start in starts if start > 1}
+        cuts.frames = {start - 1 for start in starts[1:]}  # the first scene starts the video
         return cuts
     for number, raw in enumerate(lines, 1):
         line = raw.split("#", 1)[0].strip()
@@ -329,8 +353,7 @@ def read_cut_list(path: str | os.PathLike) -> CutList:
             continue
         token = line.split()[0].rstrip(",")
         if re.fullmatch(r"\d+", token):
-            if int(token) > 0:
-                cuts.frames.add(int(token))
+            cuts.frames.add(int(token))
         elif m := re.fullmatch(_TIMECODE, token):
             hours, minutes, seconds = m.group(1), m.group(2), m.group(3)
             cuts.times.append(Fraction(int(hours or 0) * 3600 + int(minutes) * 60) + Fraction(seconds))
@@ -338,6 +361,6 @@ def read_cut_list(path: str | os.PathLike) -> CutList:
             cuts.times.append(Fraction(token))
         else:
             raise InputError(
-                f"{p}:{number}: {token!r} is neither a frame index nor a timecode (HH:MM:SS.mmm or seconds)"
+                f"{p}:{number}: {line!r} is neither a frame index nor a timecode (HH:MM:SS.mmm or seconds)"
             )
     return cuts
