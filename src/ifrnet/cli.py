@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 
@@ -623,17 +627,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where Ctrl-C would be, so the same clean-up runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_signals():
+    """SIGTERM (``timeout``, job schedulers, ``docker stop``) and SIGHUP (a closed terminal) stop a
+    command as Ctrl-C does: temporary files removed, workers shut down, exit status 128 + signal."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame) -> None:
+        # An exception raised inside an import (torch's, a C extension initialising) can abort
+        # the interpreter; there the signal is sent again a moment later, once the import is done.
+        while frame is not None:
+            if frame.f_code.co_filename.startswith("<frozen importlib"):
+                threading.Timer(0.2, os.kill, (os.getpid(), signum)).start()
+                return
+            frame = frame.f_back
+        raise _Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``ifrnet`` command. Every failure is one line on stderr: exit 1 for bad input and
+    system errors (permission, no space, ...), 130 for Ctrl-C, 143/129 for SIGTERM/SIGHUP."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except IFRNetError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    with _stop_signals():
+        try:
+            return args.func(args)
+        except IFRNetError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return 1
+        except _Stopped as exc:
+            print(f"{PROG}: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
+            return 128 + exc.signum
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return 130
+        except OSError as exc:
+            from .io.files import describe_os_error
+
+            print(f"{PROG}: error: {describe_os_error(exc)}", file=sys.stderr)
+            return 1
+        except MemoryError:
+            print(
+                f"{PROG}: error: out of memory (try --scale 0.5, a smaller --batch or fewer --workers)", file=sys.stderr
+            )
+            return 1
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from ..benchmark import PAPER_SIZES, speed_table
 from ..devices import resolve_device
 from ..errors import InputError
 from ..inference import Interpolator
+from ..io.files import check_writable
 from ..models import list_models
 from ..video.scenes import DEFAULT_SCENE_THRESHOLD, check_scene_threshold
 from .methods import IFRNetMethod, Method
@@ -77,6 +78,8 @@ def run_evaluation(
     overwrite: bool = False,
 ) -> EvalRun:
     notices: list[str] = []
+    if report is not None:
+        check_writable(report)  # before any scoring: a report that cannot be written wastes the run
     if video is not None:
         from .footage import FootageProtocol
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from ..errors import InputError
@@ -33,7 +34,24 @@ def check_output_path(
         raise InputError(f"{out}: output is an existing directory, expected a file name")
     if out.exists() and not overwrite:
         raise InputError(f"{out}: output exists; pass --overwrite to replace it")
+    check_writable(out.parent)
     return out
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Raise :class:`InputError` now, before any work, if files cannot be created in ``folder``
+    (permission, a read-only file system, no space for even a name): tried, not guessed from mode
+    bits, which root ignores. Leaves nothing behind."""
+    folder = Path(folder)
+    created = make_parents(folder)
+    try:
+        fd, name = tempfile.mkstemp(prefix=".ifrnet-write-test.", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot write here ({exc.strerror or exc})") from None
+    finally:
+        remove_created(created)
 
 
 @contextmanager
@@ -44,15 +62,76 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     the previous file (if any) untouched.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".partial{final.suffix}", dir=final.parent)
+    created = make_parents(final.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".partial{final.suffix}", dir=final.parent)
+    except OSError as exc:
+        remove_created(created)
+        raise InputError(f"{final}: cannot write here ({exc.strerror or exc})") from None
     os.close(fd)
     tmp = Path(tmp_name)
+    done = False
     try:
         yield tmp
         if tmp.exists():
             os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, final)
+        done = True
     finally:
         if tmp.exists():
-            tmp.unlink()
+            quietly(tmp.unlink)
+        if not done:
+            remove_created(created)  # a failed run leaves no empty folders of its own making
+
+
+def quietly(cleanup: Callable[[], object]) -> None:
+    """Run a clean-up step during the handling of another error; an error of its own is dropped,
+    so that the first fault is the one reported (a full disk makes closing a file fail too)."""
+    with suppress(Exception):
+        cleanup()
+
+
+def make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those created, outermost first.
+
+    Raises :class:`InputError` naming the folder and the cause (permission, read-only, no space).
+    """
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    created: list[Path] = []
+    try:
+        for path in reversed(missing):
+            path.mkdir()
+            created.append(path)
+    except OSError as exc:
+        remove_created(created)
+        raise InputError(f"{missing[0]}: cannot create this folder ({exc.strerror or exc})") from None
+    return created
+
+
+def remove_created(created: list[Path]) -> None:
+    """Remove folders :func:`make_parents` created, innermost first, as long as they are empty."""
+    for path in reversed(created):
+        try:
+            path.rmdir()
+        except OSError:
+            break
+
+
+_PARTIAL = re.compile(r"^\.(?P<stem>.+)\.[^./]+\.partial(?P<suffix>\.[^/]*)?$")
+
+
+def user_path(path: str | os.PathLike) -> Path:
+    """The name the user gave for a path, seeing through :func:`atomic_output`'s temporary names
+    (``.clip.k3j2.partial.mp4`` -> ``clip.mp4``)."""
+    p = Path(path)
+    m = _PARTIAL.match(p.name)
+    return p.with_name(m.group("stem") + (m.group("suffix") or "")) if m else p
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a system error: the user's path (never a temporary name) and the cause."""
+    cause = exc.strerror or str(exc) or exc.__class__.__name__
+    return f"{user_path(exc.filename)}: {cause}" if exc.filename is not None else cause

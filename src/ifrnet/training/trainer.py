@@ -10,9 +10,11 @@ moment loses at most ``save_every`` iterations and never the last good checkpoin
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import math
+import os
 import random
 import time
 from collections.abc import Iterator, Sequence
@@ -37,6 +39,21 @@ from .losses import DISTILLATION_WEIGHT, GEOMETRY_WEIGHT, LossForward
 log = logging.getLogger("ifrnet.train")
 
 STATE_FILE = "training_state.pt"
+PREVIOUS_STATE_FILE = "training_state.prev.pt"
+#: 2: plain types only (``torch.load(weights_only=True)``), a SHA-256 digest beside the file
+STATE_FORMAT = 2
+#: what a state must hold, and of which type, before any of it is used
+_STATE_KEYS = {
+    "format": int,
+    "model_name": str,
+    "model": dict,
+    "optimizer": dict,
+    "scaler": dict,
+    "iteration": int,
+    "best_psnr": float,
+    "world": int,
+    "rng": dict,
+}
 LATEST_WEIGHTS = "latest.pth"
 BEST_WEIGHTS = "best.pth"
 CONFIG_FILE = "config.json"
@@ -261,58 +278,102 @@ class Trainer:
     # -- checkpoints --
 
     def _state(self) -> dict:
+        """Everything ``--resume`` needs, in types ``torch.load(weights_only=True)`` reads: tensors,
+        numbers, strings, lists and dicts (no pickled objects, so a state file cannot run code)."""
+        version, mt, gauss = random.getstate()
+        _, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
         return {
-            "format": 1,
+            "format": STATE_FORMAT,
             "model_name": self.config.model,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
             "iteration": self.iteration,
-            "best_psnr": self.best_psnr,
+            "best_psnr": float(self.best_psnr),
             "world": self.ctx.world,
-            "config": dataclasses.asdict(self.config),
+            "config": json.loads(json.dumps(dataclasses.asdict(self.config), default=str)),
             "rng": {
-                "python": random.getstate(),
-                "numpy": np.random.get_state(),
+                "python": {"version": version, "state": torch.tensor(mt, dtype=torch.int64), "gauss": gauss},
+                "numpy": {
+                    "keys": torch.from_numpy(np_keys.astype(np.int64)),
+                    "pos": int(np_pos),
+                    "has_gauss": int(np_has_gauss),
+                    "gauss": float(np_gauss),
+                },
                 "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             },
         }
 
     def save(self) -> None:
+        """Write the training state and the latest weights atomically.
+
+        The state goes with a SHA-256 digest beside it (``training_state.pt.sha256``); the state it
+        replaces is kept as ``training_state.prev.pt`` (with its digest), so a damaged latest file
+        never loses the run.
+        """
         if not self.ctx.is_main:
             return
         self.out.mkdir(parents=True, exist_ok=True)
-        with atomic_output(self.out / STATE_FILE) as tmp:
+        state, previous = self.out / STATE_FILE, self.out / PREVIOUS_STATE_FILE
+        with atomic_output(state) as tmp:
             torch.save(self._state(), tmp)
+            digest = _sha256(tmp)
+            if state.is_file() and _digest_path(state).is_file():
+                # the state being replaced was verified when written: it becomes the fallback
+                os.replace(state, previous)
+                os.replace(_digest_path(state), _digest_path(previous))
+        with atomic_output(_digest_path(state)) as tmp:
+            tmp.write_text(digest + "\n")
         with atomic_output(self.out / LATEST_WEIGHTS) as tmp:
             torch.save(self.model.state_dict(), tmp)
-        log.info("checkpoint: iteration %d -> %s", self.iteration, self.out / STATE_FILE)
+        log.info("checkpoint: iteration %d -> %s", self.iteration, state)
 
     def resume(self) -> None:
-        path = self.out / STATE_FILE
-        if not path.is_file():
-            raise CheckpointError(f"{path}: nothing to resume (no training state in {self.out})")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:
-            raise CheckpointError(f"{path}: unreadable training state ({exc.__class__.__name__}: {exc})") from None
+        """Continue from the training state in ``out``: the latest, or the previous one if the latest
+        fails its checks. Raises :class:`CheckpointError` (one line) when neither is usable; no file
+        is changed either way."""
+        latest, previous = self.out / STATE_FILE, self.out / PREVIOUS_STATE_FILE
+        if not latest.is_file() and not previous.is_file():
+            raise CheckpointError(f"{latest}: nothing to resume (no training state in {self.out})")
+        problems = []
+        for path in (latest, previous):
+            if not path.is_file():
+                continue
+            try:
+                state = read_training_state(path)
+                self._check_compatible(path, state)
+            except CheckpointError as exc:
+                problems.append(str(exc))
+                continue
+            if problems:
+                log.warning("%s; resuming from the previous state %s", problems[0], path)
+            self._restore(path, state)
+            return
+        raise CheckpointError("; ".join(problems))
+
+    def _check_compatible(self, path: Path, state: dict) -> None:
         if state.get("model_name") != self.config.model:
             raise CheckpointError(
                 f"{path}: incompatible: it trains {state.get('model_name')}, this run {self.config.model}; "
                 "use the same --model or another --out"
             )
+
+    def _restore(self, path: Path, state: dict) -> None:
         load_state_into(self.model, state["model"], source=str(path))
         try:
             self.optimizer.load_state_dict(state["optimizer"])
-        except ValueError as exc:
+            self.scaler.load_state_dict(state["scaler"])
+        except (ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(f"{path}: incompatible optimizer state ({exc})") from None
-        self.scaler.load_state_dict(state["scaler"])
-        self.iteration = state["iteration"]
-        self.best_psnr = state["best_psnr"]
+        self.iteration = int(state["iteration"])
+        self.best_psnr = float(state["best_psnr"])
         rng = state["rng"]
-        random.setstate(rng["python"])
-        np.random.set_state(rng["numpy"])
+        py = rng["python"]
+        random.setstate((py["version"], tuple(int(x) for x in py["state"].tolist()), py["gauss"]))
+        np_rng = rng["numpy"]
+        keys = np_rng["keys"].numpy().astype(np.uint32)
+        np.random.set_state(("MT19937", keys, np_rng["pos"], np_rng["has_gauss"], np_rng["gauss"]))
         torch.set_rng_state(rng["torch"])
         if rng["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
@@ -487,3 +548,49 @@ class Trainer:
         over = time.perf_counter() - started >= 60.0 * self.config.time_limit
         flag = torch.tensor(float(over), device=self.ctx.device)
         return bool(mean_over_processes(flag, self.ctx).item() > 0)
+
+
+def _digest_path(state: Path) -> Path:
+    return state.with_name(state.name + ".sha256")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_training_state(path: Path) -> dict:
+    """A training state, verified before use: its digest, then a load that cannot run code, then
+    its keys and types. Raises :class:`CheckpointError` with one line naming the file and the fault."""
+    digest_file = _digest_path(path)
+    try:
+        expected = digest_file.read_text().split()[0] if digest_file.is_file() else None
+        size = path.stat().st_size
+    except (OSError, IndexError) as exc:
+        raise CheckpointError(f"{path}: unreadable training state ({exc})") from None
+    if expected is None:
+        raise CheckpointError(
+            f"{path}: no digest beside it ({digest_file.name}): not a state this version wrote, or its "
+            "writing was cut short; not loaded"
+        )
+    if size == 0 or _sha256(path) != expected:
+        raise CheckpointError(f"{path}: damaged training state (its SHA-256 does not match {digest_file.name})")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # the unpickler's own errors are many; each means the same here
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise CheckpointError(f"{path}: unreadable training state ({reason[:200]})") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not a training state (a {type(state).__name__})")
+    for key, kind in _STATE_KEYS.items():
+        value = state.get(key)
+        if kind is float and isinstance(value, int):
+            continue
+        if not isinstance(value, kind):
+            raise CheckpointError(f"{path}: not a training state: {key!r} is missing or not a {kind.__name__}")
+    if state["format"] != STATE_FORMAT:
+        raise CheckpointError(f"{path}: training state format {state['format']}, this version reads {STATE_FORMAT}")
+    return state

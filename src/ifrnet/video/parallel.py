@@ -13,7 +13,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,10 +37,33 @@ def _run(spec: EngineSpec, a: np.ndarray, b: np.ndarray, times: list[float]) -> 
     return _ENGINE.interpolate(a, b, times)
 
 
-def _ignore_interrupts() -> None:
-    # Ctrl-C reaches the whole process group; the parent cancels the pool and removes the
-    # partial output, so the workers should not each print a KeyboardInterrupt traceback.
+def _worker_init(parent: int) -> None:
+    """Set up a worker process: quiet on Ctrl-C, and gone when its parent is.
+
+    Ctrl-C reaches the whole process group; the parent cancels the pool and removes the partial
+    output, so the workers should not each print a KeyboardInterrupt traceback. A parent killed
+    outright (``kill -9``, the OOM killer) cannot shut its pool down: on Linux the kernel sends the
+    worker SIGKILL then (``PR_SET_PDEATHSIG``), elsewhere a watcher thread notices within a second.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+    threading.Thread(target=watch, name="ifrnet-parent-watch", daemon=True).start()
 
 
 def _on_cpu(device: str | None) -> bool:
@@ -80,7 +105,9 @@ class WorkerPool:
             threads = spec.threads or (share if _on_cpu(device) else None)
             self._specs.append(spec.on(device, threads))
             self._executors.append(
-                ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_ignore_interrupts)
+                ProcessPoolExecutor(
+                    max_workers=1, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)
+                )
             )
             self._pending.append(0)
             self.completed.append(0)

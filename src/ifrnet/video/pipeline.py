@@ -7,9 +7,11 @@ queue of output frames. Memory is bounded by the queue sizes whatever the length
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import queue
+import re
 import threading
 import time
 from collections import deque
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import IFRNetError, InputError
-from ..io.files import atomic_output, check_output_path
+from ..io.files import atomic_output, check_output_path, quietly
 from .parallel import result_of
 from .reader import FrameSource, SourceFrame, VideoInfo, open_source
 from .scenes import DEFAULT_HOLD_TOLERANCE, DEFAULT_SCENE_THRESHOLD, Change, CutList, SceneDetector, held
@@ -37,6 +39,11 @@ if TYPE_CHECKING:  # the engine is passed in: PyTorch's Interpolator, the onnxru
     Engine = Interpolator | WorkerPool
 
 _END = object()
+#: most new frames per source frame (--factor, --slowmo, --fps / input rate): beyond it a run is
+#: a mistake that would grow without bound between two frames
+MAX_FACTOR = 64
+FPS_RANGE = (Fraction(1, 10), Fraction(1000))
+MAX_BATCH = 64
 
 
 @dataclass
@@ -71,11 +78,17 @@ class VideoOptions:
         if len(chosen) > 1:
             raise InputError("choose one of --factor, --fps and --slowmo")
         for name, value in (("factor", self.factor), ("slowmo", self.slowmo)):
-            if value is not None and (not isinstance(value, int) or value < 2):
-                raise InputError(f"--{name} must be an integer >= 2; got {value}")
+            if value is not None and (not isinstance(value, int) or not 2 <= value <= MAX_FACTOR):
+                raise InputError(f"--{name} must be an integer from 2 to {MAX_FACTOR}; got {value}")
         if self.fps is not None:
-            if self.fps <= 0:
-                raise InputError(f"--fps must be positive; got {self.fps}")
+            lo, hi = FPS_RANGE
+            if not lo <= self.fps <= hi:
+                raise InputError(f"--fps must be between {float(lo):g} and {float(hi):g}; got {float(self.fps):g}")
+            if self.fps > MAX_FACTOR * input_rate:
+                raise InputError(
+                    f"--fps {float(self.fps):g} is more than {MAX_FACTOR} frames per source frame "
+                    f"({float(input_rate):g} fps); use at most {float(MAX_FACTOR * input_rate):g}"
+                )
             return Fraction(self.fps), Fraction(self.fps)
         if self.slowmo is not None:
             return input_rate * self.slowmo, input_rate
@@ -187,25 +200,15 @@ def interpolate_video(
         elif keep_audio:
             summary.audio = "copied"
         copy_from = Path(source_path) if not folder and info.codec != "images" else None
-        if folder:
-            ImageSequenceWriter.check(output, options.overwrite)
-        if not (hasattr(interpolator, "interpolate") or hasattr(interpolator, "submit")):
-            interpolator = owned = interpolator()
-        summary.engine = getattr(interpolator, "description", "")
-        if options.batch is None:
-            on_gpu = getattr(interpolator, "on_gpu", None)
-            if on_gpu is None:
-                on_gpu = getattr(getattr(interpolator, "device", None), "type", "cpu") == "cuda"
-            options = replace(options, batch=4 if on_gpu else 1)
-        elif options.batch < 1:
-            raise InputError(f"--batch must be at least 1; got {options.batch}")
-        engine = interpolator if hasattr(interpolator, "submit") else _InProcess(interpolator)
-        run = _Run(source, engine, options, sample_rate, summary, progress or (lambda total: Progress()))
-        if folder:
-            sink = ImageSequenceWriter(output, overwrite=options.overwrite, rotation=info.rotation)
-            run.execute(sink)
-        else:
-            with atomic_output(output) as tmp:
+        if options.batch is not None and not 1 <= options.batch <= MAX_BATCH:
+            raise InputError(f"--batch must be from 1 to {MAX_BATCH}; got {options.batch}")
+        with contextlib.ExitStack() as stack:
+            # the output is opened (encoder, pixel format, container, a writable folder) before the
+            # model loads: a fault there costs no model load and leaves nothing behind
+            if folder:
+                sink = ImageSequenceWriter(output, overwrite=options.overwrite, rotation=info.rotation)
+            else:
+                tmp = stack.enter_context(atomic_output(output))
                 sink = VideoFileWriter(
                     tmp,
                     info,
@@ -219,7 +222,23 @@ def interpolate_video(
                     start=info.start if timed else Fraction(0),
                     container_format=_container_format(output),
                 )
-                run.execute(sink)
+            executed = False
+            try:
+                if not (hasattr(interpolator, "interpolate") or hasattr(interpolator, "submit")):
+                    interpolator = owned = interpolator()
+                summary.engine = getattr(interpolator, "description", "")
+                if options.batch is None:
+                    on_gpu = getattr(interpolator, "on_gpu", None)
+                    if on_gpu is None:
+                        on_gpu = getattr(getattr(interpolator, "device", None), "type", "cpu") == "cuda"
+                    options = replace(options, batch=4 if on_gpu else 1)
+                engine = interpolator if hasattr(interpolator, "submit") else _InProcess(interpolator)
+                run = _Run(source, engine, options, sample_rate, summary, progress or (lambda total: Progress()))
+                executed = True
+                run.execute(sink)  # closes the sink when done, aborts it on any failure
+            finally:
+                if not executed:
+                    quietly(sink.abort)
         summary.pix_fmt = getattr(sink, "pix_fmt", "png")
         summary.notices = source.warnings + sink.notices
         unused = options.cuts.unused() if options.cuts is not None else None
@@ -428,7 +447,7 @@ class _Run:
             for thread in threads:
                 thread.join(timeout=10)
             if not finished:
-                sink.abort()
+                quietly(sink.abort)  # a second fault while cleaning up must not hide the first
 
     def _flush(self, backlog: list[_Segment]) -> None:
         """Hand out the model work of every segment that needs it (batched by equal times), then
@@ -470,7 +489,11 @@ class _Run:
 
 
 def _encoding_error(output: Path, exc: BaseException) -> IFRNetError:
-    return IFRNetError(f"{output}: encoding failed ({exc.__class__.__name__}: {exc})")
+    """One line naming the user's output (never its temporary name) and the cause."""
+    # "No space left on device", "Read-only file system", ... or the exception itself
+    cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{exc.__class__.__name__}: {exc}"
+    cause = re.sub(r"'?[^\s']*\.partial[^\s']*'?", str(output), cause)
+    return IFRNetError(f"{output}: encoding failed ({cause})")
 
 
 @dataclass

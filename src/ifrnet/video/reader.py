@@ -287,6 +287,13 @@ class VideoFileReader(FrameSource):
             last = time
             return time
 
+        if window and clock == "pts" and self.info.start is not None:
+            first = Fraction(window[0].pts) * tb
+            if first - self.info.start > 3 * step / 2:
+                self.warnings.append(
+                    f"{self.path}: the stream starts at {float(self.info.start):.3f} s but the first frame that "
+                    f"decodes is at {float(first):.3f} s (damaged or missing first frames); kept from there"
+                )
         while window:
             frame = window.popleft()
             yield stamp(frame), frame

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.files import make_parents, remove_created
 from .formats import (
     FULL_RANGE,
     LIMITED_RANGE,
@@ -252,8 +253,10 @@ class _StreamCopier:
                     notices.append(f"{source}: {label} dropped (slow motion changes the duration)")
                 continue
             try:
-                copy = container.add_stream_from_template(stream)
+                copy = container.add_stream_from_template(stream) if _muxes(stream, fmt) else None
             except (av.error.FFmpegError, ValueError):
+                copy = None
+            if copy is None:
                 copy = self._text_subtitles(stream, container)
                 if copy is None:
                     notices.append(
@@ -348,6 +351,22 @@ class _StreamCopier:
         self.input.close()
 
 
+def _muxes(stream, fmt: str) -> bool:
+    """Whether ``fmt`` takes ``stream`` copied as it is: its header is written to memory with that
+    stream alone (a muxer may list a codec and still refuse it, as MOV does Opus)."""
+    import io
+
+    import av
+
+    try:
+        with av.open(io.BytesIO(), "w", format=fmt.split(",")[0]) as probe:
+            probe.add_stream_from_template(stream)
+            probe.start_encoding()
+        return True
+    except (av.error.FFmpegError, ValueError, OSError):
+        return False
+
+
 def _copy_tags(src, dst, keys: tuple[str, ...] | None = None) -> None:
     for key, value in (src or {}).items():
         if keys is None and key.upper() in ("ENCODER", "DURATION", "COMPATIBLE_BRANDS", "MAJOR_BRAND", "MINOR_VERSION"):
@@ -370,19 +389,35 @@ def _attachment_name(stream) -> str:
 
 
 class ImageSequenceWriter(FrameSink):
-    """Numbered PNG files from a ``%d`` pattern (``frames/%08d.png``), each written atomically.
+    """Numbered PNG files from a ``%d`` pattern (``frames/%08d.png``), published only when complete.
 
+    Frames are written into a hidden temporary folder beside the target and moved into it by
+    :meth:`close`, like a file's temporary name; :meth:`abort` removes the temporary folder and any
+    folders this writer created, so a failed or interrupted run leaves nothing behind.
     ``rotation`` (degrees counter-clockwise, the source's display matrix) is applied to the pixels,
     as FFmpeg's autorotate does, since PNG has no rotation tag; frames deeper than 8 bits are
     written as 16-bit PNG.
     """
 
     def __init__(self, pattern: str | os.PathLike, overwrite: bool = False, rotation: int = 0) -> None:
-        self.pattern = str(folder_pattern(pattern))
+        import tempfile
+
+        final = folder_pattern(pattern)
+        self.pattern = str(final)
         self.notices = []
         self.rotation = int(rotation) % 360
         self._stale = set(self.check(pattern, overwrite))
-        Path(self.pattern).parent.mkdir(parents=True, exist_ok=True)
+        self._folder = final.parent
+        self._created = make_parents(self._folder.parent)
+        try:
+            self._tmp = Path(
+                tempfile.mkdtemp(prefix=f".{self._folder.name}.", suffix=".partial", dir=self._folder.parent)
+            )
+        except OSError as exc:
+            self._remove_created()
+            raise InputError(f"{self._folder}: cannot write here ({exc.strerror or exc})") from None
+        self._name = final.name
+        self._written: list[str] = []
 
     @staticmethod
     def check(pattern: str | os.PathLike, overwrite: bool) -> list[Path]:
@@ -399,14 +434,31 @@ class ImageSequenceWriter(FrameSink):
         if self.rotation:
             # np.rot90 turns counter-clockwise, the display matrix's sense (libavutil/display.h)
             image = np.ascontiguousarray(np.rot90(image, k=self.rotation // 90))
-        path = Path(self.pattern % index)
-        write_png(path, image)
-        self._stale.discard(path)
+        name = self._name % index
+        write_png(self._tmp / name, image)
+        self._written.append(name)
 
     def close(self) -> None:
-        # with --overwrite, files of an older and longer sequence must not look like part of this one
-        for path in self._stale:
-            path.unlink(missing_ok=True)
+        """Publish the frames: the temporary folder becomes the target, or its files move into it."""
+        if not self._folder.exists():
+            os.replace(self._tmp, self._folder)
+        else:
+            for name in self._written:
+                os.replace(self._tmp / name, self._folder / name)
+                self._stale.discard(self._folder / name)
+            # with --overwrite, files of an older and longer sequence must not look like part of this one
+            for path in self._stale:
+                path.unlink(missing_ok=True)
+            self._tmp.rmdir()
+
+    def abort(self) -> None:
+        import shutil
+
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._remove_created()
+
+    def _remove_created(self) -> None:
+        remove_created(self._created)
 
 
 def folder_pattern(output: str | os.PathLike) -> Path:

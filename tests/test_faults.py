@@ -1,0 +1,327 @@
+"""Faults injected into the real command line, in a subprocess: one line, an exit status, nothing lost.
+
+Each case asserts the exit status, exactly one line on stderr and no traceback, that no output and no
+temporary file is left, and that the inputs are byte for byte what they were. A full disk and a
+read-only file system are real small tmpfs mounts where the test may mount one (root on Linux);
+elsewhere the full disk is a faked ``OSError`` and the read-only case is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from .test_fidelity import encode
+from .videos import moving_frames
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def cli(*args, timeout: float = 180) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "ifrnet.cli", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+def one_line(proc: subprocess.CompletedProcess, status: int, fragment: str) -> None:
+    err = proc.stderr
+    assert proc.returncode == status, (proc.returncode, err[-2000:])
+    assert "Traceback" not in err and err.count("\n") == 1, err[-2000:]
+    assert fragment in err, err
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if ".partial" in p.name or p.name.startswith(".ifrnet"))
+
+
+@pytest.fixture
+def clip(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    return encode(src / "clip.mkv", moving_frames(30, height=96, width=128), rate=Fraction(10))
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A mount point factory: ``mount(options)`` mounts a small tmpfs, or skips where it cannot."""
+    mounted = []
+
+    def mount(options: str) -> Path:
+        point = tmp_path / f"mnt{len(mounted)}"
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip("cannot mount a tmpfs here (needs root on Linux)")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", str(point)], capture_output=True)
+
+
+# -- bad requests: refused before any work --
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "fragment"),
+    [
+        (["--fps", "1e9"], 1, "--fps must be between 0.1 and 1000"),
+        (["--fps", "1e-9"], 1, "--fps must be between 0.1 and 1000"),
+        (["--fps", "999"], 1, "more than 64 frames per source frame"),  # the clip is 10 fps
+        (["--factor", "1000"], 1, "--factor must be an integer from 2 to 64"),
+        (["--slowmo", "100"], 1, "--slowmo must be an integer from 2 to 64"),
+        (["--batch", "0"], 1, "--batch must be from 1 to 64"),
+        (["--scene-threshold", "-5"], 1, "--scene-threshold must be between 1 and 100"),
+        (["--dedup-tolerance", "-1"], 1, "--dedup-tolerance must be between 0 and 64"),
+        (["--codec", "nosuchcodec"], 1, "unknown or unavailable video encoder"),
+        (["--pix-fmt", "yuv420p", "--codec", "ffv1", "--cuts", "missing.txt"], 1, "cannot read the cut list"),
+    ],
+)
+def test_bad_requests(tmp_path, clip, args, status, fragment):
+    before = digest(clip.parent)
+    out = tmp_path / "out" / "o.mkv"
+    one_line(cli("video", clip, "-o", out, "--quiet", *args), status, fragment)
+    assert not out.parent.exists() and digest(clip.parent) == before
+
+
+def test_empty_and_truncated_inputs(tmp_path, clip):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    one_line(cli("video", empty, "-o", tmp_path / "o.mp4", "--quiet"), 1, "empty.mp4: not a readable video file")
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(clip.read_bytes()[:600])  # the header and hardly a frame
+    proc = cli("video", cut, "-o", tmp_path / "o.mkv", "--quiet")
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr
+    assert not leftovers(tmp_path)
+
+
+# -- the output location --
+
+
+def test_read_only_output_is_refused_before_work(tmp_path, clip, tmpfs):
+    ro = tmpfs("ro,size=64k")
+    for output in (ro / "o.mkv", ro / "frames" / "%04d.png", ro / "sub" / "o.mp4"):
+        started = time.perf_counter()
+        one_line(cli("video", clip, "-o", output, "--quiet"), 1, "Read-only file system")
+        assert time.perf_counter() - started < 60
+    assert list(ro.iterdir()) == []
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    one_line(cli("pair", examples / "vtest_200.png", examples / "vtest_202.png", "-o", ro / "pair"), 1, "Read-only")
+
+
+def test_full_disk_is_one_line_and_leaves_nothing(tmp_path, clip, tmpfs):
+    full = tmpfs("size=96k")
+    before = digest(clip.parent)
+    for output in (full / "o.mkv", full / "frames" / "%04d.png"):
+        proc = cli("video", clip, "-o", output, "--codec", "ffv1", "--quiet")
+        one_line(proc, 1, "No space left on device")
+        assert str(full) in proc.stderr and ".partial" not in proc.stderr  # the user's path, not a temporary one
+        assert list(full.iterdir()) == [], list(full.iterdir())
+    assert digest(clip.parent) == before
+
+
+def test_a_fault_while_cleaning_up_does_not_hide_the_first(tmp_path, clip, capsys, monkeypatch):
+    # where no tmpfs can be mounted: the same fault, faked in-process
+    from ifrnet.cli import main
+    from ifrnet.video import writer
+
+    def no_space(self, frame, index):
+        raise OSError(28, "No space left on device", str(self.path))
+
+    def close_fails(self):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer.VideoFileWriter, "write", no_space)
+    monkeypatch.setattr(writer.VideoFileWriter, "abort", close_fails)
+    code = main(["video", str(clip), "-o", str(tmp_path / "o.mkv"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "No space left on device" in err and "o.mkv" in err
+    assert ".partial" not in err and not leftovers(tmp_path) and not (tmp_path / "o.mkv").exists()
+
+
+# -- signals and workers --
+
+
+def _start(args: list) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "ifrnet.cli", *map(str, args)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+
+
+def _wait_for(predicate, timeout: float = 90.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+@pytest.mark.parametrize("form", ["file", "frames"])
+def test_termination_signals_clean_up_like_ctrl_c(tmp_path, clip, sig, status, form):
+    out_dir = tmp_path / "out"
+    output = out_dir / "o.mkv" if form == "file" else out_dir / "frames" / "%04d.png"
+    proc = _start(["video", clip, "-o", output, "--codec", "ffv1", "--quiet"])
+    _wait_for(lambda: bool(leftovers(tmp_path)) or proc.poll() is not None)
+    time.sleep(0.5)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, err
+    assert err.strip() == f"ifrnet: stopped by {signal.Signals(sig).name}"
+    assert not out_dir.exists() or list(out_dir.iterdir()) == [], list(out_dir.rglob("*"))
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(status.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in state
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the workers")
+def test_killed_parent_leaves_no_workers(tmp_path):
+    src = encode(tmp_path / "long.mkv", moving_frames(60, height=96, width=128))
+    proc = _start(["video", src, "-o", tmp_path / "o.mkv", "--workers", "2", "--quiet"])
+    workers: list[int] = []
+
+    def two_workers() -> bool:
+        # the spawn context's resource tracker is a child too; workers are the ones importing ifrnet
+        workers[:] = [p for p in _children(proc.pid) if "ifrnet" in _cmdline(p) or "spawn_main" in _cmdline(p)]
+        return len(workers) >= 2 or proc.poll() is not None
+
+    _wait_for(two_workers)
+    assert proc.poll() is None, proc.stderr.read()
+    time.sleep(1.0)
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in workers), f"workers {workers} outlived their parent by 5 s"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+# -- training state --
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A run of two saves (so a previous state exists), its data, and its files' bytes."""
+    from .datasets import make_vimeo_triplets
+
+    root = tmp_path_factory.mktemp("faults_train")
+    data = make_vimeo_triplets(root / "v", n_train=4, n_test=1, with_flow=False)
+    run = root / "run"
+    common = ["--data", f"vimeo90k:{data}", "--out", run, "--model", "IFRNet_S", "--batch-size", "2", "--crop", "32"]
+    common += ["--workers", "0", "--save-every", "1", "--device", "cpu", "--quiet"]
+    proc = cli("train", *common, "--iterations", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run, common
+
+
+def _copy_run(run: Path, to: Path) -> Path:
+    import shutil
+
+    shutil.copytree(run, to)
+    return to
+
+
+def test_crafted_training_state_never_runs(tmp_path, trained):
+    run, common = trained
+    copy = _copy_run(run, tmp_path / "run")
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    state = copy / "training_state.pt"
+    torch.save({"format": 2, "model_name": "IFRNet_S", "x": Payload()}, state)
+    for path in (copy / "training_state.prev.pt",):
+        path.unlink()
+    args = [a if a != run else copy for a in common]
+    one_line(cli("train", *args, "--iterations", "3", "--resume"), 1, "training_state.pt")
+    assert not marker.exists()
+    # even with a matching digest beside it (an attacker can write both), nothing runs
+    (copy / "training_state.pt.sha256").write_text(hashlib.sha256(state.read_bytes()).hexdigest() + "\n")
+    one_line(cli("train", *args, "--iterations", "3", "--resume"), 1, "unreadable training state")
+    assert not marker.exists()
+
+
+def test_damaged_training_state_falls_back_to_the_previous_one(tmp_path, trained):
+    run, common = trained
+    copy = _copy_run(run, tmp_path / "run")
+    args = [a if a != run else copy for a in common]
+    state = copy / "training_state.pt"
+    data = bytearray(state.read_bytes())
+    data[1000:6000] = np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes()
+    state.write_bytes(bytes(data))
+    kept = {name: (copy / name).read_bytes() for name in ("latest.pth", "training_state.prev.pt")}
+    proc = cli("train", *args, "--iterations", "3", "--resume", "--log-every", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "damaged training state" in proc.stderr and "resuming from the previous state" in proc.stderr
+    # without a previous state: one line, exit 1, and the files untouched
+    lone = _copy_run(run, tmp_path / "lone")
+    args = [a if a != run else lone for a in common]
+    (lone / "training_state.prev.pt").unlink()
+    (lone / "training_state.pt").write_bytes(bytes(data))
+    before = digest(lone)
+    one_line(cli("train", *args, "--iterations", "3", "--resume"), 1, "damaged training state")
+    assert digest(lone) == before
+    assert kept  # the fallback run above replaced them with new states: it continued
+
+
+def test_undecodable_first_frames_are_noted(tmp_path):
+    import av
+
+    from ifrnet.video import open_source
+
+    coded = encode(tmp_path / "gop.mp4", moving_frames(15), codec="libx264", options={"g": "5", "bf": "0"})
+    cut = tmp_path / "no_first_key.mkv"
+    with av.open(str(coded)) as c, av.open(str(cut), "w") as out:
+        stream = out.add_stream_from_template(c.streams.video[0])
+        for i, packet in enumerate(c.demux(c.streams.video[0])):
+            if i == 0 or packet.dts is None:
+                continue  # the first keyframe is lost: nothing decodes until the next one
+            packet.stream = stream
+            out.mux(packet)
+    with open_source(cut) as reader:
+        frames = list(reader.frames())
+        warnings = reader.warnings
+    assert len(frames) < 15
+    assert any("damaged or missing first frames" in w for w in warnings), warnings
