@@ -325,3 +325,46 @@ def test_undecodable_first_frames_are_noted(tmp_path):
         warnings = reader.warnings
     assert len(frames) < 15
     assert any("damaged or missing first frames" in w for w in warnings), warnings
+
+
+def test_checkpoint_in_a_newer_pickle_protocol_is_explained(tmp_path):
+    from ifrnet import create_model
+
+    path = tmp_path / "p4.pth"
+    torch.save(create_model("IFRNet_S").state_dict(), path, pickle_protocol=4)
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    proc = cli(
+        "pair", examples / "vtest_200.png", examples / "vtest_202.png", "-o", tmp_path / "o", "--checkpoint", path
+    )
+    one_line(proc, 1, "written with pickle protocol 4")
+    assert not (tmp_path / "o").exists()
+
+
+def test_audio_a_container_refuses_is_dropped_with_a_notice(tmp_path):
+    import av
+
+    src = tmp_path / "opus.mkv"
+    with av.open(str(src), "w") as out:
+        video = out.add_stream("ffv1", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = out.add_stream("libopus", rate=48000)
+        audio.layout = "mono"
+        for i, image in enumerate(moving_frames(6)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            for packet in video.encode(frame):
+                out.mux(packet)
+        tone = (0.3 * np.sin(np.arange(48000 * 6 // 25) / 48000 * 2 * np.pi * 440)).astype(np.float32)
+        for start in range(0, len(tone), 960):
+            frame = av.AudioFrame.from_ndarray(tone[None, start : start + 960], format="flt", layout="mono")
+            frame.sample_rate, frame.pts = 48000, start
+            for packet in audio.encode(frame):
+                out.mux(packet)
+        for stream in (audio, video):
+            for packet in stream.encode(None):
+                out.mux(packet)
+    proc = cli("video", src, "-o", tmp_path / "o.mov", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "audio stream 1 (opus) cannot be stored in .mov" in proc.stderr and "Traceback" not in proc.stderr
+    with av.open(str(tmp_path / "o.mov")) as c:
+        assert len(c.streams.video) == 1 and not c.streams.audio

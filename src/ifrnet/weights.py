@@ -125,12 +125,26 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
         except (SafetensorError, OSError, ValueError) as exc:
             raise CheckpointError(f"{p}: not a readable safetensors file ({exc})") from None
     else:
+        import re
+        import warnings
+
         try:
-            state = torch.load(p, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings(record=True) as caught:  # torch warns on stderr otherwise
+                warnings.simplefilter("always")
+                state = torch.load(p, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
             # The weights-only unpickler names the global it refused; other unpickling errors
             # (bad opcodes, truncation) mean the file is damaged rather than dangerous.
             refused = [ln.strip().rstrip(".") for ln in str(exc).splitlines() if "global" in ln.lower()]
+            protocol = next(
+                (m.group(1) for w in caught if (m := re.search(r"pickle protocol (\d+)", str(w.message)))), None
+            )
+            if protocol is not None and "Unsupported operand" in str(exc):
+                raise CheckpointError(
+                    f"{p}: written with pickle protocol {protocol}, which the safe loader (torch.load with "
+                    "weights_only=True) cannot read; save it again with torch.save's default protocol, "
+                    "or as .safetensors"
+                ) from None
             if not refused:
                 raise CheckpointError(f"{p}: not a readable PyTorch checkpoint ({_last_line(exc)})") from None
             raise CheckpointError(

@@ -17,6 +17,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -579,7 +580,9 @@ def read_training_state(path: Path) -> dict:
     if size == 0 or _sha256(path) != expected:
         raise CheckpointError(f"{path}: damaged training state (its SHA-256 does not match {digest_file.name})")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's own warnings would make the error more than one line
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # the unpickler's own errors are many; each means the same here
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise CheckpointError(f"{path}: unreadable training state ({reason[:200]})") from None
