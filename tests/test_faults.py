@@ -368,3 +368,16 @@ def test_audio_a_container_refuses_is_dropped_with_a_notice(tmp_path):
     assert "audio stream 1 (opus) cannot be stored in .mov" in proc.stderr and "Traceback" not in proc.stderr
     with av.open(str(tmp_path / "o.mov")) as c:
         assert len(c.streams.video) == 1 and not c.streams.audio
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5])
+def test_ctrl_c_at_any_moment_of_start_up(tmp_path, clip, delay):
+    # early signals land in torch's import, where an exception used to abort the interpreter
+    proc = _start(["video", clip, "-o", tmp_path / "o.mkv", "--quiet"])
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (130, 0), err  # 0: it finished first
+    assert "Traceback" not in err and "terminate called" not in err
+    if proc.returncode == 130:
+        assert not (tmp_path / "o.mkv").exists() and not leftovers(tmp_path)

@@ -627,6 +627,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: stop signals received during this command (a library may turn the exception into another)
+_received: list[int] = []
+
+
 class _Stopped(KeyboardInterrupt):
     """SIGTERM or SIGHUP, raised where Ctrl-C would be, so the same clean-up runs."""
 
@@ -638,7 +642,8 @@ class _Stopped(KeyboardInterrupt):
 @contextlib.contextmanager
 def _stop_signals():
     """SIGTERM (``timeout``, job schedulers, ``docker stop``) and SIGHUP (a closed terminal) stop a
-    command as Ctrl-C does: temporary files removed, workers shut down, exit status 128 + signal."""
+    command as Ctrl-C does: temporary files removed, workers shut down, exit status 128 + signal.
+    A signal that arrives during an import is delivered again once the import is done."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -651,9 +656,13 @@ def _stop_signals():
                 threading.Timer(0.2, os.kill, (os.getpid(), signum)).start()
                 return
             frame = frame.f_back
+        _received.append(signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
         raise _Stopped(signum)
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    # Ctrl-C too: Python's own handler raises inside an import as well (a C++ abort in torch's)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
@@ -664,30 +673,43 @@ def _stop_signals():
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``ifrnet`` command. Every failure is one line on stderr: exit 1 for bad input and
     system errors (permission, no space, ...), 130 for Ctrl-C, 143/129 for SIGTERM/SIGHUP."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    _received.clear()
     with _stop_signals():
         try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
             return args.func(args)
-        except IFRNetError as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
-            return 1
-        except _Stopped as exc:
-            print(f"{PROG}: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
-            return 128 + exc.signum
-        except KeyboardInterrupt:
+        except BaseException as exc:
+            if isinstance(exc, SystemExit):
+                raise
+            return _report(exc)
+
+
+def _report(exc: BaseException) -> int:
+    """Print the one line for ``exc`` and return the exit status."""
+    if _received:
+        # a stop signal came: whatever a library turned its exception into, this is why it ended
+        signum = _received[0]
+        if signum == signal.SIGINT:
             print(f"{PROG}: interrupted", file=sys.stderr)
             return 130
-        except OSError as exc:
-            from .io.files import describe_os_error
+        print(f"{PROG}: stopped by {signal.Signals(signum).name}", file=sys.stderr)
+        return 128 + signum
+    if isinstance(exc, IFRNetError):
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    if isinstance(exc, KeyboardInterrupt):
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    if isinstance(exc, OSError):
+        from .io.files import describe_os_error
 
-            print(f"{PROG}: error: {describe_os_error(exc)}", file=sys.stderr)
-            return 1
-        except MemoryError:
-            print(
-                f"{PROG}: error: out of memory (try --scale 0.5, a smaller --batch or fewer --workers)", file=sys.stderr
-            )
-            return 1
+        print(f"{PROG}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
+    if isinstance(exc, MemoryError):
+        print(f"{PROG}: error: out of memory (try --scale 0.5, a smaller --batch or fewer --workers)", file=sys.stderr)
+        return 1
+    raise exc  # a bug: its traceback is what a report needs
 
 
 if __name__ == "__main__":
