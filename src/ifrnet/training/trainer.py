@@ -351,7 +351,10 @@ class Trainer:
                 log.warning("%s; resuming from the previous state %s", problems[0], path)
             self._restore(path, state)
             return
-        raise CheckpointError("; ".join(problems))
+        hint = "" if previous.is_file() else f"; no {PREVIOUS_STATE_FILE} to fall back on"
+        raise CheckpointError(
+            "; ".join(problems) + hint + f" (drop --resume to start over, or --init {self.out / LATEST_WEIGHTS})"
+        )
 
     def _check_compatible(self, path: Path, state: dict) -> None:
         if state.get("model_name") != self.config.model:

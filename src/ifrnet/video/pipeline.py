@@ -178,6 +178,10 @@ def interpolate_video(
     """
     options = options or VideoOptions(factor=2)
     started = time.perf_counter()
+    if options.batch is not None and not 1 <= options.batch <= MAX_BATCH:  # options first, then files
+        raise InputError(f"--batch must be from 1 to {MAX_BATCH}; got {options.batch}")
+    if options.fps is None:
+        options.rates(Fraction(1))  # --factor / --slowmo ranges; --fps needs the input's rate
     folder = is_folder_output(output)  # before Path() drops the trailing slash of "frames/"
     output = Path(output)
     check_not_an_input(output, source_path, folder)
@@ -493,7 +497,7 @@ def _encoding_error(output: Path, exc: BaseException) -> IFRNetError:
     # "No space left on device", "Read-only file system", ... or the exception itself
     cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{exc.__class__.__name__}: {exc}"
     cause = re.sub(r"'?[^\s']*\.partial[^\s']*'?", str(output), cause)
-    return IFRNetError(f"{output}: encoding failed ({cause})")
+    return IFRNetError(f"{output}: writing the output failed ({cause})")
 
 
 @dataclass
