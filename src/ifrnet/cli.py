@@ -631,14 +631,6 @@ def build_parser() -> argparse.ArgumentParser:
 _received: list[int] = []
 
 
-class _Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised where Ctrl-C would be, so the same clean-up runs."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
 @contextlib.contextmanager
 def _stop_signals():
     """SIGTERM (``timeout``, job schedulers, ``docker stop``) and SIGHUP (a closed terminal) stop a
@@ -656,10 +648,9 @@ def _stop_signals():
                 threading.Timer(0.2, os.kill, (os.getpid(), signum)).start()
                 return
             frame = frame.f_back
+        # every stop signal raises what Ctrl-C raises, so the same clean-up runs; _report tells them apart
         _received.append(signum)
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise _Stopped(signum)
+        raise KeyboardInterrupt
 
     # Ctrl-C too: Python's own handler raises inside an import as well (a C++ abort in torch's)
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
@@ -690,26 +681,25 @@ def _report(exc: BaseException) -> int:
     if _received:
         # a stop signal came: whatever a library turned its exception into, this is why it ended
         signum = _received[0]
-        if signum == signal.SIGINT:
-            print(f"{PROG}: interrupted", file=sys.stderr)
-            return 130
-        print(f"{PROG}: stopped by {signal.Signals(signum).name}", file=sys.stderr)
-        return 128 + signum
-    if isinstance(exc, IFRNetError):
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
-    if isinstance(exc, KeyboardInterrupt):
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    if isinstance(exc, OSError):
+        line, status = (
+            ("interrupted", 130)
+            if signum == signal.SIGINT
+            else (f"stopped by {signal.Signals(signum).name}", 128 + signum)
+        )
+    elif isinstance(exc, IFRNetError):
+        line, status = f"error: {exc}", 1
+    elif isinstance(exc, KeyboardInterrupt):
+        line, status = "interrupted", 130
+    elif isinstance(exc, OSError):
         from .io.files import describe_os_error
 
-        print(f"{PROG}: error: {describe_os_error(exc)}", file=sys.stderr)
-        return 1
-    if isinstance(exc, MemoryError):
-        print(f"{PROG}: error: out of memory (try --scale 0.5, a smaller --batch or fewer --workers)", file=sys.stderr)
-        return 1
-    raise exc  # a bug: its traceback is what a report needs
+        line, status = f"error: {describe_os_error(exc)}", 1
+    elif isinstance(exc, MemoryError):
+        line, status = "error: out of memory (try --scale 0.5, a smaller --batch or fewer --workers)", 1
+    else:
+        raise exc  # a bug: its traceback is what a report needs
+    print(f"{PROG}: {line}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

@@ -131,6 +131,11 @@ def user_path(path: str | os.PathLike) -> Path:
     return p.with_name(m.group("stem") + (m.group("suffix") or "")) if m else p
 
 
+def hide_temporary_names(text: str, output: str | os.PathLike) -> str:
+    """``text`` with every :func:`atomic_output` temporary name in it replaced by ``output``."""
+    return re.sub(r"'?[^\s']*\.partial[^\s']*'?", str(output), text)
+
+
 def describe_os_error(exc: OSError) -> str:
     """One line for a system error: the user's path (never a temporary name) and the cause."""
     cause = exc.strerror or str(exc) or exc.__class__.__name__

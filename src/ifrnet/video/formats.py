@@ -115,46 +115,49 @@ def frame_colour(frame, fallback: Colour) -> Colour:
     return colour
 
 
+def convert(frame, pix_fmt: str, src: Colour | None = None, dst: Colour | None = None):
+    """``frame`` (an ``av.VideoFrame``) in ``pix_fmt``, by swscale with accurate rounding; ``src`` and
+    ``dst`` name the YUV matrix and range on each side (``None``: not YUV, or swscale's default)."""
+    s = src.swscale() if src is not None else {}
+    d = dst.swscale() if dst is not None else {}
+    return frame.reformat(
+        format=pix_fmt,
+        src_colorspace=s.get("colorspace"),
+        src_color_range=s.get("color_range"),
+        dst_colorspace=d.get("colorspace"),
+        dst_color_range=d.get("color_range"),
+        interpolation=accurate_scaling(),
+    )
+
+
+def to_8bit(image: np.ndarray) -> np.ndarray:
+    """A uint16 (0-65535) array as uint8 (0-255), rounded to nearest; uint8 comes back as it is."""
+    if image.dtype == np.uint8:
+        return image
+    return ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
 def to_rgb(frame, colour: Colour) -> np.ndarray:
     """A decoded ``av.VideoFrame`` as ``(H, W, 3)`` RGB: uint8, or uint16 (0-65535) for sources deeper than 8 bits.
 
     YUV is converted with the stream's matrix and range (``colour``) and accurate rounding.
     """
-    fmt = PixelFormat.of(frame.format.name)
-    target = fmt.network_format
+    target = PixelFormat.of(frame.format.name).network_format
     if frame.format.name == target:
         return frame.to_ndarray()
-    sws = colour.swscale()
-    rgb = frame.reformat(
-        format=target,
-        src_colorspace=sws.get("colorspace"),
-        src_color_range=sws.get("color_range"),
-        interpolation=accurate_scaling(),
-    )
-    return rgb.to_ndarray()
+    return convert(frame, target, src=colour).to_ndarray()
 
 
 def from_rgb(image: np.ndarray, pix_fmt: str, colour: Colour):
     """An ``(H, W, 3)`` uint8 or uint16 RGB array as an ``av.VideoFrame`` in ``pix_fmt``.
 
-    The inverse of :func:`to_rgb`: the output's matrix and range, accurate rounding, and the
-    colour tags set on the frame so the encoder writes them.
+    The inverse of :func:`to_rgb`: the output's matrix and range, accurate rounding.
     """
     import av
 
     layout = "rgb48le" if image.dtype == np.uint16 else "rgb24"
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=layout)
-    sws = colour.swscale()
-    if pix_fmt == layout:
-        out = frame
-    else:
-        out = frame.reformat(
-            format=pix_fmt,
-            dst_colorspace=sws.get("colorspace"),
-            dst_color_range=sws.get("color_range"),
-            interpolation=accurate_scaling(),
-        )
-    return out
+    return frame if pix_fmt == layout else convert(frame, pix_fmt, dst=colour)
 
 
 def choose_output_format(source: str, supported: list[str]) -> str:

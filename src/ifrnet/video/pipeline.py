@@ -11,7 +11,6 @@ import contextlib
 import itertools
 import os
 import queue
-import re
 import threading
 import time
 from collections import deque
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import IFRNetError, InputError
-from ..io.files import atomic_output, check_output_path, quietly
+from ..io.files import atomic_output, check_output_path, hide_temporary_names, quietly
 from .parallel import result_of
 from .reader import FrameSource, SourceFrame, VideoInfo, open_source
 from .scenes import DEFAULT_HOLD_TOLERANCE, DEFAULT_SCENE_THRESHOLD, Change, CutList, SceneDetector, held
@@ -204,8 +203,6 @@ def interpolate_video(
         elif keep_audio:
             summary.audio = "copied"
         copy_from = Path(source_path) if not folder and info.codec != "images" else None
-        if options.batch is not None and not 1 <= options.batch <= MAX_BATCH:
-            raise InputError(f"--batch must be from 1 to {MAX_BATCH}; got {options.batch}")
         with contextlib.ExitStack() as stack:
             # the output is opened (encoder, pixel format, container, a writable folder) before the
             # model loads: a fault there costs no model load and leaves nothing behind
@@ -496,7 +493,7 @@ def _encoding_error(output: Path, exc: BaseException) -> IFRNetError:
     """One line naming the user's output (never its temporary name) and the cause."""
     # "No space left on device", "Read-only file system", ... or the exception itself
     cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{exc.__class__.__name__}: {exc}"
-    cause = re.sub(r"'?[^\s']*\.partial[^\s']*'?", str(output), cause)
+    cause = hide_temporary_names(cause, output)
     return IFRNetError(f"{output}: writing the output failed ({cause})")
 
 

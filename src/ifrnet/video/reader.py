@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .formats import FIELD_ORDERS, FULL_RANGE, Colour, PixelFormat, frame_colour, to_rgb
+from .formats import FIELD_ORDERS, FULL_RANGE, Colour, PixelFormat, frame_colour, to_8bit, to_rgb
 
 #: Frame rate assumed for image folders when none is given.
 DEFAULT_FOLDER_FPS = Fraction(25)
@@ -237,8 +237,8 @@ class VideoFileReader(FrameSource):
                 _refuse_transparency(frame, self.path)
             colour = frame_colour(frame, self.info.colour)
             image = to_rgb(frame, colour)
-            if image.dtype == np.uint16 and network_format == "rgb24":
-                image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+            if network_format == "rgb24":
+                image = to_8bit(image)
             duration = Fraction(frame.duration) * frame.time_base if frame.duration and frame.time_base else None
             yield SourceFrame(index, time, image, duration, frame if self.keep_native else None)
             last = time

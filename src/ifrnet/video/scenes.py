@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import numpy as np
 
 from ..errors import InputError
+from .formats import to_8bit
 
 if TYPE_CHECKING:
     import os
@@ -70,21 +71,19 @@ class Thumbnail:
 
     pixels: np.ndarray
     histogram: np.ndarray
+    #: mean of the three channels, what :func:`held` compares (once a frame, not once a pair)
+    luma: np.ndarray
 
     @classmethod
     def of(cls, image: np.ndarray) -> Thumbnail:
         stride = max(1, max(image.shape[:2]) // _THUMB_SIDE)
-        small = np.ascontiguousarray(image[::stride, ::stride])
-        if small.dtype == np.uint16:  # deeper sources are judged on the same 0-255 scale
-            small = ((small.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+        # deeper sources are judged on the same 0-255 scale
+        small = to_8bit(np.ascontiguousarray(image[::stride, ::stride]))
         # 32 bins per channel: the top five bits, offset per channel so one bincount does all three
         bins = (small >> 3).reshape(-1, 3).astype(np.intp) + np.arange(3) * _BINS
         hist = np.bincount(bins.ravel(), minlength=3 * _BINS).astype(np.float32)
-        return cls(small.astype(np.float32), hist / (small.shape[0] * small.shape[1]))
-
-    @property
-    def luma(self) -> np.ndarray:
-        return self.pixels.mean(axis=2)
+        pixels = small.astype(np.float32)
+        return cls(pixels, hist / (small.shape[0] * small.shape[1]), pixels.mean(axis=2))
 
 
 def pair_measures(a: Thumbnail, b: Thumbnail) -> tuple[float, float]:
@@ -183,7 +182,6 @@ class Judged(Generic[Item]):
     a: Item
     b: Item
     change: Change
-    score: float
     thumb_a: Thumbnail
     thumb_b: Thumbnail
 
@@ -230,7 +228,6 @@ class SceneDetector:
 
     def _decide(self, pair: tuple, scores: list, changes: list, still: list, index: int) -> Judged:
         a, b, repeat, thumb_a, thumb_b = pair
-        score = scores[index]
         if self.given.holds(index, getattr(a, "time", None), getattr(b, "time", None)):
             change = Change.CUT
         elif repeat:
@@ -239,7 +236,7 @@ class SceneDetector:
             change = Change.CUT
         else:
             change = Change.MOTION
-        return Judged(a, b, change, score, thumb_a, thumb_b)
+        return Judged(a, b, change, thumb_a, thumb_b)
 
     def cuts(self, frames: Sequence[np.ndarray]) -> list[int]:
         """Pair indices of the cuts in a list of frames (``i``: between frames i and i+1)."""

@@ -23,8 +23,8 @@ from .formats import (
     LIMITED_RANGE,
     Colour,
     PixelFormat,
-    accurate_scaling,
     choose_output_format,
+    convert,
     frame_colour,
     from_rgb,
 )
@@ -154,7 +154,6 @@ class VideoFileWriter(FrameSink):
         self.pix_fmt = pix_fmt
         self.colour = output_colour(info, pix_fmt)
         self._source_colour = info.colour
-        self._sws = self.colour.swscale()
         self._tag_colour()
         if info.rotation:
             self.stream.set_display_rotation(info.rotation)
@@ -191,15 +190,7 @@ class VideoFileWriter(FrameSink):
             native.pict_type = 0  # the encoder chooses frame types, as FFmpeg's CLI lets it
             if native.format.name == self.pix_fmt and native.width == self.stream.width:
                 return native
-            src = frame_colour(native, self._source_colour).swscale()
-            return native.reformat(
-                format=self.pix_fmt,
-                src_colorspace=src.get("colorspace"),
-                src_color_range=src.get("color_range"),
-                dst_colorspace=self._sws.get("colorspace"),
-                dst_color_range=self._sws.get("color_range"),
-                interpolation=accurate_scaling(),
-            )
+            return convert(native, self.pix_fmt, src=frame_colour(native, self._source_colour), dst=self.colour)
         return from_rgb(frame, self.pix_fmt, self.colour)
 
     def write(self, frame: SourceFrame | np.ndarray, index: int) -> None:
