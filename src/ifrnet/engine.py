@@ -1,41 +1,178 @@
-"""What runs the network, as a small picklable description: built here, or in worker processes.
+"""The engine boundary: the one type every consumer of the network talks to, and its options.
 
-:class:`EngineSpec` names the backend, weights, device and fast-path options; ``build()`` turns it
-into an :class:`ifrnet.Interpolator` (PyTorch) or an ``OnnxInterpolator`` (onnxruntime, no
-torch import). Video workers receive the spec, not a model, so each process loads its own.
+:class:`Engine` is what the video pipeline, ``ifrnet pair``, evaluation, the report and the
+trainer's validation call; the PyTorch engine (:class:`ifrnet.Interpolator`), the onnxruntime
+engine (``ifrnet.backends.onnx.OnnxInterpolator``) and the worker pool
+(``ifrnet.video.parallel.WorkerPool``) implement it, and nothing outside them reaches past it.
+
+:class:`EngineSpec` describes an engine as a small picklable value (video workers receive the
+spec, not a model, so each process loads its own) and owns the engine options: each field
+carries its choices, range and help, which the command line reads (``ifrnet.commands.options``)
+so that a default or a range is written once. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import abc
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 from .errors import InputError
 
+#: Engines: PyTorch, or an exported ONNX graph run by onnxruntime (no torch import).
 BACKENDS = ("torch", "onnxruntime")
+#: Arithmetic of the network, for inference and training alike: fp32 (exact), bf16 (GPUs, and
+#: CPUs with native bf16: avx512_bf16 or AMX), fp16 (GPUs).
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+class Engine(abc.ABC):
+    """Something that interpolates frames between pairs.
+
+    Frames are numpy arrays: uint8 or uint16 RGB ``(H, W, 3)`` or ``(B, H, W, 3)`` (0-255 or
+    0-65535), or float32 ``(B, 3, H, W)`` in [0, 1]; results come back in the same kind, dtype and
+    size, one per requested time, in the order given. Any frame size works: engines pad to the
+    network's stride (:class:`ifrnet.times.Padder`) and crop back. Raises :class:`InputError` for
+    frames of another kind or of different sizes, and for times outside (0, 1).
+    """
+
+    #: whether the weights honour t; if not, times k/2**n are reached by recursive bisection
+    uses_time: bool
+    #: processes besides this one that run the network (0: it runs here)
+    workers: int = 0
+
+    @abc.abstractmethod
+    def interpolate(self, frame0: Any, frame1: Any, times: Sequence[float] = (0.5,)) -> list:
+        """The frames at each of ``times`` between ``frame0`` (t=0) and ``frame1`` (t=1)."""
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """The engine in words, for summaries: variant, backend, device and options."""
+
+    @property
+    @abc.abstractmethod
+    def device_kind(self) -> str:
+        """``"cpu"``, ``"cuda"`` or ``"mps"``: where the network runs (batching pays on ``"cuda"``)."""
+
+    def fingerprint(self) -> str:
+        """What identifies this engine's results: its description and a digest of its weights."""
+        return self.describe()
+
+    def submit(self, frame0: Any, frame1: Any, times: Sequence[float]) -> Future:
+        """:meth:`interpolate` as a future; in-process engines compute it before returning."""
+        future: Future = Future()
+        future.set_result(self.interpolate(frame0, frame1, times))
+        return future
+
+    def close(self, cancel: bool = False) -> None:
+        """Release what the engine holds (worker processes; ``cancel`` drops queued work)."""
+        return None  # an engine in this process holds nothing that outlives it
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.close(cancel=exc_type is not None)
+
+
+class FlowEngine(Engine):
+    """An engine that can also show what the network predicted: flows and occlusion mask."""
+
+    @abc.abstractmethod
+    def flows_and_mask(self, frame0: Any, frame1: Any, t: float) -> tuple[Any, Any, Any]:
+        """Flows t->0 and t->1 ``(H, W, 2)`` in pixels and the mask ``(H, W)`` in [0, 1] (the weight
+        of frame 0 in the blend), float32 numpy arrays at the frames' size."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """How an :class:`EngineSpec` field is offered and checked: one place for its range and help."""
+
+    help: str
+    choices: tuple[str, ...] | None = None
+    #: lowest and highest value, both inclusive, except ``low`` when ``open_low`` (``low < value``)
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    #: what the command line names it, when not the field name with dashes
+    flag: str | None = None
+    metavar: str | None = None
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with ``value`` ("must be ...; got ..."), or None."""
+        if value is None:
+            return None
+        if self.choices is not None and value not in self.choices:
+            return f"must be one of {', '.join(self.choices)}; got {value!r}"
+        if self.low is not None and self.high is not None and self.open_low:
+            if not self.low < value <= self.high:
+                return f"must be in ({self.low:g}, {self.high:g}]; got {value:g}"
+        elif self.low is not None and value < self.low:
+            return f"must be at least {self.low:g}; got {value:g}"
+        elif self.high is not None and value > self.high:
+            return f"must be at most {self.high:g}; got {value:g}"
+        return None
+
+    def check(self, name: str, value: Any) -> None:
+        """Raise :class:`InputError` naming the option when ``value`` is out of its range or choices."""
+        problem = self.problem(value)
+        if problem is not None:
+            raise InputError(f"{self.flag or '--' + name.replace('_', '-')} {problem}")
+
+
+def _option(default: Any, **kwargs: Any) -> Any:
+    return field(default=default, metadata={"option": Option(**kwargs)})
 
 
 @dataclass(frozen=True)
 class EngineSpec:
-    """Backend, weights and options of an interpolation engine."""
+    """Backend, weights and options of an engine; :meth:`build` makes it.
 
-    backend: str = "torch"
-    model: str | None = None
-    checkpoint: str | None = None
-    device: str | None = None
-    scale: float = 1.0
-    precision: str = "fp32"
-    channels_last: bool | None = None
-    threads: int | None = None
-    compile: bool = False
+    Fields are checked on creation (:class:`InputError` naming the option); their metadata
+    (:func:`options`) is what the command line offers.
+    """
+
+    backend: str = _option(
+        "torch",
+        choices=BACKENDS,
+        help="torch, or onnxruntime: run a graph from 'ifrnet export' (--checkpoint MODEL.onnx) without PyTorch",
+    )
+    model: str | None = _option(None, help="IFRNet, IFRNet_L or IFRNet_S (default: from the checkpoint)")
+    checkpoint: str | None = _option(
+        None,
+        help="a weights file (.pth, .safetensors; .onnx for onnxruntime) or a weights tag such as "
+        "IFRNet_S.starter or IFRNet.vimeo90k (see 'ifrnet info'); default: the authors' checkpoint if one is "
+        "found, else the shipped starter weights",
+    )
+    device: str | None = _option(None, help="cpu, cuda, cuda:N, mps (default: best available)")
+    scale: float = _option(
+        1.0, low=0.0, high=1.0, open_low=True, help="network scale factor in (0, 1]: 0.5 for 4K, large motion"
+    )
+    precision: str = _option(
+        "fp32",
+        choices=PRECISIONS,
+        help="network arithmetic: fp32 (default, exact), bf16 (GPU, or a CPU with native bf16), fp16 (GPU)",
+    )
+    channels_last: bool | None = _option(
+        None, help="NHWC memory layout for the convolutions (default: on for a CPU, where it is faster)"
+    )
+    threads: int | None = _option(None, low=1, help="CPU threads for the network")
+    compile: bool = _option(
+        False, help="torch.compile the network (CUDA: with CUDA graphs); the first frame of each size waits for it"
+    )
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            f.metadata["option"].check(f.name, getattr(self, f.name))
 
     def on(self, device: str | None, threads: int | None = None) -> EngineSpec:
         """The same engine on another device (and thread count, if given)."""
         return replace(self, device=device, threads=threads if threads is not None else self.threads)
 
-    def build(self):
-        """The engine itself: an ``Interpolator`` or an ``OnnxInterpolator``."""
-        if self.backend not in BACKENDS:
-            raise InputError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+    def build(self) -> Engine:
+        """The engine itself: an ``Interpolator`` (PyTorch) or an ``OnnxInterpolator``."""
         if self.backend == "onnxruntime":
             return self._build_onnx()
         import torch
@@ -54,7 +191,7 @@ class EngineSpec:
             compile=self.compile,
         )
 
-    def _build_onnx(self):
+    def _build_onnx(self) -> Engine:
         from .backends.onnx import OnnxInterpolator
         from .names import official_variant
 
@@ -64,11 +201,14 @@ class EngineSpec:
             raise InputError(
                 "--precision, --channels-last and --compile apply to the torch backend; an ONNX graph runs as exported"
             )
+        if self.scale != 1.0:
+            raise InputError("--scale applies to the torch backend; an exported graph runs at scale 1")
         runtime = OnnxInterpolator(self.checkpoint, device=self.device, threads=self.threads)
         if self.model and official_variant(self.model) != runtime.model_name:
             raise InputError(f"{self.checkpoint} holds {runtime.model_name}, not {self.model}")
-        if self.scale != runtime.scale_factor:
-            raise InputError(
-                f"{self.checkpoint} was exported at scale {runtime.scale_factor:g}; got --scale {self.scale:g}"
-            )
         return runtime
+
+
+def options() -> list[tuple[str, Any, Option]]:
+    """``(name, default, Option)`` of every :class:`EngineSpec` field, in declaration order."""
+    return [(f.name, f.default, f.metadata["option"]) for f in fields(EngineSpec)]

@@ -4,18 +4,17 @@ The graph takes ``img0``, ``img1`` (float32, ``(B, 3, H, W)`` in [0, 1]) and ``e
 ``(B, 1, 1, 1)``, the time t) and returns ``frame`` (``(B, 3, H, W)`` in [0, 1]). Batch, height
 and width are symbolic: the sampling grids are computed from the runtime shape
 (:func:`~ifrnet.models.ops.linspace_pm1`), so the graph works at sizes it was never traced at. H and
-W must be sizes the network maps back to themselves (:func:`ifrnet.times.padded_side`: multiples of
-16 at scale 1); the onnxruntime backend pads and crops, as :class:`ifrnet.Interpolator` does.
+W must be multiples of 16; the onnxruntime engine pads and crops (:class:`ifrnet.times.Padder`).
 
-The scale factor is fixed at export (``--scale``; 0.5 for 4K) and recorded, with the variant and
-whether the weights honour t, in the model's metadata, which the backend reads.
+The graph runs the network at scale 1: the exporter cannot yet prove that a resize by s and back
+by 1/s restores a symbolic size. The variant and whether the weights honour t are recorded in the
+model's metadata, which the engine reads.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,57 +35,40 @@ TRACE_SIZE = (256, 448)
 
 
 class ExportGraph(nn.Module):
-    """What gets exported: :meth:`IFRNet.predict` at a fixed scale factor, without input checks."""
+    """What gets exported: :meth:`IFRNet.predict` at scale 1, without input checks."""
 
-    def __init__(self, model: IFRNet, scale_factor: float = 1.0) -> None:
+    def __init__(self, model: IFRNet) -> None:
         super().__init__()
         self.model = model
-        self.scale_factor = float(scale_factor)
 
     def forward(self, img0: Tensor, img1: Tensor, embt: Tensor) -> Tensor:
-        return self.model.predict(img0, img1, embt, self.scale_factor)
+        return self.model.predict(img0, img1, embt)
 
 
-@dataclass(frozen=True)
-class ExportResult:
-    path: Path
-    #: (height, width) -> max |onnxruntime - PyTorch| at a size the graph was not traced at
-    checks: dict[tuple[int, int], float]
-
-
-def metadata(model: IFRNet, scale_factor: float) -> dict[str, str]:
-    """What the onnxruntime backend needs to know about the graph, as ONNX metadata strings."""
+def metadata(model: IFRNet) -> dict[str, str]:
+    """What the onnxruntime engine needs to know about the graph, as ONNX metadata strings."""
     return {
         "ifrnet_variant": model.config.name,
         "ifrnet_uses_time": "1" if model.uses_time() else "0",
-        "ifrnet_scale_factor": repr(float(scale_factor)),
         "ifrnet_version": __version__,
     }
 
 
-def export_onnx(
-    model: IFRNet,
-    path: str | os.PathLike,
-    scale_factor: float = 1.0,
-    opset: int = DEFAULT_OPSET,
-    overwrite: bool = False,
-) -> Path:
+def export_onnx(model: IFRNet, path: str | os.PathLike, opset: int = DEFAULT_OPSET, overwrite: bool = False) -> Path:
     """Write ``model`` as an ONNX graph with symbolic batch, height and width; returns the path.
 
-    Needs the ``onnx`` and ``onnxscript`` packages (``pip install 'ifrnet[export]'``).
+    Needs the ``onnx`` and ``onnxscript`` packages (``pip install 'ifrnet[export]'``). Raises
+    :class:`InputError` for an opset below 16 or an output that exists (without ``overwrite``).
     """
     if opset < MIN_OPSET:
         raise InputError(f"opset {opset} lacks GridSample; use {MIN_OPSET} or later")
-    if scale_factor != 1.0:
-        # The exporter cannot yet prove that a resize by s and back by 1/s restores a symbolic size.
-        raise InputError(f"ONNX export supports scale factor 1 only; got {scale_factor}")
     out = check_output_path(path, overwrite=overwrite)
     try:
         import onnx
     except ImportError:
         raise InputError("ONNX export needs the onnx and onnxscript packages: pip install 'ifrnet[export]'") from None
-    graph = ExportGraph(model.float().eval(), scale_factor).eval()
-    h, w = (padded_side(side, scale_factor) for side in TRACE_SIZE)
+    graph = ExportGraph(model.float().eval()).eval()
+    h, w = TRACE_SIZE
     gen = torch.Generator().manual_seed(0)
     example = (
         torch.rand(1, 3, h, w, generator=gen),
@@ -111,7 +93,7 @@ def export_onnx(
             verbose=False,
         )
     proto = program.model_proto
-    for key, value in metadata(model, scale_factor).items():
+    for key, value in metadata(model).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     with atomic_output(out) as tmp:
@@ -126,15 +108,14 @@ def verify_export(
     from .backends.onnx import OnnxInterpolator
 
     runtime = OnnxInterpolator(path)
-    scale = runtime.scale_factor
     gen = torch.Generator().manual_seed(1)
     diffs = {}
     for h, w in sizes:
-        ph, pw = padded_side(h, scale), padded_side(w, scale)
+        ph, pw = padded_side(h), padded_side(w)
         img0, img1 = torch.rand(2, 1, 3, ph, pw, generator=gen)
         embt = torch.full((1, 1, 1, 1), 0.3)
         with torch.inference_mode():
-            expected = model.float().eval().predict(img0, img1, embt, scale).numpy()
+            expected = model.float().eval().predict(img0, img1, embt).numpy()
         got = runtime.run(img0.numpy(), img1.numpy(), np.float32(0.3))
         diffs[(ph, pw)] = float(np.abs(got - expected).max())
     return diffs

@@ -1,13 +1,15 @@
-"""The inference engine: any frame size, many times t per pair, 2x-only weights, batching.
+"""The PyTorch engine: any frame size, many times t per pair, 2x-only weights, batching.
 
-``Interpolator`` turns two frames into the frames between them. It pads to the network's
-stride and crops back, runs the encoder once for all requested times, and for checkpoints
-that ignore t (the released Vimeo90K ones) reaches dyadic times by recursive bisection.
+``Interpolator`` (an :class:`~ifrnet.engine.Engine`) turns two frames into the frames between
+them. It pads to the network's stride and crops back, runs the encoder once for all requested
+times, and for checkpoints that ignore t (the released Vimeo90K ones) reaches dyadic times by
+recursive bisection. It also shows the predicted flows and mask (:meth:`flows_and_mask`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,23 +17,24 @@ import torch
 from torch import Tensor
 
 from .devices import resolve_device
+from .engine import PRECISIONS, FlowEngine
 from .errors import InputError
 from .models import IFRNet
-from .models.ops import pad_to, padded_side, resize
-from .times import bisect, check_times, dyadic, factor_times
+from .models.ifrnet import Decoded
+from .models.ops import resize
+from .times import Padder, bisect, check_times, dyadic, factor_times
 
 __all__ = ["PRECISIONS", "Interpolator", "bisect", "check_times", "dyadic", "factor_times"]
 
-#: Arithmetic the network can run in: fp32 (exact), bf16 (CPUs with native bf16, GPUs), fp16 (GPUs).
-PRECISIONS = ("fp32", "bf16", "fp16")
 
-
-class Interpolator:
+class Interpolator(FlowEngine):
     """Interpolate frames between pairs with an :class:`~ifrnet.models.IFRNet`.
 
-    Frames are uint8 or uint16 ``(H, W, 3)`` (or ``(B, H, W, 3)``) RGB numpy arrays (0-255 or
-    0-65535: sources deeper than 8 bits keep their precision), or float ``(B, 3, H, W)`` tensors
-    in [0, 1]; results come back in the same kind, dtype, size and device.
+    Frames are what every :class:`~ifrnet.engine.Engine` takes -- uint8 or uint16 ``(H, W, 3)``
+    (or ``(B, H, W, 3)``) RGB numpy arrays (0-255 or 0-65535: sources deeper than 8 bits keep
+    their precision), or float32 ``(B, 3, H, W)`` arrays in [0, 1] -- and also float
+    ``(B, 3, H, W)`` torch tensors in [0, 1]; results come back in the same kind, dtype, size
+    and device.
     """
 
     def __init__(
@@ -60,7 +63,7 @@ class Interpolator:
         self.channels_last = bool(channels_last)
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = model.to(self.device, memory_format=memory_format).eval()
-        padded_side(16, scale_factor)  # validates the range
+        Padder(16, 16, scale_factor)  # validates the range
         self.scale_factor = float(scale_factor)
         self.uses_time = model.uses_time()
         self.compiled = bool(compile)
@@ -74,67 +77,96 @@ class Interpolator:
 
     # -- public API --
 
-    @property
-    def description(self) -> str:
-        """The engine in words, for summaries: variant, backend and device."""
+    def describe(self) -> str:
         extras = (
             [self.precision]
             + (["channels_last"] if self.channels_last else [])
             + (["compiled"] if self.compiled else [])
+            + ([f"scale {self.scale_factor:g}"] if self.scale_factor != 1.0 else [])
         )
         return f"{self.model.config.name} on {self.device} (PyTorch, {', '.join(extras)})"
 
+    @property
+    def device_kind(self) -> str:
+        return self.device.type
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for key, value in sorted(self.model.state_dict().items()):
+            digest.update(key.encode())
+            digest.update(value.detach().cpu().float().contiguous().numpy().tobytes())
+        return f"{self.describe()}, weights sha256 {digest.hexdigest()[:16]}"
+
     def interpolate(
-        self,
-        frame0: np.ndarray | Tensor,
-        frame1: np.ndarray | Tensor,
-        times: Sequence[float] = (0.5,),
-        scale_factor: float | None = None,
+        self, frame0: np.ndarray | Tensor, frame1: np.ndarray | Tensor, times: Sequence[float] = (0.5,)
     ) -> list[np.ndarray] | list[Tensor]:
         """The frames at each of ``times`` between ``frame0`` (t=0) and ``frame1`` (t=1), in order given."""
         values = check_times(times)
-        scale = self.scale_factor if scale_factor is None else float(scale_factor)
-        img0, kind = self._to_tensor(frame0, "frame0")
-        img1, _ = self._to_tensor(frame1, "frame1")
-        if img0.shape != img1.shape:
-            raise InputError(
-                f"frames differ in size: {img0.shape[-1]}x{img0.shape[-2]} and {img1.shape[-1]}x{img1.shape[-2]}"
-                + ("" if img0.shape[0] == img1.shape[0] else f" (batches of {img0.shape[0]} and {img1.shape[0]})")
-            )
+        img0, img1, kind = self._pair(frame0, frame1)
         with torch.inference_mode():
             if self.compiled and self.device.type == "cuda":
                 torch.compiler.cudagraph_mark_step_begin()
             if self.uses_time:
-                outputs = self._predict(img0, img1, values, scale)
+                outputs = self._predict(img0, img1, values)
             else:
-                outputs = self._bisect(img0, img1, values, scale)
+                outputs = bisect(lambda a, b: self._predict(a, b, (0.5,))[0], img0, img1, values)
         return [self._from_tensor(o, kind) for o in outputs]
+
+    def flows_and_mask(
+        self, frame0: np.ndarray | Tensor, frame1: np.ndarray | Tensor, t: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The network's flows t->0, t->1 ``(H, W, 2)`` in pixels and mask ``(H, W)`` for the first pair.
+
+        The mask is the weight of frame 0 in the blend: 1 where only frame 0 is trusted. With
+        weights that ignore t these are the t = 0.5 prediction's.
+        """
+        img0, img1, _ = self._pair(frame0, frame1)
+        padder = Padder.like(img0, self.scale_factor)
+        with torch.inference_mode():
+            _, _, _, (decoded,) = self._network(img0, img1, padder, [check_times([t])[0]])
+        flow0, flow1, mask = decoded.flow0, decoded.flow1, decoded.mask
+        if self.scale_factor != 1.0:  # back to the frames' resolution, as synthesize does
+            inv = 1.0 / self.scale_factor
+            flow0, flow1, mask = resize(flow0, inv) * inv, resize(flow1, inv) * inv, resize(mask, inv)
+
+        def crop(x: Tensor) -> np.ndarray:
+            return padder.unpad(x)[0].permute(1, 2, 0).float().cpu().numpy()
+
+        return crop(flow0), crop(flow1), crop(mask)[..., 0]
 
     # -- prediction --
 
-    def _predict(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale: float) -> list[Tensor]:
-        """Direct prediction: pad, encode the pair once, decode once per t, crop."""
-        h, w = img0.shape[-2:]
-        ph, pw = padded_side(h, scale), padded_side(w, scale)
-        model = self.model
-        x0, x1, mean = model.normalize(pad_to(img0, ph, pw), pad_to(img1, ph, pw))
+    def _network(
+        self, img0: Tensor, img1: Tensor, padder: Padder, times: Sequence[float]
+    ) -> tuple[Tensor, Tensor, Tensor, list[Decoded]]:
+        """Pad, normalise, resize, encode the pair once and decode once per t: the padded,
+        mean-subtracted frames, their mean and each time's decoder outputs (fp32)."""
+        scale = self.scale_factor
+        x0, x1, mean = self.model.normalize(padder.pad(img0), padder.pad(img1))
         small0, small1 = resize(x0, scale), resize(x1, scale)
         if self.channels_last:
             small0, small1 = (x.contiguous(memory_format=torch.channels_last) for x in (small0, small1))
         with self._reduced_precision():
             feat0, feat1 = self._encode(small0, small1)
-        outputs = []
+        decoded = []
         for t in times:
             embt = torch.full((img0.shape[0], 1, 1, 1), t, device=img0.device)
             with self._reduced_precision():
                 d = self._decode(feat0, feat1, embt)
             # The final warp and blend of the full-resolution frames stay in fp32: cheap, and where
             # reduced precision would show most (sub-pixel sampling positions, the 8-bit result).
-            d = d._replace(
-                flow0=d.flow0.float(), flow1=d.flow1.float(), mask=d.mask.float(), residual=d.residual.float()
+            decoded.append(
+                d._replace(
+                    flow0=d.flow0.float(), flow1=d.flow1.float(), mask=d.mask.float(), residual=d.residual.float()
+                )
             )
-            outputs.append(model.synthesize(x0, x1, mean, d, scale)[..., :h, :w])
-        return outputs
+        return x0, x1, mean, decoded
+
+    def _predict(self, img0: Tensor, img1: Tensor, times: Sequence[float]) -> list[Tensor]:
+        """Direct prediction: the network, then the warp and blend at full resolution, cropped."""
+        padder = Padder.like(img0, self.scale_factor)
+        x0, x1, mean, decoded = self._network(img0, img1, padder, times)
+        return [padder.unpad(self.model.synthesize(x0, x1, mean, d, self.scale_factor)) for d in decoded]
 
     def _reduced_precision(self):
         if self.precision == "fp32":
@@ -142,18 +174,26 @@ class Interpolator:
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    def _bisect(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale: float) -> list[Tensor]:
-        """Recursive bisection for weights that ignore t: each midpoint is a new 2x step."""
-        return bisect(lambda a, b: self._predict(a, b, (0.5,), scale)[0], img0, img1, times)
-
     # -- conversions between the caller's frames and network tensors --
 
+    def _pair(self, frame0: np.ndarray | Tensor, frame1: np.ndarray | Tensor) -> tuple[Tensor, Tensor, tuple]:
+        img0, kind = self._to_tensor(frame0, "frame0")
+        img1, _ = self._to_tensor(frame1, "frame1")
+        if img0.shape != img1.shape:
+            raise InputError(
+                f"frames differ in size: {img0.shape[-1]}x{img0.shape[-2]} and {img1.shape[-1]}x{img1.shape[-2]}"
+                + ("" if img0.shape[0] == img1.shape[0] else f" (batches of {img0.shape[0]} and {img1.shape[0]})")
+            )
+        return img0, img1, kind
+
     def _to_tensor(self, frame: np.ndarray | Tensor, name: str) -> tuple[Tensor, tuple]:
+        if isinstance(frame, np.ndarray) and frame.dtype == np.float32 and frame.ndim == 4 and frame.shape[1] == 3:
+            return torch.from_numpy(np.ascontiguousarray(frame)).to(self.device), ("float32",)
         if isinstance(frame, np.ndarray):
             if frame.dtype not in (np.uint8, np.uint16) or frame.ndim not in (3, 4) or frame.shape[-1] != 3:
                 raise InputError(
-                    f"{name} must be a uint8 or uint16 (H, W, 3) or (B, H, W, 3) RGB array; "
-                    f"got {frame.dtype} array of shape {frame.shape}"
+                    f"{name} must be a uint8 or uint16 (H, W, 3) or (B, H, W, 3) RGB array or a float32 "
+                    f"(B, 3, H, W) array; got {frame.dtype} array of shape {frame.shape}"
                 )
             peak = float(np.iinfo(frame.dtype).max)
             batched = frame.ndim == 4
@@ -176,10 +216,12 @@ class Interpolator:
                     f"got {frame.dtype} tensor of shape {tuple(frame.shape)}"
                 )
             return frame.to(self.device, torch.float32), ("tensor", frame.device, frame.dtype)
-        raise InputError(f"{name} must be a numpy uint8 array or a torch float tensor; got {type(frame).__name__}")
+        raise InputError(f"{name} must be a numpy array or a torch float tensor; got {type(frame).__name__}")
 
     @staticmethod
     def _from_tensor(tensor: Tensor, kind: tuple) -> np.ndarray | Tensor:
+        if kind[0] == "float32":
+            return tensor.float().cpu().numpy()
         if kind[0] == "numpy":
             dtype = kind[2]
             peak = float(np.iinfo(dtype).max)

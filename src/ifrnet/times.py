@@ -1,8 +1,8 @@
 """Times and sizes, without torch: shared by the PyTorch engine and the onnxruntime backend.
 
 Which times t a pair can be asked for, how 2x-only weights reach them by recursive bisection,
-and which padded size the network maps back to itself. Nothing here imports torch, so the
-onnxruntime backend runs where PyTorch is not installed.
+and which padded size the network maps back to itself (:class:`Padder` pads and crops). Nothing
+here imports torch, so the onnxruntime backend runs where PyTorch is not installed.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import TypeVar
+
+import numpy as np
 
 from .errors import InputError
 
@@ -109,3 +111,41 @@ def padded_side(side: int, scale_factor: float = 1.0) -> int:
         f"no padded size maps {side} pixels back to itself at scale_factor {scale_factor}; "
         "use a scale factor such as 1, 0.5 or 0.25"
     )
+
+
+class Padder:
+    """Pads ``(B, C, H, W)`` frames (numpy arrays or torch tensors) to a size the network maps
+    back to itself, and crops its outputs back.
+
+    Padding repeats the edge pixels (replicate) on the bottom and right, as the authors' scripts
+    do, so the crop is the top-left ``H x W``. Every place that runs the network pads through one.
+    """
+
+    def __init__(self, height: int, width: int, scale_factor: float = 1.0) -> None:
+        self.height, self.width = height, width
+        self.padded = (padded_side(height, scale_factor), padded_side(width, scale_factor))
+
+    @classmethod
+    def like(cls, frame, scale_factor: float = 1.0) -> Padder:
+        """The padder for frames shaped like ``frame`` ``(..., H, W)``."""
+        return cls(int(frame.shape[-2]), int(frame.shape[-1]), scale_factor)
+
+    @property
+    def needed(self) -> bool:
+        return self.padded != (self.height, self.width)
+
+    def pad(self, frame: Frame) -> Frame:
+        """``frame`` replicate-padded to :attr:`padded`; the same object when no padding is needed."""
+        if not self.needed:
+            return frame
+        extra_h, extra_w = self.padded[0] - self.height, self.padded[1] - self.width
+        if isinstance(frame, np.ndarray):
+            spec = [(0, 0)] * (frame.ndim - 2) + [(0, extra_h), (0, extra_w)]
+            return np.pad(frame, spec, mode="edge")
+        import torch.nn.functional as F
+
+        return F.pad(frame, (0, extra_w, 0, extra_h), mode="replicate")
+
+    def unpad(self, frame: Frame) -> Frame:
+        """The top-left ``H x W`` of a padded-size ``frame``."""
+        return frame[..., : self.height, : self.width]

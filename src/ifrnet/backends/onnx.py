@@ -1,23 +1,23 @@
-"""The onnxruntime backend: an exported IFRNet graph run with numpy and onnxruntime only.
+"""The onnxruntime engine: an exported IFRNet graph run with numpy and onnxruntime only.
 
-``OnnxInterpolator(path).interpolate(frame0, frame1, times)`` has the interface of
-:class:`ifrnet.Interpolator` for numpy frames: uint8 or uint16 ``(H, W, 3)`` / ``(B, H, W, 3)`` RGB in, the
-same out; or float32 ``(B, 3, H, W)`` arrays in [0, 1]. It replicate-pads to a size the network
-maps back to itself and crops back, and reaches dyadic t by recursive bisection when the exported
+``OnnxInterpolator(path)`` is an :class:`~ifrnet.engine.Engine`: uint8 or uint16 ``(H, W, 3)`` /
+``(B, H, W, 3)`` RGB in, the same out; or float32 ``(B, 3, H, W)`` arrays in [0, 1]. It pads with
+:class:`~ifrnet.times.Padder` and reaches dyadic t by recursive bisection when the exported
 weights ignore t. Nothing here imports torch: ``pip install 'ifrnet[onnx]'`` is enough to run it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
+from ..engine import Engine
 from ..errors import CheckpointError, InputError
-from ..times import bisect, check_times, padded_side
+from ..times import Padder, bisect, check_times
 
 
 def _providers(device: str | None) -> list[str]:
@@ -32,7 +32,7 @@ def _providers(device: str | None) -> list[str]:
     raise InputError(f"device {device!r} is not available to onnxruntime here (it offers {', '.join(available)})")
 
 
-class OnnxInterpolator:
+class OnnxInterpolator(Engine):
     """Interpolate frames with an ONNX graph written by ``ifrnet export``."""
 
     def __init__(self, path: str | os.PathLike, device: str | None = None, threads: int | None = None) -> None:
@@ -57,14 +57,18 @@ class OnnxInterpolator:
             raise CheckpointError(f"{self.path}: not an IFRNet graph written by 'ifrnet export' (no ifrnet metadata)")
         self.model_name = meta["ifrnet_variant"]
         self.uses_time = meta.get("ifrnet_uses_time") == "1"
-        self.scale_factor = float(meta.get("ifrnet_scale_factor", "1.0"))
-        on_gpu = self.session.get_providers()[0] == "CUDAExecutionProvider"
-        self.device = SimpleNamespace(type="cuda" if on_gpu else "cpu")
+        self._on_gpu = self.session.get_providers()[0] == "CUDAExecutionProvider"
+
+    def describe(self) -> str:
+        return f"{self.model_name} on {self.device_kind} (onnxruntime)"
 
     @property
-    def description(self) -> str:
-        """The engine in words, for summaries: variant, backend and device."""
-        return f"{self.model_name} on {self.device.type} (onnxruntime)"
+    def device_kind(self) -> str:
+        return "cuda" if self._on_gpu else "cpu"
+
+    def fingerprint(self) -> str:
+        # the graph file holds the weights: its digest identifies them
+        return f"{self.describe()}, weights sha256 {hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]}"
 
     def run(self, img0: np.ndarray, img1: np.ndarray, t: float) -> np.ndarray:
         """One graph call on float32 (B, 3, H, W) inputs of a size the network accepts."""
@@ -87,11 +91,9 @@ class OnnxInterpolator:
         return [self._from_array(o, kind) for o in outputs]
 
     def _predict(self, img0: np.ndarray, img1: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
-        h, w = img0.shape[-2:]
-        ph, pw = padded_side(h, self.scale_factor), padded_side(w, self.scale_factor)
-        pad = ((0, 0), (0, 0), (0, ph - h), (0, pw - w))
-        x0, x1 = (np.pad(x, pad, mode="edge") if (ph, pw) != (h, w) else x for x in (img0, img1))
-        return [self.run(x0, x1, t)[..., :h, :w] for t in times]
+        padder = Padder.like(img0)
+        x0, x1 = padder.pad(img0), padder.pad(img1)
+        return [padder.unpad(self.run(x0, x1, t)) for t in times]
 
     @staticmethod
     def _to_array(frame: np.ndarray, name: str) -> tuple[np.ndarray, str]:

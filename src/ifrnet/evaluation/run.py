@@ -10,12 +10,9 @@ from pathlib import Path
 
 import torch
 
-from ..benchmark import PAPER_SIZES, speed_table
-from ..devices import resolve_device
 from ..errors import InputError
 from ..inference import Interpolator
 from ..io.files import check_writable
-from ..models import list_models
 from ..video.scenes import DEFAULT_SCENE_THRESHOLD, check_scene_threshold
 from .methods import IFRNetMethod, Method
 from .protocols import BenchmarkProtocol, EvalSample, make_protocol
@@ -34,11 +31,6 @@ class EvalRun:
     out: Path
     report: Path | None = None
     notices: list[str] = field(default_factory=list)
-
-
-def speed(device: str | None = None, on_row: Callable[[str], None] | None = None) -> str:
-    """The speed table of every variant at the paper's sizes (the code ``benchmarks/speed.py`` uses)."""
-    return speed_table(list_models(), PAPER_SIZES, resolve_device(device), repeats=5, warmup=1, on_row=on_row)
 
 
 def build_methods(

@@ -22,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from ..engine import EngineSpec
+from ..engine import Engine, EngineSpec
 from ..errors import IFRNetError, InputError
 
 # one engine per worker process, built on its first batch
@@ -30,11 +30,19 @@ _ENGINE = None
 _ENGINE_SPEC: EngineSpec | None = None
 
 
-def _run(spec: EngineSpec, a: np.ndarray, b: np.ndarray, times: list[float]) -> list[np.ndarray]:
+def _engine(spec: EngineSpec) -> Engine:
     global _ENGINE, _ENGINE_SPEC
     if _ENGINE is None or spec != _ENGINE_SPEC:
         _ENGINE, _ENGINE_SPEC = spec.build(), spec
-    return _ENGINE.interpolate(a, b, times)
+    return _ENGINE
+
+
+def _run(spec: EngineSpec, a: np.ndarray, b: np.ndarray, times: list[float]) -> list[np.ndarray]:
+    return _engine(spec).interpolate(a, b, times)
+
+
+def _uses_time(spec: EngineSpec) -> bool:
+    return _engine(spec).uses_time
 
 
 def _worker_init(parent: int) -> None:
@@ -78,8 +86,9 @@ def parse_devices(text: str) -> list[str]:
     return devices
 
 
-class WorkerPool:
-    """``submit(a, b, times)`` -> a future of the frames, computed in one of the worker processes.
+class WorkerPool(Engine):
+    """An :class:`~ifrnet.engine.Engine` whose network runs in worker processes: ``submit(a, b,
+    times)`` -> a future of the frames, computed in the least busy worker.
 
     ``devices`` lists one device per worker (repeat a device to run several workers on it).
     CPU workers without an explicit thread count share the cores evenly, so two workers on a
@@ -111,16 +120,30 @@ class WorkerPool:
             )
             self._pending.append(0)
             self.completed.append(0)
+        self._uses_time: bool | None = None
+
+    def describe(self) -> str:
         named = [str(d) for d in self.devices if d is not None]
-        self.description = f"{len(self.devices)} worker processes" + (f" ({', '.join(named)})" if named else "")
+        return f"{len(self.devices)} worker processes" + (f" ({', '.join(named)})" if named else "")
 
     @property
-    def workers(self) -> int:
+    def workers(self) -> int:  # type: ignore[override]
         return len(self.devices)
 
     @property
-    def on_gpu(self) -> bool:
-        return all(str(d).startswith("cuda") for d in self.devices)
+    def device_kind(self) -> str:
+        """``"cuda"`` when every worker runs on a GPU (batches then pay), else ``"cpu"``."""
+        return "cuda" if all(str(d).startswith("cuda") for d in self.devices) else "cpu"
+
+    @property
+    def uses_time(self) -> bool:  # type: ignore[override]
+        """Whether the weights honour t, as the first worker's engine reports it."""
+        if self._uses_time is None:
+            self._uses_time = result_of(self._executors[0].submit(_uses_time, self._specs[0]), "worker 0")
+        return self._uses_time
+
+    def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float] = (0.5,)) -> list:
+        return result_of(self.submit(frame0, frame1, times), self.describe())
 
     def submit(self, a: np.ndarray, b: np.ndarray, times: Sequence[float]) -> Future:
         """Queue one batch on the least busy worker."""
@@ -143,12 +166,6 @@ class WorkerPool:
     def close(self, cancel: bool = False) -> None:
         for executor in self._executors:
             executor.shutdown(wait=not cancel, cancel_futures=cancel)
-
-    def __enter__(self) -> WorkerPool:
-        return self
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.close(cancel=exc_type is not None)
 
 
 def result_of(future: Future, where: str) -> list[np.ndarray]:

@@ -19,10 +19,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..engine import Engine
 from ..errors import IFRNetError, InputError
 from ..io.files import atomic_output, check_output_path, hide_temporary_names, quietly
 from .parallel import result_of
@@ -30,12 +30,6 @@ from .reader import FrameSource, SourceFrame, VideoInfo, open_source
 from .scenes import DEFAULT_HOLD_TOLERANCE, DEFAULT_SCENE_THRESHOLD, Change, CutList, SceneDetector, held
 from .schedule import Step, Timeline
 from .writer import FrameSink, ImageSequenceWriter, VideoFileWriter, check_not_an_input, is_folder_output
-
-if TYPE_CHECKING:  # the engine is passed in: PyTorch's Interpolator, the onnxruntime backend's,
-    from ..inference import Interpolator  # or a pool of worker processes running either
-    from .parallel import WorkerPool
-
-    Engine = Interpolator | WorkerPool
 
 _END = object()
 #: most new frames per source frame (--factor, --slowmo, --fps / input rate): beyond it a run is
@@ -156,15 +150,15 @@ def tqdm_progress(total: int | None) -> Progress:
 def interpolate_video(
     source_path: str | os.PathLike,
     output: str | os.PathLike,
-    interpolator: Engine | Callable[[], Engine],
+    engine: Engine | Callable[[], Engine],
     options: VideoOptions | None = None,
     progress: ProgressFactory | None = None,
 ) -> VideoSummary:
     """Interpolate a video file (or image sequence) into a new one; returns a summary.
 
-    ``interpolator`` is an engine (``Interpolator``, ``OnnxInterpolator``) or a
+    ``engine`` is an :class:`~ifrnet.engine.Engine` (``Interpolator``, ``OnnxInterpolator``, or a
     :class:`~ifrnet.video.parallel.WorkerPool`, whose workers then run the network in parallel
-    with the same output; or a function that builds one: it is then called only once the input
+    with the same output), or a function that builds one: it is then called only once the input
     and output have been checked, so a wrong file name does not wait for a model to load, and
     what it built is closed at the end.
     Source frames that land on an output time are written from the decoded frame in its own
@@ -225,22 +219,18 @@ def interpolate_video(
                 )
             executed = False
             try:
-                if not (hasattr(interpolator, "interpolate") or hasattr(interpolator, "submit")):
-                    interpolator = owned = interpolator()
-                summary.engine = getattr(interpolator, "description", "")
+                if not isinstance(engine, Engine):
+                    engine = owned = engine()
+                summary.engine = engine.describe()
                 if options.batch is None:
-                    on_gpu = getattr(interpolator, "on_gpu", None)
-                    if on_gpu is None:
-                        on_gpu = getattr(getattr(interpolator, "device", None), "type", "cpu") == "cuda"
-                    options = replace(options, batch=4 if on_gpu else 1)
-                engine = interpolator if hasattr(interpolator, "submit") else _InProcess(interpolator)
+                    options = replace(options, batch=4 if engine.device_kind == "cuda" else 1)
                 run = _Run(source, engine, options, sample_rate, summary, progress or (lambda total: Progress()))
                 executed = True
                 run.execute(sink)  # closes the sink when done, aborts it on any failure
             finally:
                 if not executed:
                     quietly(sink.abort)
-        summary.pix_fmt = getattr(sink, "pix_fmt", "png")
+        summary.pix_fmt = sink.pix_fmt
         summary.notices = source.warnings + sink.notices
         unused = options.cuts.unused() if options.cuts is not None else None
         if unused:
@@ -252,7 +242,7 @@ def interpolate_video(
         finished = True
     finally:
         source.close()
-        if owned is not None and hasattr(owned, "close"):
+        if owned is not None:
             owned.close(cancel=not finished)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -270,27 +260,13 @@ def _container_format(path: Path) -> str | None:
     raise InputError(f"{path}: cannot tell the container format from the extension; use .mp4, .mkv, .mov or .webm")
 
 
-class _InProcess:
-    """An engine in this process behind a worker pool's ``submit``: the future is done on return."""
-
-    workers = 0
-
-    def __init__(self, engine: Interpolator) -> None:
-        self.engine = engine
-
-    def submit(self, a: np.ndarray, b: np.ndarray, times: list[float]) -> Future:
-        future: Future = Future()
-        future.set_result(self.engine.interpolate(a, b, times))
-        return future
-
-
 class _Run:
     """One pass over the source. Owns the threads and queues; the caller owns source and sink."""
 
     def __init__(
         self,
         source: FrameSource,
-        engine: WorkerPool | _InProcess,
+        engine: Engine,
         options: VideoOptions,
         sample_rate: Fraction,
         summary: VideoSummary,

@@ -10,6 +10,7 @@ skipped and counted rather than ending the run: what decodes is kept (FFmpeg's o
 
 from __future__ import annotations
 
+import abc
 import itertools
 import os
 import re
@@ -80,18 +81,20 @@ class VideoInfo:
         return f"{self.width}x{self.height} {self.pix_fmt} {float(self.rate):.3f} fps{frames}{dur}"
 
 
-class FrameSource:
-    """Interface of a frame source: ``info``, iteration over :class:`SourceFrame`, ``close``."""
+class FrameSource(abc.ABC):
+    """Where frames come from: ``info``, iteration over :class:`SourceFrame`, ``close``."""
 
     info: VideoInfo
     #: Human-readable notes about skipped or repaired data, filled while decoding.
     warnings: list[str]
 
+    @abc.abstractmethod
     def frames(self) -> Iterator[SourceFrame]:
-        raise NotImplementedError
+        """The frames in presentation order, each once."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        pass
+        """Release the file (or the sequence's state)."""
 
     def __enter__(self) -> FrameSource:
         return self

@@ -9,6 +9,7 @@ bit.
 
 from __future__ import annotations
 
+import abc
 import os
 from collections.abc import Iterator
 from fractions import Fraction
@@ -48,20 +49,25 @@ _ASS_HEADER = (
 )
 
 
-class FrameSink:
-    """Interface of a frame sink: ``write`` frames in output order, then ``close``.
+class FrameSink(abc.ABC):
+    """Where output frames go: ``write`` them in output order, then ``close`` (or ``abort``).
 
     A frame is a :class:`SourceFrame` (a source frame passed through: written from its decoded
     native frame where it has one) or an ``(H, W, 3)`` uint8/uint16 RGB array (a new frame).
     """
 
+    #: one-line notes for the user (formats changed, streams that could not be carried)
     notices: list[str]
+    #: the pixel format written (``"png"`` for image sequences)
+    pix_fmt: str = "png"
 
+    @abc.abstractmethod
     def write(self, frame: SourceFrame | np.ndarray, index: int) -> None:
-        raise NotImplementedError
+        """Write output frame number ``index`` (0-based, consecutive)."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        pass
+        """Finish the output: flush encoders, write trailers."""
 
     def abort(self) -> None:
         """Stop without finishing; the caller removes what was written."""

@@ -1,0 +1,134 @@
+"""``ifrnet video``: a video (or image sequence) in, a smoother or slower one out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .options import add_engine_args, engine_spec, int_at_least, positive_int
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from ..video.scenes import DEFAULT_HOLD_TOLERANCE, DEFAULT_SCENE_THRESHOLD
+
+    video = sub.add_parser(
+        "video",
+        help="interpolate a video file into a smoother or slower one",
+        description="Raise the frame rate of a video (or make slow motion). Audio is copied when the duration "
+        "is kept; scene cuts are held across, never blended.",
+    )
+    video.add_argument("input", help="video file, folder of images, or pattern such as frames/%%08d.png")
+    video.add_argument("-o", "--output", required=True, help="output video file, or frames/%%08d.png for PNG frames")
+    rate = video.add_mutually_exclusive_group()
+    rate.add_argument("--factor", type=positive_int, default=None, help="multiply the frame rate by N (default 2)")
+    rate.add_argument("--fps", default=None, help="output frame rate: 60, 59.94 or 60000/1001")
+    rate.add_argument("--slowmo", type=positive_int, default=None, help="N times slower at the same frame rate")
+    enc = video.add_argument_group("encoding")
+    enc.add_argument("--codec", default="libx264", help="FFmpeg encoder: libx264 (default), libx265, ffv1, ...")
+    enc.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (lower is better; 18)")
+    enc.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
+    enc.add_argument(
+        "--pix-fmt", default=None, help="output pixel format (default: the source's, or the encoder's nearest)"
+    )
+    scenes = video.add_argument_group("scene cuts")
+    scenes.add_argument(
+        "--scene-threshold",
+        type=float,
+        default=DEFAULT_SCENE_THRESHOLD,
+        help=f"cut score (1-100; 0 = equal frames, 50-100 = unrelated) above which a pair is always a cut; "
+        f"pairs standing out from their neighbours are cuts from 1/20 of it (default {DEFAULT_SCENE_THRESHOLD:g})",
+    )
+    scenes.add_argument("--no-scene-detect", action="store_true", help="detect no cuts (those from --cuts still hold)")
+    scenes.add_argument(
+        "--cuts",
+        default=None,
+        metavar="FILE",
+        help="cuts to hold: one 0-based frame index (first frame of the new shot) or timecode a line, "
+        "or PySceneDetect's scene-list CSV",
+    )
+    anime = video.add_argument_group("animation")
+    anime.add_argument(
+        "--dedup",
+        action="store_true",
+        help="drop drawings shown again (anime on twos/threes) and interpolate at their times",
+    )
+    anime.add_argument(
+        "--dedup-tolerance",
+        type=float,
+        default=DEFAULT_HOLD_TOLERANCE,
+        help=f"largest block mean difference (of 255) of a held copy (default {DEFAULT_HOLD_TOLERANCE:g})",
+    )
+    video.add_argument("--input-fps", default=None, help="frame rate of an image-sequence input (default 25)")
+    video.add_argument(
+        "--deinterlace", action="store_true", help="deinterlace first with FFmpeg's bwdif (one frame per frame)"
+    )
+    video.add_argument("--uhd", action="store_true", help="shorthand for --scale 0.5 (4K input)")
+    video.add_argument("--batch", type=int, default=None, help="pairs per model call (default: 4 on CUDA, else 1)")
+    par = video.add_argument_group("parallel workers (same output as one process)")
+    par.add_argument("--workers", type=int_at_least(1), default=None, help="run the network in N processes")
+    par.add_argument("--devices", default=None, help="one worker per device, e.g. cuda:0,cuda:1")
+    video.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    video.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_engine_args(video)
+    video.set_defaults(func=run)
+
+
+def _engine(args: argparse.Namespace):
+    """The engine for ``ifrnet video``: in this process, or a pool for --workers/--devices."""
+    from ..errors import InputError
+    from ..video.parallel import WorkerPool, parse_devices
+
+    spec = engine_spec(args, scale=0.5) if args.uhd else engine_spec(args)
+    if args.devices:
+        if args.device:
+            raise InputError("give either --device or --devices, not both")
+        devices = parse_devices(args.devices)
+        if args.workers not in (None, len(devices)):
+            raise InputError(f"--workers {args.workers} disagrees with the {len(devices)} --devices given")
+    else:
+        devices = [args.device] * (args.workers or 1)
+    if len(devices) == 1:
+        return spec.on(devices[0]).build()
+    return WorkerPool(spec, devices)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..video import VideoOptions, interpolate_video, parse_rate
+    from ..video.pipeline import tqdm_progress
+    from ..video.scenes import check_hold_tolerance, check_scene_threshold, read_cut_list
+
+    check_scene_threshold(args.scene_threshold)
+    check_hold_tolerance(args.dedup_tolerance)
+    engine_spec(args)  # the engine options are checked before any file is opened
+    cuts = read_cut_list(args.cuts) if args.cuts else None
+    if args.fps is None and args.slowmo is None and args.factor is None:
+        args.factor = 2
+    options = VideoOptions(
+        factor=args.factor,
+        fps=parse_rate(args.fps) if args.fps is not None else None,
+        slowmo=args.slowmo,
+        codec=args.codec,
+        crf=args.crf,
+        preset=args.preset,
+        pix_fmt=args.pix_fmt,
+        scene_threshold=None if args.no_scene_detect else args.scene_threshold,
+        input_fps=parse_rate(args.input_fps) if args.input_fps else None,
+        batch=args.batch,
+        overwrite=args.overwrite,
+        deinterlace=args.deinterlace,
+        dedup=args.dedup,
+        dedup_tolerance=args.dedup_tolerance,
+        cuts=cuts,
+    )
+    summary = interpolate_video(
+        args.input,
+        args.output,
+        lambda: _engine(args),
+        options,
+        progress=None if args.quiet else tqdm_progress,
+    )
+    for notice in summary.notices:
+        print(f"ifrnet: note: {notice}", file=sys.stderr)
+    if not args.quiet:
+        print("\n".join(summary.lines()))
+    return 0
