@@ -1,7 +1,7 @@
 """Training throughput: samples per second of one optimisation step (forward, losses, backward, AdamW).
 
     python benchmarks/train_speed.py                     # IFRNet and IFRNet_S, batch 2, 224x224, fp32 and bf16
-    python benchmarks/train_speed.py --device cuda --amp none bf16 fp16
+    python benchmarks/train_speed.py --device cuda --precisions fp32 bf16 fp16
 
 Random frames and a random flow label (so the distillation term runs too); data loading is
 not included. Prints figures; asserts nothing.
@@ -15,20 +15,21 @@ import time
 
 import torch
 
-from ifrnet.devices import resolve_device
+from ifrnet.devices import native_bf16, resolve_device
+from ifrnet.engine import PRECISIONS
 from ifrnet.models import create_model
 from ifrnet.training.losses import LossForward
 
 
-def measure(name: str, amp: str, device: torch.device, batch: int, size: int, steps: int, warmup: int) -> float:
+def measure(name: str, precision: str, device: torch.device, batch: int, size: int, steps: int, warmup: int) -> float:
     torch.manual_seed(0)
     step = LossForward(create_model(name).to(device)).train()
     optimizer = torch.optim.AdamW(step.parameters(), lr=1e-4)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16" and device.type == "cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16" and device.type == "cuda")
     img0, imgt, img1 = (torch.rand(batch, 3, size, size, device=device) for _ in range(3))
     flow = torch.randn(batch, 4, size, size, device=device)
     embt = torch.full((batch, 1, 1, 1), 0.5, device=device)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     times = []
     for i in range(warmup + steps):
         if device.type == "cuda":
@@ -50,7 +51,15 @@ def measure(name: str, amp: str, device: torch.device, batch: int, size: int, st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["IFRNet", "IFRNet_S"])
-    parser.add_argument("--amp", nargs="+", default=["none", "bf16"], choices=["none", "bf16", "fp16"])
+    # --amp and none: the names ifrnet train used before --precision
+    parser.add_argument(
+        "--precisions",
+        "--amp",
+        nargs="+",
+        default=["fp32", "bf16"],
+        choices=PRECISIONS,
+        type=lambda text: "fp32" if text == "none" else text,
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--size", type=int, default=224)
@@ -63,11 +72,11 @@ def main() -> None:
         f"median of {args.steps} steps"
     )
     if device.type == "cpu":
-        native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        native = native_bf16(device)
         print(f"native bf16 convolutions on this CPU (oneDNN): {'yes' if native else 'no: bf16 runs a slow fallback'}")
-    print(f"{'variant':<10}" + "".join(f"{('fp32' if a == 'none' else a) + ' samples/s':>18}" for a in args.amp))
+    print(f"{'variant':<10}" + "".join(f"{p + ' samples/s':>18}" for p in args.precisions))
     for name in args.models:
-        rates = [measure(name, amp, device, args.batch, args.size, args.steps, args.warmup) for amp in args.amp]
+        rates = [measure(name, p, device, args.batch, args.size, args.steps, args.warmup) for p in args.precisions]
         print(f"{name:<10}" + "".join(f"{r:>18.2f}" for r in rates), flush=True)
 
 

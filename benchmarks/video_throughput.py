@@ -29,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+from ifrnet.engine import Engine
+
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "examples" / "vtest_4s.avi"
 
@@ -86,16 +88,23 @@ def ntsc_matroska(path: Path) -> Path:
     return path
 
 
-class CountingEngine:
+class CountingEngine(Engine):
     """An engine that counts the frames it is asked for, around the real one."""
 
-    def __init__(self, engine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.uses_time = engine.uses_time
         self.calls = 0
         self.frames = 0
-        self.description = engine.description
 
-    def interpolate(self, a, b, times):
+    def describe(self) -> str:
+        return self.engine.describe()
+
+    @property
+    def device_kind(self) -> str:
+        return self.engine.device_kind
+
+    def interpolate(self, a, b, times=(0.5,)):
         self.calls += 1
         self.frames += len(times) * (a.shape[0] if a.ndim == 4 else 1)
         return self.engine.interpolate(a, b, times)

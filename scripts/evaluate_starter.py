@@ -93,7 +93,7 @@ def main() -> None:
             limit=limit,
             methods=args.methods,
             out=str(args.out / f"{Path(clip).stem}_{factor}x"),
-            interpolator_factory=lambda: Interpolator(model),
+            engine_factory=lambda scale: Interpolator(model, scale_factor=scale),
             progress=False,
             overwrite=args.overwrite,
         )

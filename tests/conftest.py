@@ -84,9 +84,9 @@ class CountingInterpolator(Interpolator):
         super().__init__(model)
         self.calls: list[list[float]] = []
 
-    def interpolate(self, frame0, frame1, times=(0.5,), scale_factor=None):
+    def interpolate(self, frame0, frame1, times=(0.5,)):
         self.calls.append(list(times))
-        return super().interpolate(frame0, frame1, times, scale_factor)
+        return super().interpolate(frame0, frame1, times)
 
 
 @pytest.fixture(scope="module")

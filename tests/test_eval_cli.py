@@ -191,17 +191,22 @@ def test_report_renders_in_headless_chromium(footage_run, tmp_path, capsys):
             image.rename(report / "images" / image.name)
 
 
-def test_speed_table_lists_every_variant(monkeypatch, capsys):
-    # The paper's sizes (448x256, 1280x720) take minutes on this CPU; the table is the same code.
-    monkeypatch.setattr(run_module, "PAPER_SIZES", ((64, 48),))
-    assert main(["eval", "--speed", "--device", "cpu", "-q"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    header = lines[1].split()
-    assert header[-2:] == ["ms", "64x48"]
-    rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith("IFRNet")}
-    assert list(rows) == ["IFRNet", "IFRNet_L", "IFRNet_S"]
-    params = {name: float(cells[0]) for name, cells in rows.items()}
-    assert params == {"IFRNet": 4.96, "IFRNet_L": 19.7, "IFRNet_S": 2.8}
-    gflops = {name: float(cells[1]) for name, cells in rows.items()}
-    assert gflops["IFRNet_L"] > gflops["IFRNet"] > gflops["IFRNet_S"] > 0
-    assert all(float(cells[2]) > 0 for cells in rows.values())
+def test_eval_scale_changes_the_scores(tmp_path):
+    """``--scale`` reaches the engine: at 0.5 the network sees other pixels, so other numbers."""
+    from ifrnet.weights import save_safetensors
+
+    from .conftest import seeded_model
+
+    weights = tmp_path / "IFRNet_S_seeded.safetensors"
+    save_safetensors(seeded_model("IFRNet_S").state_dict(), weights)
+    scores = {}
+    for scale in ("1", "0.5"):
+        out = tmp_path / f"scale_{scale}"
+        argv = ["eval", "--video", str(EXAMPLES / "vtest_4s.avi"), "--limit", "2", "--methods", "ifrnet"]
+        argv += ["--checkpoint", str(weights), "--scale", scale, "--out", str(out), "--device", "cpu", "-q"]
+        assert main(argv) == 0
+        scores[scale] = json.loads((out / "summary.json").read_text())["ifrnet"]
+    assert scores["1"]["n"] == scores["0.5"]["n"] == 2
+    assert scores["1"]["psnr"] != scores["0.5"]["psnr"]
+    # and the fingerprint tells the two apart: a run at one scale never resumes the other's rows
+    assert "scale 0.5" in (tmp_path / "scale_0.5" / "methods.json").read_text()

@@ -15,6 +15,7 @@ import torch
 from ifrnet import Interpolator
 from ifrnet.cli import main
 from ifrnet.io import write_png
+from ifrnet.models import list_models
 
 from .conftest import REPO, seeded_model, uint8_frame
 from .videos import moving_frames, read_clip, write_clip
@@ -147,3 +148,15 @@ def test_onnx_engine_takes_sixteen_bit_frames(exported):
     from .test_fidelity import sixteen_bit_agrees
 
     sixteen_bit_agrees(OnnxInterpolator(exported[1]))
+
+
+# IFRNet_S: the tests above. Each export takes most of a minute here, hence slow.
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in list_models() if n != "IFRNet_S"])
+def test_every_variant_exports_and_matches_pytorch_at_untraced_sizes(name, tmp_path):
+    from ifrnet.export import export_onnx, verify_export
+
+    model = seeded_model(name)
+    graph = export_onnx(model, tmp_path / f"{name}.onnx")
+    diffs = verify_export(model, graph, sizes=((48, 80),))
+    assert list(diffs) == [(48, 80)] and diffs[(48, 80)] <= 1e-4

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ifrnet.models.ops import base_grid, pad_to, padded_side, resize, warp
+from ifrnet.models.ops import base_grid, padded_side, resize, warp
+from ifrnet.times import Padder
 
 from .conftest import smooth_frames
 
@@ -66,12 +67,12 @@ def test_padded_side(side, scale, expected):
     assert resize(torch.zeros(1, 1, inner, 1), 1 / scale).shape[2] == padded
 
 
-def test_pad_to_replicates_edges():
+def test_padder_replicates_edges():
     img = torch.arange(6.0).view(1, 1, 2, 3)
-    out = pad_to(img, 4, 5)
-    assert out.shape == (1, 1, 4, 5)
+    out = Padder(2, 3, multiple=4).pad(img)
+    assert out.shape == (1, 1, 4, 4)
     assert torch.equal(out[..., :2, :3], img)
-    assert torch.equal(out[0, 0, 3], torch.tensor([3.0, 4, 5, 5, 5]))
+    assert torch.equal(out[0, 0, 3], torch.tensor([3.0, 4, 5, 5]))
 
 
 def test_grids_are_cached_in_inference_only():

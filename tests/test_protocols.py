@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from ifrnet.data.gopro import GOPRO_TEST_VIDEOS, windows_in
+from ifrnet.engine import Engine
 from ifrnet.errors import InputError
 from ifrnet.evaluation.protocols import (
     MIDDLEBURY_OTHER_SEQUENCES,
@@ -26,11 +27,12 @@ from ifrnet.evaluation.protocols import (
     SNUFILMTest,
     UCF101Test,
     Vimeo90KTest,
-    centred_padding,
     make_protocol,
 )
 from ifrnet.evaluation.results import evaluate, format_table, load_summary
+from ifrnet.evaluation.run import run_evaluation
 from ifrnet.io.images import read_image, write_png
+from ifrnet.times import Padder
 
 from .eval_fixtures import (
     ADOBE_VIDEOS,
@@ -65,7 +67,7 @@ class LinearBlend:
     def __init__(self) -> None:
         self.calls: list[tuple[float, ...]] = []
 
-    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale_factor: float = 1.0) -> list[Tensor]:
+    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float]) -> list[Tensor]:
         self.calls.append(tuple(times))
         return [(1 - t) * img0 + t * img1 for t in times]
 
@@ -82,7 +84,7 @@ class Oracle:
     def key(img0: Tensor, img1: Tensor) -> bytes:
         return img0.numpy().tobytes() + img1.numpy().tobytes()
 
-    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale_factor: float = 1.0) -> list[Tensor]:
+    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float]) -> list[Tensor]:
         sample = self.samples[self.key(img0, img1)]
         targets = dict(sample.targets)
         top, left, height, width = sample.crop
@@ -100,7 +102,6 @@ class Oracle:
 def check_identity_sample(sample: EvalSample, size: tuple[int, int]) -> None:
     assert sample.img0.shape == sample.img1.shape == (1, 3, *size)
     assert sample.img0.dtype == torch.float32 and sample.img0.min() >= 0 and sample.img0.max() <= 1
-    assert sample.scale_factor == 1.0
     assert sample.times == [0.5]
     assert sample.unpad(sample.img0).shape == sample.targets[0][1].shape == (1, 3, *size)
 
@@ -132,6 +133,11 @@ def test_ucf101(tmp_path: Path) -> None:
     assert torch.equal(sample.targets[0][1], as_tensor(root / "1" / "frame_01_gt.png"))
 
 
+def centred_padding(side: int) -> tuple[int, int]:
+    padder = Padder(side, side, multiple=20, centred=True)
+    return padder.top, padder.bottom
+
+
 @pytest.mark.parametrize(("side", "expected"), [(45, (7, 8)), (40, (0, 0)), (67, (6, 7)), (21, (9, 10)), (39, (0, 1))])
 def test_centred_padding(side: int, expected: tuple[int, int]) -> None:
     assert centred_padding(side) == expected
@@ -147,7 +153,7 @@ def test_snu_film_padding_and_paths(tmp_path: Path) -> None:
         left, right = centred_padding(w)
         assert sample.img0.shape == (1, 3, h + top + bottom, w + left + right)
         assert sample.img0.shape[-2] % 20 == 0 and sample.img0.shape[-1] % 20 == 0
-        assert sample.scale_factor == 0.8 and sample.times == [0.5]
+        assert protocol.scale_factor == 0.8 and sample.times == [0.5]
         assert tuple(sample.crop) == (top, left, h, w)
         assert sample.targets[0][1].shape == (1, 3, h, w)
         # unpad recovers the original frame; the border is replicated
@@ -211,7 +217,7 @@ def test_gopro_windows(tmp_path: Path) -> None:
         f"{GOPRO_TEST_VIDEOS[1]}/000000",
     ]
     sample = protocol[1]
-    assert sample.times == [k / 8 for k in range(1, 8)] and sample.scale_factor == 1.0
+    assert sample.times == [k / 8 for k in range(1, 8)] and protocol.scale_factor == 1.0
     h, w = GOPRO_SIZE
     top, left = h // 2 - GOPRO_CROP // 2, w // 2 - GOPRO_CROP // 2
     region = (..., slice(top, top + GOPRO_CROP), slice(left, left + GOPRO_CROP))
@@ -380,8 +386,8 @@ class Fingerprinted(LinearBlend):
         self.gain = gain
         self.fingerprint = f"gain {gain}"
 
-    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale_factor: float = 1.0) -> list[Tensor]:
-        return [self.gain * frame for frame in super().__call__(img0, img1, times, scale_factor)]
+    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float]) -> list[Tensor]:
+        return [self.gain * frame for frame in super().__call__(img0, img1, times)]
 
 
 def test_evaluate_refuses_to_mix_results_of_other_weights(tmp_path: Path) -> None:
@@ -433,21 +439,48 @@ def test_evaluate_unpads_and_reports_ie_for_middlebury(tmp_path: Path) -> None:
     assert set(strict_json(out / "summary.json")["blend"]) == {"psnr", "ssim", "ie", "n"}
 
 
+class BlendEngine(Engine):
+    """An engine that cross-fades float32 frames, recording the scale it was built at."""
+
+    uses_time = True
+    device_kind = "cpu"
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+
+    def interpolate(self, frame0, frame1, times=(0.5,)):
+        return [((1 - t) * frame0 + t * frame1).astype(np.float32) for t in times]
+
+    def describe(self) -> str:
+        return f"blend at scale {self.scale}"
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, 0.8), (0.5, 0.5)])
+def test_snu_film_runs_ifrnet_at_its_scale_unless_one_is_given(tmp_path: Path, given, expected) -> None:
+    root = make_snu(tmp_path / "data")
+    built: list[float] = []
+
+    def factory(scale: float) -> Engine:
+        built.append(given if given is not None else scale)
+        return BlendEngine(built[-1])
+
+    run_evaluation(
+        dataset="snu-film", root=str(root), split="easy", out=str(tmp_path / "out"), engine_factory=factory,
+        progress=False,
+    )  # fmt: skip
+    assert built == [expected]
+    summary = strict_json(tmp_path / "out" / "summary.json")
+    assert summary["ifrnet"]["n"] == len(SNU_SIZES["easy"])
+
+
 def test_evaluate_snu_film_and_predictions(tmp_path: Path) -> None:
     root = make_snu(tmp_path / "data")
     protocol = make_protocol("snu-film", root, "easy")
-    seen: list[float] = []
-
-    class Recorder(LinearBlend):
-        def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale_factor: float = 1.0):
-            seen.append(scale_factor)
-            return super().__call__(img0, img1, times, scale_factor)
-
     out = tmp_path / "out"
     summary = evaluate(
-        protocol, {"oracle": Oracle(protocol), "rec": Recorder()}, out, progress=False, save_predictions=True
+        protocol, {"oracle": Oracle(protocol), "blend": LinearBlend()}, out, progress=False, save_predictions=True
     )
-    assert seen == [0.8, 0.8] and summary["oracle"]["psnr"] == math.inf
+    assert summary["oracle"]["psnr"] == math.inf and summary["blend"]["n"] == len(SNU_SIZES["easy"])
     png = out / "predictions" / "oracle" / "easy" / "test" / "GOPRO_test" / "easy0" / "00004_t0.5.png"
     h, w = SNU_SIZES["easy"][0]
     assert read_image(png).shape == (h, w, 3)

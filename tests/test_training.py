@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -62,6 +64,70 @@ def test_config_file_extends_its_base(tmp_path):
     stage2.write_text("base: 3\n")
     with pytest.raises(InputError, match=r"base must be the path of another config file; got 3$"):
         load_config_file(stage2)
+
+
+def test_old_amp_setting_is_precision(tmp_path):
+    # config files written before --precision: amp none|bf16|fp16, none meaning fp32
+    (tmp_path / "old.toml").write_text('amp = "none"\nlr = 1e-3\n')
+    (tmp_path / "child.yaml").write_text("base: old.toml\namp: bf16\n")
+    assert load_config_file(tmp_path / "old.toml") == {"precision": "fp32", "lr": 1e-3}
+    assert load_config_file(tmp_path / "child.yaml") == {"precision": "bf16", "lr": 1e-3}
+    (tmp_path / "both.json").write_text('{"amp": "none", "precision": "bf16"}')
+    with pytest.raises(InputError, match=r"both\.json: amp is the old name of precision"):
+        load_config_file(tmp_path / "both.json")
+    (tmp_path / "bad.yaml").write_text("a: [1\nb: 2\n")
+    with pytest.raises(InputError, match=r"bad\.yaml: cannot parse config \(ParserError: [^\n]*\)$"):
+        load_config_file(tmp_path / "bad.yaml")
+
+
+def test_train_flags_are_generated_from_the_config_fields(capsys):
+    from ifrnet.cli import build_parser
+    from ifrnet.training.config import options
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the help at the terminal's width
+    for name, _, _ in options():
+        assert f"--{name.replace('_', '-')}" in text, name
+    # help, metavar, range and default all come from the field
+    assert f"--batch-size N samples per process (default: {TrainConfig().batch_size})" in text
+    assert "--precision {fp32,bf16,fp16}" in text and "--weight-init {default,kaiming}" in text
+    assert "--no-skip-bad" in text and "(default: off)" in text
+    parse = build_parser().parse_args
+    # unset flags are None: a config file's value stands unless a flag is given
+    unset = vars(parse(["train"]))
+    assert all(unset[name] is None for name, _, _ in options())
+    given = parse(["train", "--batch-size", "3", "--data", "a:x", "--data", "b:y", "--lr", "2e-4", "--skip-bad"])
+    assert (given.batch_size, given.data, given.lr, given.skip_bad) == (3, ["a:x", "b:y"], 2e-4, True)
+    for argv, fragment in [
+        (["--epochs", "0"], "argument --epochs: must be at least 1; got 0"),
+        (["--precision", "int8"], "invalid choice: 'int8'"),
+        (["--workers", "two"], "expected an integer"),
+    ]:
+        with pytest.raises(SystemExit):
+            parse(["train", *argv])
+        assert fragment in capsys.readouterr().err
+    with pytest.raises(InputError, match=r"--epochs must be a number; got '3'"):
+        TrainConfig(data=["x"], epochs="3").validate()
+
+
+def test_amp_flag_is_the_old_spelling_of_precision(capsys):
+    from ifrnet.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["train", "--amp", "none"]).precision == "fp32"
+    assert parse(["train", "--amp", "bf16"]).precision == "bf16"
+    assert parse(["train", "--precision", "fp16"]).precision == "fp16"
+    with pytest.raises(SystemExit):
+        parse(["train", "--amp", "fp32"])  # --amp never had fp32: its values are none, bf16, fp16
+    assert "must be none, bf16 or fp16" in capsys.readouterr().err
+
+
+def test_parser_does_not_import_torch():
+    # ifrnet builds every subcommand's parser on each start: the train flags come from a torch-free module
+    code = "import sys; from ifrnet.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
 
 
 def test_training_on_real_footage_lowers_the_loss(tmp_path, vimeo):
@@ -275,6 +341,61 @@ def test_flow_and_train_commands(tmp_path, capsys):
         assert main(argv) == 1
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and fragment in err, err
+
+
+def test_old_amp_run_resumes(tmp_path, vimeo, capsys):
+    from ifrnet.cli import main
+
+    run, old = tmp_path / "run", tmp_path / "old.toml"
+    old.write_text(
+        f'model = "IFRNet_S"\ndata = ["vimeo90k:{vimeo}"]\nbatch-size = 4\ncrop = 32\nworkers = 0\n'
+        'device = "cpu"\namp = "none"\n'
+    )
+    assert main(["train", "--config", str(old), "--iterations", "1", "--out", str(run), "-q"]) == 0
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["precision"] == "fp32" and "amp" not in saved
+    # make the run folder one written before the rename: config.json and the state's config say amp
+    del saved["precision"]
+    (run / "config.json").write_text(json.dumps({**saved, "amp": "none", "iterations": 2}))
+    state = torch.load(run / STATE_FILE, weights_only=True)
+    state["config"] = {**{k: v for k, v in state["config"].items() if k != "precision"}, "amp": "none"}
+    torch.save(state, run / STATE_FILE)
+    (run / f"{STATE_FILE}.sha256").write_text(hashlib.sha256((run / STATE_FILE).read_bytes()).hexdigest() + "\n")
+    capsys.readouterr()
+    # replaying the run from its own config.json
+    assert main(["train", "--config", str(run / "config.json"), "--resume", "-q"]) == 0
+    assert "done: iteration 2 of 2" in capsys.readouterr().out
+    assert json.loads((run / "config.json").read_text())["precision"] == "fp32"
+
+
+def test_validation_runs_the_engine_on_the_training_model(tmp_path, vimeo):
+    import torch.nn.functional as F
+
+    from ifrnet.metrics import psnr
+    from ifrnet.models.ops import padded_side
+
+    data = [f"vimeo90k:{vimeo}"]
+    trainer = Trainer(_config(tmp_path / "v", data, val=data, iterations=1))
+    # an odd frame size, so that the engine's padding to the network's stride and crop back are used
+    sample = trainer.val_set[0]
+    sample = sample._replace(**{k: getattr(sample, k)[:, :45, :61] for k in ("img0", "imgt", "img1")})
+    trainer.val_set = [sample]
+    params = [(p, p.data_ptr()) for p in trainer.model.parameters()]
+    trainer.model.train()
+    score = trainer.validate()
+    # the PSNR of the network run by hand on the padded frames, cropped back
+    img0, imgt, img1 = (x.unsqueeze(0) for x in (sample.img0, sample.imgt, sample.img1))
+    with torch.no_grad():
+        padded = [F.pad(x, (0, 64 - 61, 0, 48 - 45), mode="replicate") for x in (img0, img1)]
+        pred = trainer.model.inference(*padded, sample.embt.view(1, 1, 1, 1))
+    assert (padded_side(45), padded_side(61)) == (48, 64)
+    assert score == pytest.approx(psnr(pred[..., :45, :61], imgt).item(), abs=1e-4)
+    # the engine left the model the optimizer trains as it was, and in training mode again
+    assert trainer.model.training
+    assert all(p is q and p.data_ptr() == ptr for (p, ptr), q in zip(params, trainer.model.parameters(), strict=True))
+    assert all(
+        p is q for p, q in zip(trainer.optimizer.param_groups[0]["params"], trainer.model.parameters(), strict=True)
+    )
 
 
 def test_init_starts_from_the_given_weights(tmp_path, vimeo, checkpoint_s):

@@ -1,4 +1,5 @@
-"""Checkpoint I/O: round trips, formats, safety, variant detection, search paths, conversion."""
+"""Checkpoint I/O: round trips (every registered variant), formats, safety, variant detection,
+search paths, conversion."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 import torch
 
 import ifrnet
-from ifrnet import CheckpointError, load_model
+from ifrnet import CheckpointError, load_model, names
+from ifrnet.models import IFRNet, IFRNetConfig, canonical_name, create_model, list_models, registry
 from ifrnet.weights import convert_checkpoint, find_checkpoint, identify_variant, read_state_dict, save_safetensors
 
 from .conftest import seeded_model, smooth_frames
@@ -22,30 +24,59 @@ def _run(model, seed=3):
         return model.inference(frames[:1], frames[1:], torch.full((1, 1, 1, 1), 0.5))
 
 
-def test_pth_round_trip_is_bit_identical(tmp_path, model_s):
+def _same_weights(a, b) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return list(sa) == list(sb) and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+# Randomly initialised (seeded) models of every registered variant: no download needed, and a
+# variant added to the registry is covered without touching these tests.
+@pytest.mark.parametrize("name", list_models())
+def test_pth_round_trip_is_bit_identical(tmp_path, name):
+    model = seeded_model(name, seed=1)
     path = tmp_path / "w.pth"
-    torch.save(model_s.state_dict(), path)
-    loaded = load_model("IFRNet_S", path, device="cpu")
-    assert torch.equal(_run(loaded), _run(model_s))
-    assert not loaded.training
+    torch.save(model.state_dict(), path)
+    loaded = load_model(name, path, device="cpu")
+    assert loaded.config.name == name and not loaded.training
+    assert _same_weights(loaded, model)
+    assert torch.equal(_run(loaded), _run(model))
 
 
-def test_pth_and_safetensors_agree(tmp_path, model_s):
+@pytest.mark.parametrize("name", list_models())
+def test_pth_and_safetensors_agree(tmp_path, name):
+    model = seeded_model(name, seed=2)
     pth, st = tmp_path / "w.pth", tmp_path / "w.safetensors"
-    torch.save(model_s.state_dict(), pth)
-    save_safetensors(model_s.state_dict(), st)
-    a, b = load_model("IFRNet_S", pth, "cpu"), load_model("IFRNet_S", st, "cpu")
-    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
-        assert ka == kb and torch.equal(va, vb)
+    torch.save(model.state_dict(), pth)
+    save_safetensors(model.state_dict(), st)
+    a, b = load_model(name, pth, "cpu"), load_model(name, st, "cpu")
+    assert _same_weights(a, b) and _same_weights(b, model)
     assert torch.equal(_run(a), _run(b))
 
 
-def test_variant_is_read_off_the_shapes_when_no_name_is_given(tmp_path):
-    for name in ("IFRNet_S", "IFRNet"):
-        path = tmp_path / f"{name}.pth"
-        torch.save(seeded_model(name).state_dict(), path)
-        assert load_model(checkpoint=path, device="cpu").config.name == name
-        assert identify_variant(read_state_dict(path)) == name
+@pytest.mark.parametrize("name", list_models())
+def test_variant_is_read_off_the_shapes_when_no_name_is_given(tmp_path, name):
+    path = tmp_path / f"{name}.safetensors"
+    save_safetensors(seeded_model(name).state_dict(), path)
+    assert load_model(checkpoint=path, device="cpu").config.name == name
+    assert identify_variant(read_state_dict(path)) == name
+
+
+def test_a_registered_variant_is_known_by_name_alias_and_shapes(monkeypatch):
+    """One alias resolver (ifrnet.names) and the registry's configs: a new variant needs no other list."""
+    monkeypatch.setattr(registry, "_BUILDERS", dict(registry._BUILDERS))
+    monkeypatch.setattr(registry, "_CONFIG_CACHE", {})
+    monkeypatch.setattr(names, "VARIANT_ALIASES", dict(names.VARIANT_ALIASES))
+    tiny = IFRNetConfig("IFRNet_T", (8, 12, 16, 24), first_kernel=5, side_channels=8)
+    registry.register_model("IFRNet_T", "ifrnet_tiny")(lambda: IFRNet(tiny))
+    assert names.official_variant("IFRNET-TINY") == canonical_name("ifrnet_t") == "IFRNet_T"
+    assert "IFRNet_T" in list_models() and registry.model_config("ifrnet-tiny") == tiny
+    torch.manual_seed(0)
+    state = create_model("ifrnet-tiny").state_dict()
+    assert identify_variant(state) == "IFRNet_T"
+    with pytest.raises(
+        ifrnet.InputError, match="unknown model 'IFRNet_X'; choose one of IFRNet, IFRNet_L, IFRNet_S, IFRNet_T"
+    ):
+        canonical_name("IFRNet_X")
 
 
 class _Exploit:
@@ -118,20 +149,27 @@ def test_official_names_are_found_in_the_env_folder_and_in_checkpoints(tmp_path,
     assert find_checkpoint("IFRNet_S") == user_file  # the env folder comes first, Vimeo90K before GoPro
     assert find_checkpoint("IFRNet_S", "GoPro").resolve() == local.resolve()
     assert torch.equal(_run(load_model("IFRNet_S", "gopro", "cpu")), _run(model_s))
+    assert torch.equal(_run(load_model(checkpoint="IFRNet_S.gopro", device="cpu")), _run(model_s))
     # with no name and no file, any variant's official checkpoint is found
     assert load_model(device="cpu").config.name == "IFRNet_S"
 
 
-def test_convert_writes_a_loadable_safetensors_file(tmp_path, checkpoint_s, model_s):
+@pytest.mark.parametrize("name", list_models())
+def test_convert_writes_a_loadable_safetensors_file(tmp_path, name):
+    model = seeded_model(name, seed=6)
+    source = tmp_path / f"{name}.pth"
+    torch.save(model.state_dict(), source)
     out = tmp_path / "out.safetensors"
-    path, variant = convert_checkpoint(checkpoint_s, out)
-    assert variant == "IFRNet_S" and path == out
-    assert torch.equal(_run(load_model(checkpoint=out, device="cpu")), _run(model_s))
+    path, variant = convert_checkpoint(source, out)
+    assert variant == name and path == out
+    converted = load_model(checkpoint=out, device="cpu")
+    assert _same_weights(converted, model)
+    assert torch.equal(_run(converted), _run(model))
     with pytest.raises(ifrnet.InputError, match="output exists"):
-        convert_checkpoint(checkpoint_s, out)
-    half, _ = convert_checkpoint(checkpoint_s, out, half=True, overwrite=True)
+        convert_checkpoint(source, out)
+    half, _ = convert_checkpoint(source, out, half=True, overwrite=True)
     assert read_state_dict(half)["encoder.pyramid1.0.0.weight"].dtype == torch.float16
-    diff = (_run(load_model(checkpoint=half, device="cpu")) - _run(model_s)).abs().max()
+    diff = (_run(load_model(checkpoint=half, device="cpu")) - _run(model)).abs().max()
     assert 0 < diff < 0.05
     assert not list(Path(tmp_path).glob(".*partial*"))
 

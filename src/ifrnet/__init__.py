@@ -10,10 +10,11 @@ onnxruntime backend) works where PyTorch is not installed.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from .engine import Engine, EngineSpec
 from .errors import CheckpointError, IFRNetError, InputError
+from .lazy import lazy_names
 from .times import factor_times
 
 __version__ = "0.1.0"
@@ -31,6 +32,8 @@ _LAZY = {
 
 __all__ = [
     "CheckpointError",
+    "Engine",
+    "EngineSpec",
     "IFRNet",
     "IFRNetError",
     "InputError",
@@ -49,14 +52,4 @@ if TYPE_CHECKING:
     from .weights import convert_checkpoint, find_checkpoint, load_model
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ifrnet' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())

@@ -1,4 +1,4 @@
-"""``ifrnet bench``: every engine configuration side by side on the same inputs.
+"""``ifrnet bench``, the one speed tool: every engine configuration side by side on the same inputs.
 
 For each variant and size, plain eager fp32 ``model.inference`` as the authors' scripts run it
 (``torch.no_grad``, grids rebuilt per call, ResBlock side channels copied: :func:`reference_eager`)
@@ -9,12 +9,16 @@ and its row gives the median milliseconds per frame, the speed-up over that eage
 in the same run, the largest absolute difference from the eager output, and peak memory (CUDA:
 ``max_memory_allocated``; CPU: the largest growth of the process's resident set during the runs,
 sampled every few milliseconds). Separately, peak memory at 4K with scale factor 1.0 and 0.5.
+
+The paper's speed table (``ifrnet bench --paper``, ``ifrnet eval --speed``, ``benchmarks/speed.py``)
+is :func:`format_paper` over the eager rows alone: params, conv FLOPs and eager ms per frame.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import statistics
 import threading
 import time
@@ -25,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
-from .benchmark import device_name, format_table
+from .devices import native_bf16
 from .inference import Interpolator
 from .io.files import atomic_output
 from .models import IFRNet, create_model
@@ -35,6 +41,8 @@ from .times import padded_side
 
 #: (width, height) of the issue's table: Vimeo90K's size, 720p and 1080p.
 BENCH_SIZES: tuple[tuple[int, int], ...] = ((448, 256), (1280, 720), (1920, 1080))
+#: The sizes of the paper's speed table.
+PAPER_SIZES = BENCH_SIZES[:2]
 UHD = (3840, 2160)
 
 
@@ -49,6 +57,33 @@ class BenchRow:
     speedup: float
     max_abs_diff: float
     peak_mib: float
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's with the thread count torch uses."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_conv_flops(name: str, width: int, height: int) -> int:
+    """Convolution FLOPs (2 per multiply-add) of one 2x inference at ``width`` x ``height``.
+
+    Counted by ``torch.utils.flop_counter`` on the meta device, so nothing is computed and
+    any size is cheap. Warping, resizing and activations are not included.
+    """
+    with torch.device("meta"):
+        model = create_model(name)
+        img = torch.empty(1, 3, height, width)
+        embt = torch.full((1, 1, 1, 1), 0.5)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model.inference(img, img, embt)
+    return int(counter.get_total_flops())
 
 
 def _rss_bytes() -> int:
@@ -104,10 +139,6 @@ def _timed(run: Callable[[], np.ndarray], device: torch.device, repeats: int, wa
     return statistics.median(times), out
 
 
-def _engine_output(engine: Interpolator, img0: torch.Tensor, img1: torch.Tensor) -> np.ndarray:
-    return engine.interpolate(img0, img1, [0.5])[0].float().cpu().numpy()
-
-
 @dataclass(frozen=True)
 class Config:
     """One torch engine configuration: its row label and ``Interpolator`` options."""
@@ -124,14 +155,15 @@ def configurations(
     """The torch configurations to measure on ``device``, eager fp32 excluded.
 
     fp32 with the engine's defaults and with channels_last (and compiled, if asked); bf16 by
-    default only where it is native (a GPU, or a CPU with avx512_bf16/AMX: elsewhere it is emulated
-    and slow) and fp16 only on a GPU; ``precisions`` names them explicitly (fp16 still needs a GPU).
+    default only where it is native (:func:`~ifrnet.devices.native_bf16`: elsewhere oneDNN emulates
+    it, several times slower than fp32) and fp16 only on a GPU; ``precisions`` names them explicitly
+    (fp16 still needs a GPU).
     """
     if precisions is None:
         precisions = ["fp32"]
         if device.type == "cuda":
-            precisions += ["fp16", "bf16"]
-        elif torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            precisions.append("fp16")
+        if native_bf16(device):
             precisions.append("bf16")
     configs = []
     for precision in precisions:
@@ -225,9 +257,15 @@ def _bench_size(
         from .backends.onnx import OnnxInterpolator
 
         runtime = OnnxInterpolator(graph, device=str(device))
+        # float32 (B, 3, H, W) frames of a size the network takes: interpolate() pads nothing
         a, b = img0.cpu().numpy(), img1.cpu().numpy()
-        on_cpu = runtime.device.type == "cpu"
-        yield row("onnxruntime", "fp32", lambda: runtime.run(a, b, 0.5), torch.device("cpu") if on_cpu else device)
+        on_cpu = runtime.device_kind == "cpu"
+        yield row(
+            "onnxruntime",
+            "fp32",
+            lambda: runtime.interpolate(a, b, [0.5])[0],
+            torch.device("cpu") if on_cpu else device,
+        )
 
 
 def uhd_memory(models: Sequence[str], device: torch.device, scales: Sequence[float] = (1.0, 0.5)) -> list[dict]:
@@ -247,6 +285,20 @@ def uhd_memory(models: Sequence[str], device: torch.device, scales: Sequence[flo
     return results
 
 
+def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain-text table with right-aligned numeric columns."""
+    cells = [list(map(str, header))] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = []
+    for n, row in enumerate(cells):
+        lines.append(
+            "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        )
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def format_rows(rows: Sequence[BenchRow]) -> str:
     header = ["variant", "size", "backend", "precision", "ms/frame", "speed-up", "max |diff|", "peak MiB"]
     cells = [
@@ -254,6 +306,27 @@ def format_rows(rows: Sequence[BenchRow]) -> str:
          f"{r.max_abs_diff:.1e}", f"{r.peak_mib:.0f}"]
         for r in rows
     ]  # fmt: skip
+    return format_table(header, cells)
+
+
+def format_paper(rows: Sequence[BenchRow]) -> str:
+    """The paper's speed table from the eager fp32 rows: per variant its params, and at each size
+    the conv GFLOPs and the median ms per frame."""
+    eager = {(r.model, r.width, r.height): r.ms for r in rows if r.backend == "torch eager"}
+    models = list(dict.fromkeys(m for m, _, _ in eager))
+    sizes = list(dict.fromkeys((w, h) for _, w, h in eager))
+    header = ["variant", "params (M)"] + [f"GFLOPs {w}x{h}" for w, h in sizes] + [f"ms {w}x{h}" for w, h in sizes]
+    cells = []
+    for name in models:
+        with torch.device("meta"):  # parameters counted without allocating them
+            params = count_parameters(create_model(name))
+        # counted at the padded size the frames were timed at
+        gflops = [count_conv_flops(name, padded_side(w), padded_side(h)) / 1e9 for w, h in sizes]
+        cells.append(
+            [name, f"{params / 1e6:.2f}"]
+            + [f"{g:.1f}" for g in gflops]
+            + [f"{eager[name, w, h]:.1f}" for w, h in sizes]
+        )
     return format_table(header, cells)
 
 

@@ -17,14 +17,13 @@ PROG = "ifrnet"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import COMMANDS
+    from .commands import add_commands
     from .commands.options import Parser
 
     parser = Parser(prog=PROG, description="IFRNet video frame interpolation.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
-    for command in COMMANDS:
-        command.register(sub)
+    add_commands(sub)
     return parser
 
 

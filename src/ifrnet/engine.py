@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
 
 from .errors import InputError
@@ -106,12 +106,13 @@ class Option:
             return None
         if self.choices is not None and value not in self.choices:
             return f"must be one of {', '.join(self.choices)}; got {value!r}"
-        if self.low is not None and self.high is not None and self.open_low:
-            if not self.low < value <= self.high:
-                return f"must be in ({self.low:g}, {self.high:g}]; got {value:g}"
-        elif self.low is not None and value < self.low:
+        if self.open_low and self.high is not None and not self.low < value <= self.high:
+            return f"must be in ({self.low:g}, {self.high:g}]; got {value:g}"
+        if self.open_low and self.high is None and not self.low < value:
+            return f"must be more than {self.low:g}; got {value:g}"
+        if not self.open_low and self.low is not None and value < self.low:
             return f"must be at least {self.low:g}; got {value:g}"
-        elif self.high is not None and value > self.high:
+        if self.high is not None and value > self.high:
             return f"must be at most {self.high:g}; got {value:g}"
         return None
 
@@ -209,6 +210,15 @@ class EngineSpec:
         return runtime
 
 
+def options_of(cls: type) -> list[tuple[str, Any, Option]]:
+    """``(name, default, Option)`` of every field of a dataclass whose fields carry an :class:`Option`
+    (:class:`EngineSpec`, ``TrainConfig``), in declaration order; a list field's default is ``[]``."""
+    return [
+        (f.name, f.default_factory() if f.default_factory is not MISSING else f.default, f.metadata["option"])
+        for f in fields(cls)
+    ]
+
+
 def options() -> list[tuple[str, Any, Option]]:
     """``(name, default, Option)`` of every :class:`EngineSpec` field, in declaration order."""
-    return [(f.name, f.default, f.metadata["option"]) for f in fields(EngineSpec)]
+    return options_of(EngineSpec)

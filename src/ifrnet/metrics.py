@@ -1,4 +1,4 @@
-"""Image-quality metrics (``IFRNET_SPEC.md`` section 5).
+"""Image-quality metrics (``docs/IFRNET.md`` section 7).
 
 Every metric takes float ``(B, C, H, W)`` images in [0, 1] (C = 3 for RGB) and returns one
 float64 value per image, shape ``(B,)``, so that a benchmark can average per-image scores the

@@ -14,7 +14,7 @@ from .io.files import check_output_path
 from .io.images import overlay, read_image, write_gif, write_png
 
 if TYPE_CHECKING:
-    from .inference import Interpolator
+    from .engine import Engine
 
 
 def frame_name(index: int, t: float) -> str:
@@ -73,7 +73,7 @@ class PairJob:
             overlay=check_output_path(out / "overlay.png", inputs, overwrite) if write_overlay else None,
         )
 
-    def run(self, interpolator: Interpolator) -> list[Path]:
+    def run(self, interpolator: Engine) -> list[Path]:
         """Interpolate and write every output; returns the paths written, frames first."""
         middles = interpolator.interpolate(self.frame0, self.frame1, self.times)
         self.written = [write_png(target, frame) for target, frame in zip(self.targets, middles, strict=True)]

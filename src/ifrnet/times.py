@@ -114,38 +114,52 @@ def padded_side(side: int, scale_factor: float = 1.0) -> int:
 
 
 class Padder:
-    """Pads ``(B, C, H, W)`` frames (numpy arrays or torch tensors) to a size the network maps
-    back to itself, and crops its outputs back.
+    """Pads ``(..., H, W)`` frames (numpy arrays or torch tensors) to a size the network maps back
+    to itself, and crops its outputs back.
 
-    Padding repeats the edge pixels (replicate) on the bottom and right, as the authors' scripts
-    do, so the crop is the top-left ``H x W``. Every place that runs the network pads through one.
+    Padding repeats the edge pixels (replicate). By default it goes on the bottom and right, as
+    the authors' inference scripts do, to :func:`padded_side` at ``scale_factor``; ``multiple``
+    pads to the next multiple of that instead and ``centred`` splits it half before (rounded
+    down), half after, as the SNU-FILM protocol has it (multiples of 20, ``docs/IFRNET.md`` section 6).
+    Every place that runs the network pads through one of these.
     """
 
-    def __init__(self, height: int, width: int, scale_factor: float = 1.0) -> None:
-        self.height, self.width = height, width
-        self.padded = (padded_side(height, scale_factor), padded_side(width, scale_factor))
+    def __init__(
+        self, height: int, width: int, scale_factor: float = 1.0, *, multiple: int | None = None, centred: bool = False
+    ) -> None:
+        self.height, self.width = int(height), int(width)
+
+        def target(side: int) -> int:
+            if multiple is None:
+                return padded_side(side, scale_factor)
+            return side + ((side // multiple + 1) * multiple - side) % multiple
+
+        extra_h, extra_w = target(self.height) - self.height, target(self.width) - self.width
+        self.top = extra_h // 2 if centred else 0
+        self.left = extra_w // 2 if centred else 0
+        self.bottom, self.right = extra_h - self.top, extra_w - self.left
 
     @classmethod
     def like(cls, frame, scale_factor: float = 1.0) -> Padder:
-        """The padder for frames shaped like ``frame`` ``(..., H, W)``."""
+        """The network's padder for frames shaped like ``frame`` ``(..., H, W)``."""
         return cls(int(frame.shape[-2]), int(frame.shape[-1]), scale_factor)
 
     @property
-    def needed(self) -> bool:
-        return self.padded != (self.height, self.width)
+    def padded(self) -> tuple[int, int]:
+        """(height, width) after padding."""
+        return self.height + self.top + self.bottom, self.width + self.left + self.right
 
     def pad(self, frame: Frame) -> Frame:
         """``frame`` replicate-padded to :attr:`padded`; the same object when no padding is needed."""
-        if not self.needed:
+        if not (self.top or self.bottom or self.left or self.right):
             return frame
-        extra_h, extra_w = self.padded[0] - self.height, self.padded[1] - self.width
         if isinstance(frame, np.ndarray):
-            spec = [(0, 0)] * (frame.ndim - 2) + [(0, extra_h), (0, extra_w)]
+            spec = [(0, 0)] * (frame.ndim - 2) + [(self.top, self.bottom), (self.left, self.right)]
             return np.pad(frame, spec, mode="edge")
         import torch.nn.functional as F
 
-        return F.pad(frame, (0, extra_w, 0, extra_h), mode="replicate")
+        return F.pad(frame, (self.left, self.right, self.top, self.bottom), mode="replicate")
 
     def unpad(self, frame: Frame) -> Frame:
-        """The top-left ``H x W`` of a padded-size ``frame``."""
-        return frame[..., : self.height, : self.width]
+        """The original ``H x W`` region of a padded-size ``frame``."""
+        return frame[..., self.top : self.top + self.height, self.left : self.left + self.width]

@@ -1,8 +1,9 @@
 """Finding, safely reading, identifying and converting checkpoints.
 
-Nothing here downloads anything. Checkpoints are looked up by their official names in
-``$IFRNET_CHECKPOINTS`` and in ``./checkpoints`` (the authors' layout), read without
-executing pickled code, matched to a variant by their tensor shapes, and loaded strictly.
+Nothing here downloads anything. Which file a model name and ``--checkpoint`` (a path or a
+weights tag) stand for is the weights table's business (:mod:`ifrnet.pretrained`); here files
+are read without executing pickled code, matched to a variant by their tensor shapes, and
+loaded strictly.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import os
 import pickle
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,88 +20,17 @@ from . import pretrained
 from .devices import resolve_device
 from .errors import CheckpointError, InputError
 from .io.files import atomic_output, check_output_path
-from .models import IFRNet, IFRNetConfig, canonical_name, create_model, list_models
-from .models.ifrnet import IFRNET, IFRNET_L, IFRNET_S
-
-#: Environment variable naming a user-wide checkpoint folder (several joined by os.pathsep).
-CHECKPOINTS_ENV = "IFRNET_CHECKPOINTS"
-
-_CONFIGS: dict[str, IFRNetConfig] = {c.name: c for c in (IFRNET, IFRNET_L, IFRNET_S)}
-
-
-@dataclass(frozen=True)
-class CheckpointInfo:
-    """Metadata of an official checkpoint, kept apart from the architecture."""
-
-    model: str
-    dataset: str
-    folder: str
-    uses_time: bool
-    paper_psnr: float | None
-    source: str = "Kong et al., IFRNet (CVPR 2022), released with github.com/ltkong218/IFRNet"
-
-    @property
-    def filename(self) -> str:
-        return f"{self.model}_{self.dataset}.pth"
-
-
-#: The authors' released checkpoints, in the order they are preferred when several are found:
-#: the Vimeo90K ones are the best 2x models; the GoPro ones honour any t.
-OFFICIAL_CHECKPOINTS: tuple[CheckpointInfo, ...] = (
-    CheckpointInfo("IFRNet", "Vimeo90K", "IFRNet", uses_time=False, paper_psnr=35.80),
-    CheckpointInfo("IFRNet_L", "Vimeo90K", "IFRNet_large", uses_time=False, paper_psnr=36.20),
-    CheckpointInfo("IFRNet_S", "Vimeo90K", "IFRNet_small", uses_time=False, paper_psnr=35.59),
-    CheckpointInfo("IFRNet", "GoPro", "IFRNet", uses_time=True, paper_psnr=None),
-    CheckpointInfo("IFRNet_L", "GoPro", "IFRNet_large", uses_time=True, paper_psnr=None),
-    CheckpointInfo("IFRNet_S", "GoPro", "IFRNet_small", uses_time=True, paper_psnr=None),
-)
-
-_SUFFIXES = (".pth", ".safetensors")
-
-
-def search_dirs() -> list[Path]:
-    """Folders searched for checkpoints: ``$IFRNET_CHECKPOINTS`` entries, then ``./checkpoints``."""
-    dirs = [Path(p).expanduser() for p in os.environ.get(CHECKPOINTS_ENV, "").split(os.pathsep) if p]
-    dirs.append(Path.cwd() / "checkpoints")
-    return dirs
-
-
-def _candidates(model: str, dataset: str | None) -> list[Path]:
-    infos = [
-        i
-        for i in OFFICIAL_CHECKPOINTS
-        if i.model == model and (dataset is None or i.dataset.lower() == dataset.lower())
-    ]
-    paths = []
-    for root in search_dirs():
-        for info in infos:
-            stem = info.filename[: -len(".pth")]
-            for sub in (root / info.folder, root):
-                paths.extend(sub / (stem + suffix) for suffix in _SUFFIXES)
-    return paths
+from .models import IFRNet, canonical_name, create_model, list_models
+from .models.registry import model_config
 
 
 def find_checkpoint(model: str = "IFRNet", dataset: str | None = None) -> Path | None:
-    """The first official checkpoint of ``model`` present in :func:`search_dirs`, else ``None``.
+    """The first of the authors' checkpoints of ``model`` in the search folders, else ``None``.
 
-    ``dataset`` (``"Vimeo90K"`` or ``"GoPro"``) restricts the search to that training set.
+    ``dataset`` (``"Vimeo90K"`` or ``"GoPro"``, any case; or any tag of the weights table)
+    restricts the search to that entry, ``VARIANT.TAG``.
     """
-    for path in _candidates(canonical_name(model), dataset):
-        if path.is_file():
-            return path
-    return None
-
-
-def missing_checkpoint_message(model: str) -> str:
-    """A one-line explanation of where the official checkpoints go."""
-    name = canonical_name(model)
-    folder = next(i.folder for i in OFFICIAL_CHECKPOINTS if i.model == name)
-    dirs = ", ".join(str(d) for d in search_dirs())
-    return (
-        f"no weights found for {name}: put the authors' {name}_Vimeo90K.pth (or {name}_GoPro.pth) in "
-        f"checkpoints/{folder}/ or in a folder named by ${CHECKPOINTS_ENV}, or pass --checkpoint FILE "
-        f"(searched: {dirs}); nothing is downloaded"
-    )
+    return pretrained.find(canonical_name(model), dataset)
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
@@ -179,12 +108,13 @@ def _unwrap(state: object, path: Path) -> dict[str, Tensor]:
 
 
 def identify_variant(state: dict[str, Tensor]) -> str | None:
-    """The variant whose shapes the state dict has, judged by its first and last layers."""
+    """The registered variant whose shapes the state dict has, judged by its first and last layers."""
     first = state.get("encoder.pyramid1.0.0.weight")
     coarse = state.get("decoder4.convblock.0.0.weight")
     if first is None or coarse is None:
         return None
-    for name, cfg in _CONFIGS.items():
+    for name in list_models():
+        cfg = model_config(name)
         c4 = cfg.widths[3]
         k = cfg.first_kernel
         if tuple(first.shape) == (cfg.widths[0], 3, k, k) and tuple(coarse.shape) == (2 * c4, 2 * c4 + 1, 3, 3):
@@ -224,46 +154,16 @@ def load_state_into(model: IFRNet, state: dict[str, Tensor], source: str = "chec
     return model
 
 
-#: Variants tried, in order, when neither a model name nor a checkpoint file is given.
-DEFAULT_SEARCH_ORDER = ("IFRNet", "IFRNet_L", "IFRNet_S")
-
-
-def _shipped_path(weights: pretrained.ShippedWeights, name: str | None) -> tuple[Path, str]:
-    if name and canonical_name(name) != weights.model:
-        raise CheckpointError(
-            f"the {weights.tag!r} weights that ship with ifrnet are for {weights.model}, not {canonical_name(name)}; "
-            f"use --model {weights.model} or give a {canonical_name(name)} checkpoint"
-        )
-    if not weights.available():
-        raise CheckpointError(f"{weights.path}: the shipped {weights.tag!r} weights are missing from this installation")
-    return weights.path, weights.model
-
-
 def resolve_checkpoint(name: str | None, checkpoint: str | os.PathLike | None) -> tuple[Path, str | None]:
     """The checkpoint file to read and the variant asked for (``None``: read it off the file).
 
-    ``checkpoint`` is a path, ``"Vimeo90K"``/``"GoPro"`` (that official checkpoint from the search
-    folders), the tag of weights that ship with the package (``"starter"``), or ``None``: the first
-    official checkpoint found (of ``name``, or of any variant), else the shipped default weights
-    when they fit ``name``.
+    ``checkpoint`` is a path, a tag of the weights table (``IFRNet_S.starter``, ``IFRNet.vimeo90k``;
+    or a bare ``vimeo90k``, ``gopro``, ``starter``, any case: that entry of ``name``, or of the
+    first variant whose file is found), or ``None``: the
+    first of the authors' checkpoints found (of ``name``, or of IFRNet, IFRNet_L, IFRNet_S in
+    turn), else the shipped default weights when they fit ``name``. See :func:`ifrnet.pretrained.resolve`.
     """
-    tag = str(checkpoint).lower() if checkpoint is not None else None
-    if tag is not None and (weights := pretrained.shipped(tag)) is not None:
-        return _shipped_path(weights, name)
-    if checkpoint is not None and tag not in {"vimeo90k", "gopro"}:
-        return Path(checkpoint), canonical_name(name) if name else None
-    names = [canonical_name(name)] if name else list(DEFAULT_SEARCH_ORDER)
-    for model_name in names:
-        path = find_checkpoint(model_name, tag)
-        if path is not None:
-            return path, model_name
-    default = pretrained.DEFAULT
-    if tag is None and default.available() and (name is None or canonical_name(name) == default.model):
-        return default.path, default.model
-    message = missing_checkpoint_message(names[0])
-    if tag is None and default.available():
-        message += f"; the weights that ship with ifrnet are {default.model} (leave out --model to use them)"
-    raise CheckpointError(message)
+    return pretrained.resolve(name, checkpoint)
 
 
 def load_model(
@@ -273,12 +173,12 @@ def load_model(
 ) -> IFRNet:
     """An IFRNet variant with weights, in eval mode, on ``device`` (default: the best available).
 
-    ``checkpoint`` is a file path, ``"Vimeo90K"``/``"GoPro"`` to pick that official checkpoint
-    from the search folders, or ``"starter"`` for the weights that ship with the package;
-    ``None`` takes the first official checkpoint found (IFRNet, then IFRNet_L, then IFRNet_S when
-    no ``name`` is given) and otherwise the shipped weights (:data:`ifrnet.pretrained.DEFAULT`),
-    so ``load_model()`` works on a fresh machine. With a file, ``name`` may be omitted: the
-    variant is then read off the tensor shapes.
+    ``checkpoint`` is a file path or a weights tag (``"IFRNet.vimeo90k"``, ``"IFRNet_S.starter"``;
+    the bare ``"Vimeo90K"``/``"GoPro"``/``"starter"`` pick that entry of ``name``, or of the first
+    variant that has it found; ``ifrnet info`` lists them). ``None`` takes the first official
+    checkpoint found (IFRNet, then IFRNet_L, then IFRNet_S when no ``name`` is given) and otherwise
+    the shipped weights (:data:`ifrnet.pretrained.DEFAULT`), so ``load_model()`` works on a fresh
+    machine. With a file, ``name`` may be omitted: the variant is then read off the tensor shapes.
     """
     dev = resolve_device(device)
     path, model_name = resolve_checkpoint(name, checkpoint)

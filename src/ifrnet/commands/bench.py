@@ -1,4 +1,4 @@
-"""``ifrnet bench``: every variant x backend x precision side by side."""
+"""``ifrnet bench``: every variant x backend x precision side by side, or the paper's speed table."""
 
 from __future__ import annotations
 
@@ -7,34 +7,49 @@ import argparse
 from ..engine import PRECISIONS
 from .options import int_at_least, size
 
+NAME = "bench"
+HELP = "every variant x backend x precision side by side: ms/frame, speed-up, difference, memory"
 
-def register(sub: argparse._SubParsersAction) -> None:
-    bench = sub.add_parser(
-        "bench", help="every variant x backend x precision side by side: ms/frame, speed-up, difference, memory"
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--models", nargs="+", default=None, help="variants (default: all)")
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        type=size,
+        default=None,
+        metavar="WxH",
+        help="default 448x256 1280x720 1920x1080 (with --paper: 448x256 1280x720)",
     )
-    bench.add_argument("--models", nargs="+", default=None, help="variants (default: all)")
-    bench.add_argument(
-        "--sizes", nargs="+", type=size, default=None, metavar="WxH", help="default 448x256 1280x720 1920x1080"
+    parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=None)
+    parser.add_argument("--onnx-dir", default=None, help="add onnxruntime rows; graphs are exported here once")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--repeats", type=int_at_least(1), default=5)
+    parser.add_argument("--warmup", type=int_at_least(0), default=1)
+    parser.add_argument("--no-uhd", action="store_true", help="skip the 4K peak-memory measurement")
+    parser.add_argument("--compile", action="store_true", help="add torch.compile rows (slow to start)")
+    parser.add_argument(
+        "--paper",
+        action="store_true",
+        help="the paper's speed table instead: params, conv GFLOPs and eager fp32 ms/frame per variant "
+        "(only the eager baseline is timed; no 4K memory)",
     )
-    bench.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=None)
-    bench.add_argument("--onnx-dir", default=None, help="add onnxruntime rows; graphs are exported here once")
-    bench.add_argument("--device", default=None)
-    bench.add_argument("--repeats", type=int_at_least(1), default=5)
-    bench.add_argument("--warmup", type=int, default=1)
-    bench.add_argument("--no-uhd", action="store_true", help="skip the 4K peak-memory measurement")
-    bench.add_argument("--compile", action="store_true", help="add torch.compile rows (slow to start)")
-    bench.add_argument("--json", default=None, help="also write the figures as JSON")
-    bench.add_argument("-q", "--quiet", action="store_true")
-    bench.set_defaults(func=run)
+    parser.add_argument("--json", default=None, help="also write the figures as JSON")
+    parser.add_argument("-q", "--quiet", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..bench import BENCH_SIZES, bench, format_rows, seeded_variant, uhd_memory, write_json
+    import torch
+
+    from .. import bench as tool
     from ..devices import resolve_device
+    from ..errors import InputError
     from ..models import canonical_name, list_models
 
+    if args.paper and (args.precisions or args.onnx_dir or args.compile):
+        raise InputError("--paper times only the eager fp32 baseline; drop --precisions, --onnx-dir and --compile")
     device = resolve_device(args.device)
     models = [canonical_name(m) for m in args.models] if args.models else list_models()
     graphs = {}
@@ -47,24 +62,29 @@ def run(args: argparse.Namespace) -> int:
             graphs[name] = folder / f"{name}.onnx"
             if not graphs[name].is_file():
                 print(f"exporting {name} to {graphs[name]} (once; reused next time)", flush=True)
-                export_onnx(seeded_variant(name), graphs[name])
-    rows = bench(
+                export_onnx(tool.seeded_variant(name), graphs[name])
+    rows = tool.bench(
         models,
-        args.sizes or list(BENCH_SIZES),
+        args.sizes or list(tool.PAPER_SIZES if args.paper else tool.BENCH_SIZES),
         device,
         onnx_graphs=graphs,
-        precisions=args.precisions,
+        # no torch configurations: the paper's table is the eager baseline alone
+        precisions=[] if args.paper else args.precisions,
         repeats=args.repeats,
         warmup=args.warmup,
         on_row=None if args.quiet else _print_row,
         compile=args.compile,
     )
-    print(format_rows(rows))
-    uhd = [] if args.no_uhd else uhd_memory(models, device)
+    print(
+        f"device: {tool.device_name(device)}; torch {torch.__version__}; batch 1, "
+        f"median of {args.repeats} runs after {args.warmup} warm-up"
+    )
+    print(tool.format_paper(rows) if args.paper else tool.format_rows(rows))
+    uhd = [] if args.no_uhd or args.paper else tool.uhd_memory(models, device)
     for entry in uhd:
         print(f"4K peak memory, {entry['model']} at scale {entry['scale_factor']:g}: {entry['peak_mib']:.0f} MiB")
     if args.json:
-        print(f"wrote {write_json(args.json, device, rows, uhd)}")
+        print(f"wrote {tool.write_json(args.json, device, rows, uhd)}")
     return 0
 
 
@@ -73,11 +93,8 @@ def _print_row(row) -> None:
 
 
 def paper_table(device: str | None, quiet: bool = False) -> int:
-    """``ifrnet eval --speed``: the paper's speed table (params, FLOPs, ms per frame at its two sizes)."""
-    from ..benchmark import PAPER_SIZES, speed_table
-    from ..devices import resolve_device
-    from ..models import list_models
+    """``ifrnet eval --speed``: ``ifrnet bench --paper`` for every variant on ``device``."""
+    from ..cli import build_parser
 
-    on_row = None if quiet else lambda n: print(f"  measured {n}", flush=True)
-    print(speed_table(list_models(), PAPER_SIZES, resolve_device(device), repeats=5, warmup=1, on_row=on_row))
-    return 0
+    argv = ["bench", "--paper"] + ([f"--device={device}"] if device else []) + (["-q"] if quiet else [])
+    return run(build_parser().parse_args(argv))

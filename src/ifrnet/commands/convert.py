@@ -1,21 +1,19 @@
-"""``ifrnet convert``: a checkpoint (or the average of several) as .safetensors."""
+"""``ifrnet convert``: Convert a checkpoint to .safetensors; several sources of one variant are
+averaged."""
 
 from __future__ import annotations
 
 import argparse
 
+NAME = "convert"
+HELP = "convert a checkpoint to .safetensors"
 
-def register(sub: argparse._SubParsersAction) -> None:
-    convert = sub.add_parser(
-        "convert",
-        help="convert a checkpoint to .safetensors",
-        description="Convert a checkpoint to .safetensors; several sources of one variant are averaged.",
-    )
-    convert.add_argument("source", nargs="+", help=".pth or .safetensors checkpoint(s); several are averaged")
-    convert.add_argument("destination", help="output .safetensors file")
-    convert.add_argument("--fp16", action="store_true", help="store weights as fp16 (half the size)")
-    convert.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    convert.set_defaults(func=run)
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", nargs="+", help=".pth or .safetensors checkpoint(s); several are averaged")
+    parser.add_argument("destination", help="output .safetensors file")
+    parser.add_argument("--fp16", action="store_true", help="store weights as fp16 (half the size)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,18 +6,16 @@ import argparse
 
 from .options import add_engine_args
 
+NAME = "export"
+HELP = "write the model as an ONNX graph (any frame size, t as an input) for --backend onnxruntime"
 
-def register(sub: argparse._SubParsersAction) -> None:
-    export = sub.add_parser(
-        "export",
-        help="write the model as an ONNX graph (any frame size, t as an input) for --backend onnxruntime",
-    )
-    export.add_argument("-o", "--output", required=True, help="output .onnx file")
-    export.add_argument("--opset", type=int, default=18, help="ONNX opset (>= 16, for GridSample; default 18)")
-    export.add_argument("--no-verify", action="store_true", help="skip the check against PyTorch at two sizes")
-    export.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    add_engine_args(export, only=("model", "checkpoint"))
-    export.set_defaults(func=run)
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", required=True, help="output .onnx file")
+    parser.add_argument("--opset", type=int, default=18, help="ONNX opset (>= 16, for GridSample; default 18)")
+    parser.add_argument("--no-verify", action="store_true", help="skip the check against PyTorch at two sizes")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_engine_args(parser, only=("model", "checkpoint"))
 
 
 def run(args: argparse.Namespace) -> int:

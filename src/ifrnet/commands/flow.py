@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+NAME = "flow"
+HELP = "write pseudo-label optical flow for a training set"
 
-def register(sub: argparse._SubParsersAction) -> None:
-    flow = sub.add_parser("flow", help="write pseudo-label optical flow for a training set")
-    flow.add_argument("--dataset", required=True, help="layout: vimeo90k")
-    flow.add_argument("--root", required=True, help="dataset root folder")
-    flow.add_argument("--estimator", default="dis", help="dis, dis:fast, dis:ultrafast or package.module:Class")
-    flow.add_argument("--workers", type=int, default=1, help="parallel processes")
-    flow.add_argument("-q", "--quiet", action="store_true")
-    flow.set_defaults(func=run)
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, help="layout: vimeo90k")
+    parser.add_argument("--root", required=True, help="dataset root folder")
+    parser.add_argument("--estimator", default="dis", help="dis, dis:fast, dis:ultrafast or package.module:Class")
+    parser.add_argument("--workers", type=int, default=1, help="parallel processes")
+    parser.add_argument("-q", "--quiet", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:

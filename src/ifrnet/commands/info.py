@@ -6,19 +6,19 @@ import argparse
 
 from .options import size
 
+NAME = "info"
+HELP = "parameters, FLOPs and weights of the variants"
 
-def register(sub: argparse._SubParsersAction) -> None:
-    info = sub.add_parser("info", help="parameters, FLOPs and weights of the variants")
-    info.add_argument("--size", type=size, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")
-    info.add_argument("--model", default=None, help="one variant (default: all)")
-    info.set_defaults(func=run)
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--size", type=size, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")
+    parser.add_argument("--model", default=None, help="one variant (default: all)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..benchmark import count_conv_flops, count_parameters, format_table
+    from ..bench import count_conv_flops, count_parameters, format_table
     from ..models import canonical_name, create_model, list_models
-    from ..pretrained import SHIPPED
-    from ..weights import OFFICIAL_CHECKPOINTS, find_checkpoint, search_dirs
+    from ..pretrained import DEFAULT, PREFERRED_VARIANTS, WEIGHTS, search_dirs
 
     width, height = args.size
     names = [args.model] if args.model else list_models()
@@ -30,14 +30,25 @@ def run(args: argparse.Namespace) -> int:
         rows.append([model.config.name, f"{params / 1e6:.2f}", f"{flops / 1e9:.1f}", f"{flops / 2e9:.1f}"])
     print(f"conv FLOPs at {width}x{height}, one 2x inference (FLOPs = 2 x multiply-adds):")
     print(format_table(["variant", "params (M)", "GFLOPs", "GMACs"], rows))
-    print("\ncheckpoint search folders: " + ", ".join(str(d) for d in search_dirs()))
-    for info in OFFICIAL_CHECKPOINTS:
-        if args.model and info.model != canonical_name(args.model):
-            continue
-        found = find_checkpoint(info.model, info.dataset)
-        print(f"  {info.filename:<24} {'found: ' + str(found) if found else 'not found'}")
-    print("shipped with ifrnet (--checkpoint TAG; the default when no official checkpoint is found):")
-    for weights in SHIPPED:
-        state = str(weights.path) if weights.available() else "missing from this installation"
-        print(f"  {weights.tag:<24} {weights.model}, {'any t' if weights.uses_time else '2x only'}: {state}")
+
+    wanted = canonical_name(args.model) if args.model else None
+    entries = [w for w in WEIGHTS.values() if wanted in (None, w.variant)]
+    weight_rows = [["tag", "variant", "t", "licence", "PSNR", "found"]]
+    for w in entries:
+        path = w.find()
+        missing = "missing from this installation" if w.shipped else "not found"
+        found = f"found: {path}" if path is not None else missing
+        score = str(w.scores[0]) if w.scores else "-"
+        weight_rows.append([w.name, w.variant, "any t" if w.uses_time else "2x only", w.licence, score, found])
+    print("\nweights (--checkpoint TAG; a bare vimeo90k, gopro or starter: --model's, or the first variant's found):")
+    print(_left_aligned(weight_rows))
+    print("authors' checkpoints are looked for in: " + ", ".join(str(d) for d in search_dirs()))
+    print(
+        f"default (no --checkpoint): the first checkpoint found of {', '.join(PREFERRED_VARIANTS)}, else {DEFAULT.name}"
+    )
     return 0
+
+
+def _left_aligned(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import types
+import typing
 from collections.abc import Iterable
+from typing import Any
 
-from ..engine import EngineSpec, Option, options
+from ..engine import EngineSpec, Option, options, options_of
 
 
 class Parser(argparse.ArgumentParser):
@@ -42,7 +45,7 @@ def size(text: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-def _checked(option: Option, kind: type):
+def checked_type(option: Option, kind: type):
     """An argparse type that parses ``kind`` and applies the option's range."""
 
     def parse(text: str):
@@ -60,26 +63,61 @@ def _checked(option: Option, kind: type):
     return parse
 
 
-def add_engine_args(parser: argparse.ArgumentParser, only: Iterable[str] | None = None) -> None:
-    """The engine options (``EngineSpec``'s fields, or those named in ``only``) as a "model" group."""
-    group = parser.add_argument_group("model")
+def add_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    *,
+    only: Iterable[str] | None = None,
+    unset: bool = False,
+) -> None:
+    """One flag per field of ``cls`` (a dataclass whose fields carry an :class:`Option`): its help,
+    choices, range and metavar from the Option, its kind from the field's type.
+
+    ``unset``: every flag defaults to None (a config file's value then stands unless the flag is
+    given) and booleans get ``--x/--no-x``; otherwise flags default to the field's default.
+    Fields not in ``only`` (when given) are left out.
+    """
+    hints = typing.get_type_hints(cls)
     wanted = set(only) if only is not None else None
-    for name, default, option in options():
+    for name, default, option in options_of(cls):
         if wanted is not None and name not in wanted:
             continue
-        flag = option.flag or "--" + name.replace("_", "-")
-        kwargs: dict = {"help": option.help, "default": default, "dest": name}
-        if isinstance(default, bool):
-            kwargs["action"] = "store_true"
-        elif name == "channels_last":  # three states: on, off, the device's default
-            kwargs["action"] = argparse.BooleanOptionalAction
+        kind = _kind(hints[name])
+        kwargs: dict[str, Any] = {"dest": name, "default": None if unset else default, "help": _help(option, default)}
+        if option.metavar:
+            kwargs["metavar"] = option.metavar
+        if kind is list:
+            kwargs["action"] = "append"
+        elif kind is bool:  # three states (unset, on, off) where unset means something
+            kwargs["action"] = argparse.BooleanOptionalAction if unset or default is None else "store_true"
         elif option.choices is not None:
             kwargs["choices"] = option.choices
-        elif isinstance(default, float):
-            kwargs["type"] = _checked(option, float)
-        elif option.low is not None:
-            kwargs["type"] = _checked(option, int)
-        group.add_argument(flag, **kwargs)
+        elif kind in (int, float):
+            kwargs["type"] = checked_type(option, kind)  # parsed, and the range checked before anything runs
+        parser.add_argument(option.flag or "--" + name.replace("_", "-"), **kwargs)
+
+
+def _kind(hint: Any) -> type:
+    """``int`` for ``int | None``, ``list`` for ``list[str]``, the type itself otherwise."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    return typing.get_origin(hint) or hint
+
+
+def _help(option: Option, default: Any) -> str:
+    """The option's help, with its default when the help does not already say what it is."""
+    if default is None or default == [] or "default" in option.help:
+        return option.help
+    if isinstance(default, bool):
+        shown = "on" if default else "off"
+    else:
+        shown = f"{default:g}" if isinstance(default, float) else default
+    return f"{option.help} (default: {shown})"
+
+
+def add_engine_args(parser: argparse.ArgumentParser, only: Iterable[str] | None = None) -> None:
+    """The engine options (``EngineSpec``'s fields, or those named in ``only``) as a "model" group."""
+    add_options(parser.add_argument_group("model"), EngineSpec, only=only)
 
 
 def engine_spec(args: argparse.Namespace, **overrides) -> EngineSpec:

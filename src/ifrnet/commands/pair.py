@@ -1,4 +1,4 @@
-"""``ifrnet pair``: the frames between two images."""
+"""``ifrnet pair``: Write the frames between two images as PNG."""
 
 from __future__ import annotations
 
@@ -7,23 +7,22 @@ import time
 
 from .options import add_engine_args, engine_spec, positive_int
 
+NAME = "pair"
+HELP = "interpolate frames between two images"
 
-def register(sub: argparse._SubParsersAction) -> None:
-    pair = sub.add_parser(
-        "pair", help="interpolate frames between two images", description="Write the frames between two images as PNG."
-    )
-    pair.add_argument("frame0", help="first image (t = 0)")
-    pair.add_argument("frame1", help="second image (t = 1)")
-    pair.add_argument("-o", "--output", required=True, help="output folder for the PNG frames")
-    when = pair.add_mutually_exclusive_group()
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("frame0", help="first image (t = 0)")
+    parser.add_argument("frame1", help="second image (t = 1)")
+    parser.add_argument("-o", "--output", required=True, help="output folder for the PNG frames")
+    when = parser.add_mutually_exclusive_group()
     when.add_argument("--factor", type=positive_int, default=2, help="make N-1 evenly spaced frames (default 2)")
     when.add_argument("--times", type=float, nargs="+", metavar="T", help="explicit times in (0, 1)")
-    pair.add_argument("--gif", default=None, help="also write the sequence (inputs included) as an animated GIF")
-    pair.add_argument("--gif-fps", type=float, default=10.0, help="GIF frame rate (default 10)")
-    pair.add_argument("--overlay", action="store_true", help="also write overlay.png, the two inputs blended 50/50")
-    pair.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    add_engine_args(pair)
-    pair.set_defaults(func=run)
+    parser.add_argument("--gif", default=None, help="also write the sequence (inputs included) as an animated GIF")
+    parser.add_argument("--gif-fps", type=float, default=10.0, help="GIF frame rate (default 10)")
+    parser.add_argument("--overlay", action="store_true", help="also write overlay.png, the two inputs blended 50/50")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    add_engine_args(parser)
 
 
 def run(args: argparse.Namespace) -> int:

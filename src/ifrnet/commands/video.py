@@ -1,36 +1,33 @@
-"""``ifrnet video``: a video (or image sequence) in, a smoother or slower one out."""
+"""``ifrnet video``: Raise the frame rate of a video (or make slow motion). Audio is copied when the
+duration is kept; scene cuts are held across, never blended."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from ..video.scenes import DEFAULT_HOLD_TOLERANCE, DEFAULT_SCENE_THRESHOLD
 from .options import add_engine_args, engine_spec, int_at_least, positive_int
 
+NAME = "video"
+HELP = "interpolate a video file into a smoother or slower one"
 
-def register(sub: argparse._SubParsersAction) -> None:
-    from ..video.scenes import DEFAULT_HOLD_TOLERANCE, DEFAULT_SCENE_THRESHOLD
 
-    video = sub.add_parser(
-        "video",
-        help="interpolate a video file into a smoother or slower one",
-        description="Raise the frame rate of a video (or make slow motion). Audio is copied when the duration "
-        "is kept; scene cuts are held across, never blended.",
-    )
-    video.add_argument("input", help="video file, folder of images, or pattern such as frames/%%08d.png")
-    video.add_argument("-o", "--output", required=True, help="output video file, or frames/%%08d.png for PNG frames")
-    rate = video.add_mutually_exclusive_group()
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="video file, folder of images, or pattern such as frames/%%08d.png")
+    parser.add_argument("-o", "--output", required=True, help="output video file, or frames/%%08d.png for PNG frames")
+    rate = parser.add_mutually_exclusive_group()
     rate.add_argument("--factor", type=positive_int, default=None, help="multiply the frame rate by N (default 2)")
     rate.add_argument("--fps", default=None, help="output frame rate: 60, 59.94 or 60000/1001")
     rate.add_argument("--slowmo", type=positive_int, default=None, help="N times slower at the same frame rate")
-    enc = video.add_argument_group("encoding")
+    enc = parser.add_argument_group("encoding")
     enc.add_argument("--codec", default="libx264", help="FFmpeg encoder: libx264 (default), libx265, ffv1, ...")
     enc.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (lower is better; 18)")
     enc.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
     enc.add_argument(
         "--pix-fmt", default=None, help="output pixel format (default: the source's, or the encoder's nearest)"
     )
-    scenes = video.add_argument_group("scene cuts")
+    scenes = parser.add_argument_group("scene cuts")
     scenes.add_argument(
         "--scene-threshold",
         type=float,
@@ -46,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="cuts to hold: one 0-based frame index (first frame of the new shot) or timecode a line, "
         "or PySceneDetect's scene-list CSV",
     )
-    anime = video.add_argument_group("animation")
+    anime = parser.add_argument_group("animation")
     anime.add_argument(
         "--dedup",
         action="store_true",
@@ -58,19 +55,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_HOLD_TOLERANCE,
         help=f"largest block mean difference (of 255) of a held copy (default {DEFAULT_HOLD_TOLERANCE:g})",
     )
-    video.add_argument("--input-fps", default=None, help="frame rate of an image-sequence input (default 25)")
-    video.add_argument(
+    parser.add_argument("--input-fps", default=None, help="frame rate of an image-sequence input (default 25)")
+    parser.add_argument(
         "--deinterlace", action="store_true", help="deinterlace first with FFmpeg's bwdif (one frame per frame)"
     )
-    video.add_argument("--uhd", action="store_true", help="shorthand for --scale 0.5 (4K input)")
-    video.add_argument("--batch", type=int, default=None, help="pairs per model call (default: 4 on CUDA, else 1)")
-    par = video.add_argument_group("parallel workers (same output as one process)")
+    parser.add_argument("--uhd", action="store_true", help="shorthand for --scale 0.5 (4K input)")
+    parser.add_argument("--batch", type=int, default=None, help="pairs per model call (default: 4 on CUDA, else 1)")
+    par = parser.add_argument_group("parallel workers (same output as one process)")
     par.add_argument("--workers", type=int_at_least(1), default=None, help="run the network in N processes")
     par.add_argument("--devices", default=None, help="one worker per device, e.g. cuda:0,cuda:1")
-    video.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    video.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    add_engine_args(video)
-    video.set_defaults(func=run)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_engine_args(parser)
 
 
 def _engine(args: argparse.Namespace):
@@ -103,20 +99,13 @@ def run(args: argparse.Namespace) -> int:
     cuts = read_cut_list(args.cuts) if args.cuts else None
     if args.fps is None and args.slowmo is None and args.factor is None:
         args.factor = 2
+    # options that pass through unchanged: the flag is the field's name
+    passed = ("factor", "slowmo", "codec", "crf", "preset", "pix_fmt", "batch", "overwrite", "deinterlace", "dedup")
     options = VideoOptions(
-        factor=args.factor,
+        **{name: getattr(args, name) for name in passed},
         fps=parse_rate(args.fps) if args.fps is not None else None,
-        slowmo=args.slowmo,
-        codec=args.codec,
-        crf=args.crf,
-        preset=args.preset,
-        pix_fmt=args.pix_fmt,
-        scene_threshold=None if args.no_scene_detect else args.scene_threshold,
         input_fps=parse_rate(args.input_fps) if args.input_fps else None,
-        batch=args.batch,
-        overwrite=args.overwrite,
-        deinterlace=args.deinterlace,
-        dedup=args.dedup,
+        scene_threshold=None if args.no_scene_detect else args.scene_threshold,
         dedup_tolerance=args.dedup_tolerance,
         cuts=cuts,
     )

@@ -1,4 +1,4 @@
-"""Training augmentations (``IFRNET_SPEC.md`` section 5) and the per-item pipeline every dataset shares.
+"""Training augmentations (``docs/IFRNET.md`` section 5) and the per-item pipeline every dataset shares.
 
 The augmentations are pure functions on what a dataset decodes: a list of uint8 ``(H, W, 3)`` RGB
 frames (a triplet ``[img0, imgt, img1]``), an optional float32 ``(H, W, 4)`` flow label

@@ -1,6 +1,6 @@
 """GoPro and Adobe240: 8x interpolation triplets from 9-frame windows of high-frame-rate video.
 
-Layout (``IFRNET_SPEC.md`` section 5): ``<root>/<video>/`` holds each video's frames as images,
+Layout (``docs/IFRNET.md`` section 5): ``<root>/<video>/`` holds each video's frames as images,
 train and test videos side by side; frames are taken in file-name order. Windows of 9 frames
 start every 8 frames, ``(frames - 9) // 8 + 1`` per video; a window's frames 0 and 8 are the
 inputs and each of frames 1..7 a target at t = k / 8, so one window gives 7 triplets. The
@@ -9,7 +9,6 @@ dataset indexes those triplets: item ``7 * w + (k - 1)`` is target k of window w
 
 from __future__ import annotations
 
-import os
 from bisect import bisect_right
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,9 +17,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..video.reader import IMAGE_SUFFIXES
-from .augment import Augment, Frames, TripletDataset
-from .types import FlowEstimator
-from .vimeo import check_split, read_frames
+from .augment import Frames
+from .vimeo import SplitDataset, read_frames
 
 WINDOW = 9
 WINDOW_STRIDE = 8
@@ -75,7 +73,7 @@ def _frame_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
 
 
-class GoProWindows(TripletDataset):
+class GoProWindows(SplitDataset):
     """GoPro 8x triplets (t = k/8, k = 1..7) from 9-frame windows; ``len`` = windows * 7.
 
     ``videos`` overrides the split's video list (the spec's 22 train / 11 test names); every
@@ -86,20 +84,8 @@ class GoProWindows(TripletDataset):
     time_reversal = True
     dataset_name = "GoPro"
 
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        split: str = "train",
-        videos: Sequence[str] | None = None,
-        augment: Augment | None = None,
-        *,
-        seed: int | None = None,
-        skip_bad: bool = False,
-        flow_estimator: FlowEstimator | None = None,
-    ) -> None:
-        self.split = check_split(split)
-        super().__init__(augment, 0 if seed is None and split == "test" else seed, skip_bad, flow_estimator)
-        self.root = Path(root)
+    def _open(self, videos: Sequence[str] | None = None) -> None:
+        split = self.split
         if not self.root.is_dir():
             raise InputError(f"{self.root}: no such dataset folder; the {self.dataset_name} layout is {GOPRO_LAYOUT}")
         names = list(self.default_videos() if videos is None else videos)

@@ -1,6 +1,6 @@
 """Vimeo90K: the triplet set the released checkpoints were trained on, and the septuplet set.
 
-Triplets (``IFRNET_SPEC.md`` section 5): ``tri_trainlist.txt`` / ``tri_testlist.txt`` list
+Triplets (``docs/IFRNET.md`` section 5): ``tri_trainlist.txt`` / ``tri_testlist.txt`` list
 sequence ids; ``sequences/<id>/im1.png, im2.png, im3.png`` are img0, the ground truth at t = 0.5
 and img1; ``flow/<id>/flow_t0.flo, flow_t1.flo`` are the optional pseudo-label flows (written by
 ``ifrnet.training.pseudo_flow``). Septuplets: ``sep_trainlist.txt`` / ``sep_testlist.txt`` and
@@ -41,20 +41,24 @@ def check_split(split: str) -> str:
     return split
 
 
+def read_list_file(path: Path, what: str, layout: str) -> list[str]:
+    """The names in a list file, one a line (blank lines skipped); the file must name something."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such list file; the {what} layout is {layout}")
+    try:
+        names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the list file ({exc})") from None
+    if not names:
+        raise InputError(f"{path}: the list file names nothing")
+    return names
+
+
 def read_id_list(root: Path, list_name: str, what: str, layout: str) -> list[str]:
     """The sequence ids of a list file (blank lines skipped); the root and the list must exist."""
     if not root.is_dir():
         raise InputError(f"{root}: no such dataset folder; the {what} layout is {layout}")
-    path = root / list_name
-    if not path.is_file():
-        raise InputError(f"{path}: no such list file; the {what} layout is {layout}")
-    try:
-        ids = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the list file ({exc})") from None
-    if not ids:
-        raise InputError(f"{path}: the list file names no sequences")
-    return ids
+    return read_list_file(root / list_name, what, layout)
 
 
 def require_file(path: Path, what: str, layout: str) -> Path:
@@ -79,7 +83,36 @@ def read_frames(paths: list[Path]) -> Frames:
     return frames
 
 
-class Vimeo90KTriplets(TripletDataset):
+class SplitDataset(TripletDataset):
+    """A benchmark's ``train`` or ``test`` split under ``root``.
+
+    The test split draws with seed 0 when no ``seed`` is given, so that validation is the same on
+    every call. Subclasses read their lists and check their files in ``_open``, which receives
+    the options of their own (``flow=``, ``videos=``); an option a dataset does not take is a
+    ``TypeError``.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str = "train",
+        augment: Augment | None = None,
+        *,
+        seed: int | None = None,
+        skip_bad: bool = False,
+        flow_estimator: FlowEstimator | None = None,
+        **options: object,
+    ) -> None:
+        self.split = check_split(split)
+        super().__init__(augment, 0 if seed is None and self.split == "test" else seed, skip_bad, flow_estimator)
+        self.root = Path(root)
+        self._open(**options)
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+
+class Vimeo90KTriplets(SplitDataset):
     """Vimeo90K triplets at t = 0.5, with the stored pseudo-label flow when there is a ``flow/`` folder.
 
     ``flow=True`` reads ``flow/<id>/flow_t0.flo, flow_t1.flo``: for the train split every listed
@@ -89,23 +122,9 @@ class Vimeo90KTriplets(TripletDataset):
     with flow computed on the final frames.
     """
 
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        split: str = "train",
-        augment: Augment | None = None,
-        flow: bool = True,
-        *,
-        seed: int | None = None,
-        skip_bad: bool = False,
-        flow_estimator: FlowEstimator | None = None,
-    ) -> None:
-        self.split = check_split(split)
-        # evaluation must not change from one call to the next
-        super().__init__(augment, 0 if seed is None and split == "test" else seed, skip_bad, flow_estimator)
-        self.root = Path(root)
-        self.ids = read_id_list(self.root, TRIPLET_LISTS[split], "Vimeo90K triplet", TRIPLET_LAYOUT)
-        self.flow = bool(flow) and flow_estimator is None and (self.root / "flow").is_dir()
+    def _open(self, flow: bool = True) -> None:
+        self.ids = read_id_list(self.root, TRIPLET_LISTS[self.split], "Vimeo90K triplet", TRIPLET_LAYOUT)
+        self.flow = bool(flow) and self.flow_estimator is None and (self.root / "flow").is_dir()
         for path in self.frame_paths(self.ids[0]):  # a wrong root fails here, not in a worker
             require_file(path, "Vimeo90K triplet", TRIPLET_LAYOUT)
 
@@ -140,7 +159,7 @@ class Vimeo90KTriplets(TripletDataset):
         return flow
 
 
-class Vimeo90KSeptuplets(TripletDataset):
+class Vimeo90KSeptuplets(SplitDataset):
     """Vimeo90K septuplets as triplets at arbitrary t: three of the seven frames per item.
 
     Each item draws frame numbers i < k < j uniformly among the 35 choices and returns frames i
@@ -149,20 +168,8 @@ class Vimeo90KSeptuplets(TripletDataset):
     labels are stored for this set; a ``flow_estimator`` computes them on the final frames.
     """
 
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        split: str = "train",
-        augment: Augment | None = None,
-        seed: int | None = None,
-        *,
-        skip_bad: bool = False,
-        flow_estimator: FlowEstimator | None = None,
-    ) -> None:
-        self.split = check_split(split)
-        super().__init__(augment, 0 if seed is None and split == "test" else seed, skip_bad, flow_estimator)
-        self.root = Path(root)
-        self.ids = read_id_list(self.root, SEPTUPLET_LISTS[split], "Vimeo90K septuplet", SEPTUPLET_LAYOUT)
+    def _open(self) -> None:
+        self.ids = read_id_list(self.root, SEPTUPLET_LISTS[self.split], "Vimeo90K septuplet", SEPTUPLET_LAYOUT)
         for path in self.frame_paths(self.ids[0]):
             require_file(path, "Vimeo90K septuplet", SEPTUPLET_LAYOUT)
 

@@ -55,7 +55,7 @@ class RepeatFrame:
 
     name = "repeat"
 
-    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale_factor: float = 1.0) -> list[Tensor]:
+    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float]) -> list[Tensor]:
         _check_inputs(img0, img1)
         return [(img0 if t < 0.5 else img1).clone() for t in check_times(times)]
 
@@ -65,7 +65,7 @@ class LinearBlend:
 
     name = "blend"
 
-    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale_factor: float = 1.0) -> list[Tensor]:
+    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float]) -> list[Tensor]:
         _check_inputs(img0, img1)
         return [(1.0 - t) * img0 + t * img1 for t in check_times(times)]
 
@@ -140,7 +140,7 @@ class DISInterpolation:
 
         self.flow = DISFlow(preset)
 
-    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale_factor: float = 1.0) -> list[Tensor]:
+    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float]) -> list[Tensor]:
         _check_inputs(img0, img1)
         values = check_times(times)
         x0, x1 = img0.float(), img1.float()
@@ -327,7 +327,7 @@ class Minterpolate:
         """Why :meth:`available` is False, as a phrase for a notice; ``None`` when it is available."""
         return _minterpolate_problem()
 
-    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale_factor: float = 1.0) -> list[Tensor]:
+    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float]) -> list[Tensor]:
         _check_inputs(img0, img1)
         values = check_times(times)
         groups = _grid_groups(values, self.max_grid)

@@ -32,6 +32,7 @@ class FootageProtocol(BenchmarkProtocol):
     def __init__(
         self,
         clip: str | os.PathLike,
+        *,
         factor: int = 2,
         start: int = 0,
         limit: int | None = None,
@@ -76,4 +77,4 @@ class FootageProtocol(BenchmarkProtocol):
         tensors = [to_tensor(np.array(f)).unsqueeze(0) for f in frames]
         h, w = tensors[0].shape[-2:]
         targets = list(zip(entry.times, tensors[1:-1], strict=True))
-        return EvalSample(entry.name, tensors[0], tensors[-1], targets, 1.0, CropBox(0, 0, h, w))
+        return EvalSample(entry.name, tensors[0], tensors[-1], targets, CropBox(0, 0, h, w))

@@ -7,15 +7,13 @@ paper's PSNR is computed on unquantised predictions, so nothing here rounds to 8
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol
 
 import torch
 from torch import Tensor
 
-from ..inference import Interpolator
+from ..engine import Engine
 
 
 class Method(Protocol):
@@ -23,35 +21,29 @@ class Method(Protocol):
 
     name: str
 
-    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale_factor: float = 1.0) -> list[Tensor]:
-        """Frames at ``times`` between ``img0`` (t=0) and ``img1`` (t=1); ``scale_factor`` is a hint
-        only IFRNet uses (the spec's protocols run it at 0.8 on SNU-FILM)."""
+    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float]) -> list[Tensor]:
+        """Frames at ``times`` between ``img0`` (t=0) and ``img1`` (t=1)."""
         ...
 
 
 class IFRNetMethod:
-    """IFRNet through :class:`~ifrnet.inference.Interpolator` (padding, bisection for 2x-only weights)."""
+    """IFRNet through any :class:`~ifrnet.engine.Engine` (PyTorch or onnxruntime), on float32 frames."""
 
-    def __init__(self, interpolator: Interpolator, name: str = "ifrnet") -> None:
-        self.interpolator = interpolator
+    def __init__(self, engine: Engine, name: str = "ifrnet") -> None:
+        self.engine = engine
         self.name = name
 
-    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale_factor: float = 1.0) -> list[Tensor]:
-        return self.interpolator.interpolate(img0, img1, list(times), scale_factor=scale_factor)
+    def __call__(self, img0: Tensor, img1: Tensor, times: Sequence[float]) -> list[Tensor]:
+        # float32 (B, 3, H, W) arrays are what every engine takes without rounding to 8 bits
+        frames = self.engine.interpolate(
+            img0.float().cpu().numpy(), img1.float().cpu().numpy(), [float(t) for t in times]
+        )
+        return [torch.from_numpy(f).to(img0.device) for f in frames]
 
     @property
     def fingerprint(self) -> str:
         """The engine in words plus a digest of its weights: two runs agree on it only with the same weights."""
-        engine = self.interpolator
-        digest = hashlib.sha256()
-        model = getattr(engine, "model", None)
-        if isinstance(model, torch.nn.Module):
-            for key, value in sorted(model.state_dict().items()):
-                digest.update(key.encode())
-                digest.update(value.detach().cpu().float().contiguous().numpy().tobytes())
-        elif isinstance(getattr(engine, "path", None), Path):  # an ONNX graph: its file is its weights
-            digest.update(engine.path.read_bytes())
-        return f"{getattr(engine, 'description', type(engine).__name__)}, weights sha256 {digest.hexdigest()[:16]}"
+        return self.engine.fingerprint()
 
 
 def fingerprint(method: Method) -> str:

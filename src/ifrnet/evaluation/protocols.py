@@ -1,10 +1,10 @@
 """The paper's test protocols: which frames go in, how they are padded, where the metrics look.
 
-Each benchmark of ``IFRNET_SPEC.md`` section 5 is one small class that reads a dataset root in
+Each benchmark of ``docs/IFRNET.md`` section 6 is one small class that reads a dataset root in
 the authors' layout and yields :class:`EvalSample` items: the two input frames already padded or
-placed as the protocol says, the ground-truth frames with their times, the ``scale_factor`` the
-method is run at, and the crop box that maps a prediction back onto the region the metrics are
-computed on. Running methods and scoring is :mod:`ifrnet.evaluation.results`' job.
+placed as the protocol says, the ground-truth frames with their times, and the crop box that
+maps a prediction back onto the region the metrics are computed on. Running methods and scoring
+is :mod:`ifrnet.evaluation.results`' job.
 
 Every file a protocol needs is checked when it is built, so a wrong root or an incomplete copy
 fails at once, naming the first missing path and the expected layout, not hours into a run.
@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import ClassVar, NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..data.gopro import (
@@ -43,8 +42,9 @@ from ..data.gopro import (
     windows_in,
 )
 from ..data.types import to_tensor
-from ..data.vimeo import read_frames, require_file
+from ..data.vimeo import read_frames, read_list_file, require_file
 from ..errors import InputError
+from ..times import Padder
 
 
 class CropBox(NamedTuple):
@@ -70,7 +70,6 @@ class EvalSample(NamedTuple):
     img0: Tensor
     img1: Tensor
     targets: list[tuple[float, Tensor]]
-    scale_factor: float
     crop: CropBox
 
     @property
@@ -90,17 +89,8 @@ class _Entry(NamedTuple):
 
 
 def _resolve_list_file(root: Path, split: str | os.PathLike, what: str, layout: str) -> list[str]:
-    """The names in a split list file (relative to ``root`` or absolute), one a line, blank lines skipped."""
-    path = root / split  # an absolute ``split`` replaces the root
-    if not path.is_file():
-        raise InputError(f"{path}: no such list file; the {what} layout is {layout}")
-    try:
-        names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the list file ({exc})") from None
-    if not names:
-        raise InputError(f"{path}: the list file names nothing to evaluate")
-    return names
+    """The names in a split list file, relative to ``root`` (an absolute ``split`` replaces the root)."""
+    return read_list_file(root / split, what, layout)
 
 
 def _check_root(root: Path, what: str, layout: str) -> None:
@@ -127,7 +117,7 @@ class BenchmarkProtocol(Sequence[EvalSample]):
     layout: ClassVar[str] = ""
     #: The metrics the paper reports for this benchmark (the columns of ``summary.md``).
     reported_metrics: ClassVar[tuple[str, ...]] = ("psnr", "ssim", "ie")
-    #: IFRNet's ``scale_factor`` for this benchmark.
+    #: IFRNet's ``scale_factor`` on this benchmark as the paper ran it (``ifrnet eval --scale`` overrides it).
     scale_factor: ClassVar[float] = 1.0
 
     def __init__(self, root: str | os.PathLike, split: str | os.PathLike | None = None) -> None:
@@ -148,7 +138,7 @@ class BenchmarkProtocol(Sequence[EvalSample]):
         entry = self._entries[index]
         frames = [to_tensor(f).unsqueeze(0) for f in read_frames(list(entry.paths))]
         img0, img1, targets, crop = self._prepare(frames, entry.paths)
-        return EvalSample(entry.name, img0, img1, list(zip(entry.times, targets, strict=True)), self.scale_factor, crop)
+        return EvalSample(entry.name, img0, img1, list(zip(entry.times, targets, strict=True)), crop)
 
     def __iter__(self) -> Iterator[EvalSample]:
         for index in range(len(self)):
@@ -223,15 +213,6 @@ SNU_FILM_MULTIPLE = 20
 SNU_FILM_SCALE = 0.8
 
 
-def centred_padding(side: int, multiple: int = SNU_FILM_MULTIPLE) -> tuple[int, int]:
-    """(before, after) replicate padding that brings ``side`` to a multiple, as the SNU-FILM protocol has it.
-
-    ``pad = ((side // multiple + 1) * multiple - side) % multiple``, half (rounded down) before.
-    """
-    pad = ((side // multiple + 1) * multiple - side) % multiple
-    return pad // 2, pad - pad // 2
-
-
 class SNUFILMTest(BenchmarkProtocol):
     """SNU-FILM at one difficulty (or all four): replicate-padded to a multiple of 20, centred, scale 0.8.
 
@@ -300,13 +281,9 @@ class SNUFILMTest(BenchmarkProtocol):
 
     def _prepare(self, frames: list[Tensor], paths: Sequence[Path]) -> tuple[Tensor, Tensor, list[Tensor], CropBox]:
         h, w = frames[0].shape[-2:]
-        top, bottom = centred_padding(h)
-        left, right = centred_padding(w)
-
-        def pad(x: Tensor) -> Tensor:
-            return F.pad(x, (left, right, top, bottom), mode="replicate")
-
-        return pad(frames[0]), pad(frames[1]), frames[2:], CropBox(top, left, h, w)
+        padder = Padder(h, w, multiple=SNU_FILM_MULTIPLE, centred=True)
+        box = CropBox(padder.top, padder.left, padder.height, padder.width)
+        return padder.pad(frames[0]), padder.pad(frames[1]), frames[2:], box
 
 
 MIDDLEBURY_OTHER_SEQUENCES = (

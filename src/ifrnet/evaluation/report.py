@@ -1,7 +1,8 @@
 """Visual reports: what interpolation looks like, not only what it scores.
 
 For chosen samples a panel shows the inputs overlaid, the ground truth, every method's frame,
-IFRNet's error map, its two predicted flows (Middlebury colour wheel) and its occlusion mask;
+IFRNet's error map, its two predicted flows (Middlebury colour wheel) and its occlusion mask
+(from an engine that shows them, :class:`ifrnet.engine.FlowEngine`);
 an HTML page puts the panels under the results table.
 """
 
@@ -14,13 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from ..io.files import atomic_output
 from ..io.images import write_png
-from ..models import IFRNet
-from ..models.ops import pad_to, padded_side, resize
 
 # Hue segments of the Middlebury flow colour wheel (Baker et al. 2011): red-yellow, yellow-green,
 # green-cyan, cyan-blue, blue-magenta, magenta-red, with as many steps as the eye needs to tell them apart.
@@ -79,32 +77,6 @@ def error_map(pred: np.ndarray, target: np.ndarray, gain: float = 4.0) -> np.nda
 def to_uint8(image: Tensor) -> np.ndarray:
     """(1, 3, H, W) float [0, 1] -> (H, W, 3) uint8."""
     return (image[0].detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-
-
-@torch.inference_mode()
-def flows_and_mask(
-    model: IFRNet, img0: Tensor, img1: Tensor, t: float, scale_factor: float = 1.0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """IFRNet's full-resolution flows t->0, t->1 (H, W, 2) and occlusion mask (H, W) in [0, 1].
-
-    The mask is the weight of frame 0 in the blend: 1 where only frame 0 is trusted.
-    """
-    device = next(model.parameters()).device
-    img0, img1 = img0.to(device), img1.to(device)
-    h, w = img0.shape[-2:]
-    ph, pw = padded_side(h, scale_factor), padded_side(w, scale_factor)
-    x0, x1, _ = model.normalize(pad_to(img0, ph, pw), pad_to(img1, ph, pw))
-    feat0, feat1 = model.encode(resize(x0, scale_factor), resize(x1, scale_factor))
-    decoded = model.decode(feat0, feat1, torch.full((1, 1, 1, 1), float(t), device=device))
-    flow0, flow1, mask = decoded.flow0, decoded.flow1, decoded.mask
-    if scale_factor != 1.0:
-        inv = 1.0 / scale_factor
-        flow0, flow1, mask = resize(flow0, inv) * inv, resize(flow1, inv) * inv, resize(mask, inv)
-
-    def crop(x: Tensor) -> np.ndarray:
-        return x[0, :, :h, :w].permute(1, 2, 0).float().cpu().numpy()
-
-    return crop(flow0), crop(flow1), crop(mask)[..., 0]
 
 
 #: Tiles in a panel's side-by-side strip: inputs overlaid, ground truth and the first three methods.

@@ -248,7 +248,7 @@ def _predict(
 ) -> list[tuple[float, Tensor, Tensor]]:
     """(t, unpadded prediction, target) for each of ``times``: the method called once for all of them."""
     with torch.no_grad():
-        preds = method(sample.img0, sample.img1, list(times), scale_factor=sample.scale_factor)
+        preds = method(sample.img0, sample.img1, list(times))
     if len(preds) != len(times):
         raise InputError(f"method {method_name!r} returned {len(preds)} frames for {len(times)} times")
     targets = {time_key(t): target for t, target in sample.targets}
@@ -277,10 +277,10 @@ def evaluate(
 ) -> Summary:
     """Score every method on every (sample, t) of ``protocol``; write and return the summary.
 
-    Each method is called once per sample with the times it still lacks, at the protocol's
-    ``scale_factor``; its outputs are cropped with the sample's ``unpad`` and compared with the
-    targets. Rows already in ``out_dir/samples.csv`` are not recomputed unless they came from a
-    method with another fingerprint (see the module docstring).
+    Each method is called once per sample with the times it still lacks (IFRNet's engine is built
+    at the protocol's ``scale_factor`` by the caller); its outputs are cropped with the sample's
+    ``unpad`` and compared with the targets. Rows already in ``out_dir/samples.csv`` are not
+    recomputed unless they came from a method with another fingerprint (see the module docstring).
     """
     if not methods:
         raise InputError("no methods to evaluate")

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import torch
 
+from ..engine import Engine, FlowEngine
 from ..errors import InputError
-from ..inference import Interpolator
 from ..io.files import check_writable
 from ..video.scenes import DEFAULT_SCENE_THRESHOLD, check_scene_threshold
 from .methods import IFRNetMethod, Method
 from .protocols import BenchmarkProtocol, EvalSample, make_protocol
-from .report import Panel, error_map, flow_to_color, flows_and_mask, markdown_table_to_html, to_uint8, write_report
+from .report import Panel, error_map, flow_to_color, markdown_table_to_html, to_uint8, write_report
 from .results import evaluate, format_table
 
 #: Methods compared on real footage when none are named.
@@ -33,16 +33,14 @@ class EvalRun:
     notices: list[str] = field(default_factory=list)
 
 
-def build_methods(
-    names: Sequence[str], interpolator_factory: Callable[[], Interpolator], notices: list[str]
-) -> dict[str, Method]:
+def build_methods(names: Sequence[str], engine: Callable[[], Engine], notices: list[str]) -> dict[str, Method]:
     """Methods by name; ``minterpolate`` is skipped with a notice where FFmpeg's filter is missing."""
     from .baselines import Minterpolate, make_baseline
 
     methods: dict[str, Method] = {}
     for name in names:
         if name == "ifrnet":
-            methods[name] = IFRNetMethod(interpolator_factory())
+            methods[name] = IFRNetMethod(engine())
         elif name == "minterpolate" and not Minterpolate.available():
             notices.append("FFmpeg's minterpolate filter is not available here; that baseline is skipped")
         else:
@@ -65,10 +63,17 @@ def run_evaluation(
     extra_metrics: Sequence[str] = (),
     save_predictions: bool = False,
     report: str | None = None,
-    interpolator_factory: Callable[[], Interpolator],
+    engine_factory: Callable[[float], Engine],
     progress: bool = True,
     overwrite: bool = False,
 ) -> EvalRun:
+    """Score ``methods`` on a benchmark (``dataset`` + ``root``) or on held-out frames of ``video``.
+
+    ``engine_factory(scale)`` builds IFRNet's engine, given the network scale the benchmark
+    prescribes (the protocol's ``scale_factor``: 0.8 on SNU-FILM, else 1); a caller with a scale
+    of its own (``ifrnet eval --scale``) builds it at that scale instead. It is called only when
+    ``ifrnet`` is among the methods, after the data have been checked.
+    """
     notices: list[str] = []
     if report is not None:
         check_writable(report)  # before any scoring: a report that cannot be written wastes the run
@@ -79,7 +84,12 @@ def run_evaluation(
 
         out_dir = Path(out or Path("eval") / f"{Path(video).stem}_{factor}x")
         protocol: BenchmarkProtocol = FootageProtocol(
-            video, factor, start, limit, scene_threshold, cache_dir=out_dir / ".frames"
+            video,
+            factor=factor,
+            start=start,
+            limit=limit,
+            scene_threshold=scene_threshold,
+            cache_dir=out_dir / ".frames",
         )
         if protocol.skipped_cuts:
             notices.append(f"{protocol.skipped_cuts} window(s) with a scene cut skipped")
@@ -91,7 +101,7 @@ def run_evaluation(
         out_dir = Path(out or Path("eval") / (dataset + (f"_{split}" if split else "")))
         default_methods = ("ifrnet",)
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else list(default_methods)
-    built = build_methods(names, interpolator_factory, notices)
+    built = build_methods(names, lambda: engine_factory(protocol.scale_factor), notices)
     summary = evaluate(
         protocol,
         built,
@@ -133,12 +143,13 @@ def _panel(label: str, sample: EvalSample, methods: dict[str, Method], lead: str
     predictions = {}
     with torch.inference_mode():
         for name, method in methods.items():
-            predictions[name] = to_uint8(crop(method(sample.img0, sample.img1, [t], sample.scale_factor)[0].cpu()))
+            predictions[name] = to_uint8(crop(method(sample.img0, sample.img1, [t])[0].cpu()))
             panel.tiles.append((name, predictions[name]))
     panel.tiles.append((f"{lead} error (x4)", error_map(predictions[lead], truth)))
     ifrnet = methods.get("ifrnet")
-    if isinstance(ifrnet, IFRNetMethod):
-        flow0, flow1, mask = flows_and_mask(ifrnet.interpolator.model, sample.img0, sample.img1, t, sample.scale_factor)
+    if isinstance(ifrnet, IFRNetMethod) and isinstance(ifrnet.engine, FlowEngine):
+        frames = (sample.img0.float().numpy(), sample.img1.float().numpy())
+        flow0, flow1, mask = ifrnet.engine.flows_and_mask(*frames, t)
         box = sample.crop
         rows, cols = slice(box.top, box.top + box.height), slice(box.left, box.left + box.width)
         largest = max(float(abs(flow0[rows, cols]).max()), float(abs(flow1[rows, cols]).max()), 1e-6)

@@ -18,7 +18,7 @@ from .ops import fast_paths_enabled, padded_side, resize, warp
 
 @dataclass(frozen=True)
 class IFRNetConfig:
-    """Widths of one variant (``IFRNET_SPEC.md`` section 2)."""
+    """Widths of one variant (``docs/IFRNET.md`` section 1)."""
 
     name: str
     widths: tuple[int, int, int, int]

@@ -2,7 +2,7 @@
 
 Each function takes and returns tensors; none owns parameters. The exact formulas matter:
 official checkpoints are reproduced bit for bit only when sampling grids and resizes are
-computed the way the spec (``IFRNET_SPEC.md`` section 3) states.
+computed the way ``docs/IFRNET.md`` section 2 states.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ __all__ = [
     "base_grid",
     "fast_paths_enabled",
     "linspace_pm1",
-    "pad_to",
     "padded_side",
     "reference_eager",
     "resize",
@@ -136,13 +135,3 @@ def warp(x: Tensor, flow: Tensor) -> Tensor:
         padding_mode="border",
         align_corners=True,
     )
-
-
-def pad_to(x: Tensor, height: int, width: int) -> Tensor:
-    """Replicate-pad ``x`` (B,C,H,W) at the bottom and right to ``height`` x ``width``."""
-    ph, pw = height - x.shape[-2], width - x.shape[-1]
-    if ph < 0 or pw < 0:
-        raise InputError(f"cannot pad {tuple(x.shape[-2:])} to the smaller size {(height, width)}")
-    if ph == 0 and pw == 0:
-        return x
-    return F.pad(x, (0, pw, 0, ph), mode="replicate")

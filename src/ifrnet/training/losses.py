@@ -1,4 +1,4 @@
-"""The paper's training objective (``IFRNET_SPEC.md`` section 4), outside the model.
+"""The paper's training objective (``docs/IFRNET.md`` section 4), outside the model.
 
 ``compute_losses`` runs the network on a training triplet and returns the reconstruction,
 geometry-consistency and flow-distillation terms with the paper's weights. The model only
@@ -13,10 +13,8 @@ from torch import Tensor, nn
 
 from ..models import IFRNet
 from ..models.ops import resize
+from .config import DISTILLATION_WEIGHT, GEOMETRY_WEIGHT
 
-#: Weights of the geometry and distillation terms relative to reconstruction (the paper's 0.01).
-GEOMETRY_WEIGHT = 0.01
-DISTILLATION_WEIGHT = 0.01
 #: Patch sizes: census on the output image, geometry consistency on features.
 CENSUS_PATCH = 7
 GEOMETRY_PATCH = 3

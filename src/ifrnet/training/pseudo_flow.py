@@ -1,4 +1,4 @@
-"""Pseudo-label optical flow for the flow-distillation loss (``IFRNET_SPEC.md`` section 5).
+"""Pseudo-label optical flow for the flow-distillation loss (``docs/IFRNET.md`` section 5).
 
 IFRNet distils motion from a pretrained flow estimator: for every training triplet the flow from
 the middle frame to each input frame is computed once, offline, and stored beside the dataset as

@@ -19,7 +19,6 @@ import random
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +27,16 @@ from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
+from ..devices import native_bf16
 from ..errors import CheckpointError, IFRNetError, InputError
+from ..inference import Interpolator
 from ..io.files import atomic_output
 from ..metrics import psnr
-from ..models import IFRNet, canonical_name, create_model
-from ..models.ops import pad_to, padded_side
+from ..models import IFRNet, create_model
 from ..weights import load_state_into, read_state_dict
+from .config import TrainConfig, load_config_file  # noqa: F401 (load_config_file: here too for callers)
 from .distributed import Context, barrier, mean_over_processes, setup, teardown
-from .losses import DISTILLATION_WEIGHT, GEOMETRY_WEIGHT, LossForward
+from .losses import LossForward
 
 log = logging.getLogger("ifrnet.train")
 
@@ -60,68 +61,6 @@ BEST_WEIGHTS = "best.pth"
 CONFIG_FILE = "config.json"
 
 
-@dataclass
-class TrainConfig:
-    """Every setting of a run. Defaults are the paper's Vimeo90K recipe (per process)."""
-
-    model: str = "IFRNet"
-    data: list[str] = field(default_factory=list)
-    val: list[str] = field(default_factory=list)
-    out: str = "runs/ifrnet"
-    init: str | None = None
-    epochs: int = 300
-    #: stop after this many iterations (and size the LR schedule to it); None: epochs x iterations/epoch
-    iterations: int | None = None
-    batch_size: int = 6
-    crop: int = 224
-    lr: float = 1e-4
-    lr_min: float = 1e-5
-    weight_decay: float = 0.0
-    amp: str = "none"
-    workers: int = 2
-    seed: int = 0
-    #: validate every N iterations (0: once per epoch)
-    val_every: int = 0
-    val_limit: int | None = None
-    save_every: int = 500
-    log_every: int = 50
-    geometry_weight: float = GEOMETRY_WEIGHT
-    distillation_weight: float = DISTILLATION_WEIGHT
-    #: the paper's robust per-pixel weighting of the distillation loss; False: every pixel at
-    #: weight 1, a warm-up that teaches a from-scratch network to estimate motion (see losses.distillation)
-    distillation_robust: bool = True
-    #: initial weights when ``init`` gives none: "default" (PyTorch's, as the authors trained) or
-    #: "kaiming" (variance-preserving for the PReLUs: the default leaves activations ~0.003 at
-    #: depth on mean-subtracted frames, and a network starting there learns motion slowly)
-    weight_init: str = "default"
-    skip_bad: bool = False
-    device: str | None = None
-    #: stop after this many minutes of training in this invocation (checkpointed, validated and
-    #: resumable with ``--resume``; the LR schedule keeps its length): for job time limits
-    time_limit: float | None = None
-
-    def validate(self) -> None:
-        if not self.data:
-            raise InputError("no training data: pass --data KIND:PATH (e.g. vimeo90k:/data/vimeo_triplet)")
-        self.model = canonical_name(self.model)
-        if self.amp not in ("none", "bf16", "fp16"):
-            raise InputError(f"--amp must be none, bf16 or fp16; got {self.amp!r}")
-        for name in ("epochs", "batch_size", "crop", "save_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise InputError(f"--{name.replace('_', '-')} must be at least 1; got {getattr(self, name)}")
-        if self.iterations is not None and self.iterations < 1:
-            raise InputError(f"--iterations must be at least 1; got {self.iterations}")
-        if self.weight_init not in WEIGHT_INITS:
-            raise InputError(f"--weight-init must be one of {', '.join(WEIGHT_INITS)}; got {self.weight_init!r}")
-        if self.time_limit is not None and not self.time_limit > 0:
-            raise InputError(f"--time-limit must be a positive number of minutes; got {self.time_limit}")
-        if not 0 < self.lr_min <= self.lr:
-            raise InputError(f"need 0 < lr-min <= lr; got lr {self.lr}, lr-min {self.lr_min}")
-
-
-WEIGHT_INITS = ("default", "kaiming")
-
-
 def kaiming_init(model: nn.Module, slope: float = 0.25) -> None:
     """Re-initialise every convolution for unit activation variance through PReLUs of ``slope``
     (PyTorch's PReLU starts at 0.25); biases at zero. Transposed convolutions count their fan
@@ -132,48 +71,6 @@ def kaiming_init(model: nn.Module, slope: float = 0.25) -> None:
             nn.init.kaiming_normal_(module.weight, a=slope, mode=mode, nonlinearity="leaky_relu")
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
-
-
-def load_config_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
-    """Settings from a TOML, YAML or JSON file (keys as in :class:`TrainConfig`, ``-`` or ``_``).
-
-    ``base = "other.toml"`` (relative to this file) starts from that file's settings and overrides
-    the keys given here; a list such as ``data`` is replaced whole, not extended, so a file reads
-    as the complete value of each key it sets."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: no such config file")
-    text = p.read_text()
-    try:
-        if p.suffix == ".toml":
-            import tomllib
-
-            raw = tomllib.loads(text)
-        elif p.suffix in (".yaml", ".yml"):
-            import yaml
-
-            raw = yaml.safe_load(text) or {}
-        else:
-            raw = json.loads(text)
-    except Exception as exc:  # each parser has its own error type
-        raise InputError(f"{p}: cannot parse config ({exc.__class__.__name__}: {exc})") from None
-    if not isinstance(raw, dict):
-        raise InputError(f"{p}: expected a table of settings; got {type(raw).__name__}")
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    settings = {k.replace("-", "_"): v for k, v in raw.items()}
-    base = settings.pop("base", None)
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise InputError(f"{p}: unknown setting(s) {', '.join(unknown)}")
-    if base is None:
-        return settings
-    if not isinstance(base, str):
-        raise InputError(f"{p}: base must be the path of another config file; got {base!r}")
-    seen = (*_seen, p.resolve())
-    base_path = p.parent / base
-    if base_path.resolve() in seen:
-        raise InputError(f"{p}: base {base} leads back to {base_path.name} (a cycle of config files)")
-    return {**load_config_file(base_path, seen), **settings}
 
 
 def cosine_lr(iteration: int, total: int, lr: float, lr_min: float) -> float:
@@ -246,9 +143,9 @@ class Trainer:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
             self.step_module = torch.nn.parallel.DistributedDataParallel(self.step_module, device_ids=ids)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        if config.amp == "bf16" and self.ctx.device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
-            log.warning("this CPU has no native bf16 (avx512_bf16/AMX): --amp bf16 will be far slower than fp32")
-        use_scaler = config.amp == "fp16" and self.ctx.device.type == "cuda"
+        if config.precision == "bf16" and self.ctx.device.type == "cpu" and not native_bf16(self.ctx.device):
+            log.warning("this CPU has no native bf16 (avx512_bf16/AMX): --precision bf16 will be far slower than fp32")
+        use_scaler = config.precision == "fp16" and self.ctx.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
         self.train_set = _Seeded(_build_datasets(config.data, "train", config, train=True), config.seed)
         self.val_set = _build_datasets(config.val, "test", config, train=False) if config.val else None
@@ -395,22 +292,24 @@ class Trainer:
     def validate(self) -> float | None:
         if self.val_set is None or not self.ctx.is_main:
             return None
-        self.model.eval()
+        # The engine every other caller uses: it pads to the network's stride and crops back. It
+        # takes the bare network (DDP wraps step_module, not self.model), which it leaves where it
+        # is (contiguous, as trained: channels_last=False) and puts in eval mode; train() follows.
+        # Made anew each time: whether the weights honour t (else dyadic t by bisection) can change.
+        engine = Interpolator(self.model, channels_last=False)
         scores = []
         limit = self.config.val_limit or len(self.val_set)
-        for index in range(min(limit, len(self.val_set))):
-            sample = self.val_set[index]
-            img0, imgt, img1 = (x.unsqueeze(0).to(self.ctx.device) for x in (sample.img0, sample.imgt, sample.img1))
-            h, w = img0.shape[-2:]
-            ph, pw = padded_side(h), padded_side(w)
-            pred = self.model.inference(
-                pad_to(img0, ph, pw), pad_to(img1, ph, pw), sample.embt.view(1, 1, 1, 1).to(img0)
-            )
-            scores.append(psnr(pred[..., :h, :w], imgt).item())
-            if index == 0 and self.writer is not None:
-                grid = torch.cat([(img0 + img1) / 2, pred[..., :h, :w], imgt], dim=3)[0]
-                self.writer.add_image("val/overlay_pred_truth", grid.clamp(0, 1), self.iteration)
-        self.model.train()
+        try:
+            for index in range(min(limit, len(self.val_set))):
+                sample = self.val_set[index]
+                img0, imgt, img1 = (x.unsqueeze(0).to(self.ctx.device) for x in (sample.img0, sample.imgt, sample.img1))
+                (pred,) = engine.interpolate(img0, img1, [float(sample.embt)])
+                scores.append(psnr(pred, imgt).item())
+                if index == 0 and self.writer is not None:
+                    grid = torch.cat([(img0 + img1) / 2, pred, imgt], dim=3)[0]
+                    self.writer.add_image("val/overlay_pred_truth", grid.clamp(0, 1), self.iteration)
+        finally:
+            self.model.train()
         return float(np.mean(scores))
 
     # -- the loop --
@@ -432,9 +331,9 @@ class Trainer:
         )
 
     def _autocast(self):
-        if self.config.amp == "none":
+        if self.config.precision == "fp32":
             return torch.autocast(self.ctx.device.type, enabled=False)
-        dtype = torch.bfloat16 if self.config.amp == "bf16" else torch.float16
+        dtype = torch.bfloat16 if self.config.precision == "bf16" else torch.float16
         return torch.autocast(self.ctx.device.type, dtype=dtype)
 
     def fit(self, resume: bool = False, progress: bool = True) -> dict[str, float]:

@@ -171,15 +171,9 @@ def interpolate_video(
     """
     options = options or VideoOptions(factor=2)
     started = time.perf_counter()
-    if options.batch is not None and not 1 <= options.batch <= MAX_BATCH:  # options first, then files
-        raise InputError(f"--batch must be from 1 to {MAX_BATCH}; got {options.batch}")
-    if options.fps is None:
-        options.rates(Fraction(1))  # --factor / --slowmo ranges; --fps needs the input's rate
     folder = is_folder_output(output)  # before Path() drops the trailing slash of "frames/"
     output = Path(output)
-    check_not_an_input(output, source_path, folder)
-    if not folder:
-        check_output_path(output, [source_path], options.overwrite)
+    _check_request(source_path, output, folder, options)
     source = open_source(
         source_path, options.input_fps, keep_depth=True, keep_native=not folder, deinterlace=options.deinterlace
     )
@@ -190,29 +184,22 @@ def interpolate_video(
         sample_rate, write_rate = options.rates(info.rate)
         summary = VideoSummary(input=info, output=output, output_rate=write_rate)
         timed = options.slowmo is None
-        keep_audio = info.audio_streams > 0 and not folder and timed
-        if info.audio_streams and not keep_audio:
-            why = "slow motion changes the duration" if options.slowmo else "image sequences hold no audio"
-            summary.audio = f"dropped ({why})"
-        elif keep_audio:
-            summary.audio = "copied"
-        copy_from = Path(source_path) if not folder and info.codec != "images" else None
+        summary.audio = _audio_plan(info, folder, options.slowmo)
         with contextlib.ExitStack() as stack:
             # the output is opened (encoder, pixel format, container, a writable folder) before the
             # model loads: a fault there costs no model load and leaves nothing behind
             if folder:
-                sink = ImageSequenceWriter(output, overwrite=options.overwrite, rotation=info.rotation)
+                sink: FrameSink = ImageSequenceWriter(output, overwrite=options.overwrite, rotation=info.rotation)
             else:
-                tmp = stack.enter_context(atomic_output(output))
                 sink = VideoFileWriter(
-                    tmp,
+                    stack.enter_context(atomic_output(output)),
                     info,
                     write_rate,
                     codec=options.codec,
                     crf=options.crf,
                     preset=options.preset,
                     pix_fmt=options.pix_fmt,
-                    copy_from=copy_from,
+                    copy_from=Path(source_path) if info.codec != "images" else None,
                     timed=timed,
                     start=info.start if timed else Fraction(0),
                     container_format=_container_format(output),
@@ -230,15 +217,7 @@ def interpolate_video(
             finally:
                 if not executed:
                     quietly(sink.abort)
-        summary.pix_fmt = sink.pix_fmt
-        summary.notices = source.warnings + sink.notices
-        unused = options.cuts.unused() if options.cuts is not None else None
-        if unused:
-            summary.notices.append(unused)
-        if summary.audio.startswith("dropped"):
-            summary.notices.append(f"{info.path}: audio {summary.audio}")
-        if any("audio stream" in n for n in sink.notices):
-            summary.audio = "partly dropped (see notices)"
+        _gather_notices(summary, source, sink, options)
         finished = True
     finally:
         source.close()
@@ -246,6 +225,40 @@ def interpolate_video(
             owned.close(cancel=not finished)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _check_request(source_path: str | os.PathLike, output: Path, folder: bool, options: VideoOptions) -> None:
+    """Options first, then the files: what can be refused before anything is opened."""
+    if options.batch is not None and not 1 <= options.batch <= MAX_BATCH:
+        raise InputError(f"--batch must be from 1 to {MAX_BATCH}; got {options.batch}")
+    if options.fps is None:
+        options.rates(Fraction(1))  # --factor / --slowmo ranges; --fps needs the input's rate
+    check_not_an_input(output, source_path, folder)
+    if not folder:
+        check_output_path(output, [source_path], options.overwrite)
+
+
+def _audio_plan(info: VideoInfo, folder: bool, slowmo: int | None) -> str:
+    """What happens to the source's audio, in words for the summary."""
+    if not info.audio_streams:
+        return "none in the input"
+    if folder or slowmo:
+        why = "slow motion changes the duration" if slowmo else "image sequences hold no audio"
+        return f"dropped ({why})"
+    return "copied"
+
+
+def _gather_notices(summary: VideoSummary, source: FrameSource, sink: FrameSink, options: VideoOptions) -> None:
+    """The reader's, the writer's and the run's notices, and the output format, into the summary."""
+    summary.pix_fmt = sink.pix_fmt
+    summary.notices = source.warnings + sink.notices
+    unused = options.cuts.unused() if options.cuts is not None else None
+    if unused:
+        summary.notices.append(unused)
+    if summary.audio.startswith("dropped"):
+        summary.notices.append(f"{summary.input.path}: audio {summary.audio}")
+    if any("audio stream" in n for n in sink.notices):
+        summary.audio = "partly dropped (see notices)"
 
 
 def _container_format(path: Path) -> str | None:

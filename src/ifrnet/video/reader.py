@@ -452,6 +452,9 @@ class ImageFolderReader(FrameSource):
             rate = self.info.rate
             yield SourceFrame(index, Fraction(slot) / rate, image, Fraction(following - slot) / rate)
 
+    def close(self) -> None:
+        return None  # each image file is opened and closed as it is read
+
 
 def is_pattern(path: str | os.PathLike) -> bool:
     """True for printf-style frame patterns such as ``frames/%08d.png``.

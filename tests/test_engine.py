@@ -1,0 +1,136 @@
+"""The engine boundary: every engine is an ``Engine``, options are checked where they are declared,
+and one ``Padder`` pads numpy arrays and tensors alike."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ifrnet import InputError, Interpolator
+from ifrnet.commands.options import add_engine_args, engine_spec
+from ifrnet.engine import BACKENDS, PRECISIONS, Engine, EngineSpec, FlowEngine, options
+from ifrnet.models import list_models
+from ifrnet.times import Padder, padded_side
+
+from .conftest import seeded_model, smooth_frames, uint8_frame
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("scale", 0.0, "--scale must be in (0, 1]; got 0"),
+        ("scale", 1.5, "--scale must be in (0, 1]; got 1.5"),
+        ("precision", "fp8", "--precision must be one of fp32, bf16, fp16"),
+        ("backend", "tensorrt", "--backend must be one of torch, onnxruntime"),
+        ("threads", 0, "--threads must be at least 1; got 0"),
+    ],
+)
+def test_engine_spec_refuses_values_outside_its_declared_range(field, value, message):
+    with pytest.raises(InputError) as caught:
+        EngineSpec(**{field: value})
+    assert str(caught.value).startswith(message)
+
+
+def test_command_line_engine_options_come_from_the_spec():
+    parser = argparse.ArgumentParser()
+    add_engine_args(parser)
+    args = parser.parse_args([])
+    # every default is the spec's own
+    assert engine_spec(args) == EngineSpec()
+    names = {action.dest for action in parser._actions}
+    assert {name for name, _, _ in options()} <= names
+    precision = next(a for a in parser._actions if a.dest == "precision")
+    backend = next(a for a in parser._actions if a.dest == "backend")
+    assert tuple(precision.choices) == PRECISIONS and tuple(backend.choices) == BACKENDS
+    # the range check is the spec's: one message whichever way the value arrives
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--scale", "2"])
+    assert engine_spec(parser.parse_args(["--scale", "0.5", "--threads", "3"])) == EngineSpec(scale=0.5, threads=3)
+
+
+def test_only_restricts_the_generated_options():
+    parser = argparse.ArgumentParser()
+    add_engine_args(parser, only=("model", "checkpoint"))
+    assert vars(parser.parse_args([])) == {"model": None, "checkpoint": None}
+
+
+def test_the_torch_engine_is_an_engine_with_flows(model_s):
+    engine = Interpolator(model_s, device="cpu")
+    assert isinstance(engine, Engine) and isinstance(engine, FlowEngine)
+    assert engine.device_kind == "cpu" and engine.workers == 0
+    a, b = uint8_frame(40, 56, seed=1), uint8_frame(40, 56, seed=2)
+    (direct,) = engine.interpolate(a, b, [0.5])
+    assert np.array_equal(engine.submit(a, b, [0.5]).result()[0], direct)
+    flow0, flow1, mask = engine.flows_and_mask(a, b, 0.5)
+    assert flow0.shape == flow1.shape == (40, 56, 2) and mask.shape == (40, 56)
+    assert flow0.dtype == np.float32 and 0.0 <= mask.min() <= mask.max() <= 1.0
+    assert engine.fingerprint().startswith(engine.describe() + ", weights sha256 ")
+
+
+def test_float32_arrays_are_frames_too(model_s):
+    """The kind every engine takes without rounding: what evaluation hands the engine."""
+    engine = Interpolator(model_s, device="cpu")
+    frames = smooth_frames(2, 40, 56)
+    (from_tensor,) = engine.interpolate(frames[:1], frames[1:], [0.3])
+    (from_array,) = engine.interpolate(frames[:1].numpy(), frames[1:].numpy(), [0.3])
+    assert isinstance(from_array, np.ndarray) and from_array.dtype == np.float32
+    assert np.array_equal(from_array, from_tensor.numpy())
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_variant_pads_and_crops_like_manual_padding(name):
+    """Every registered variant, at a size no network stride divides: the engine's padding is the
+    replicate padding the reference path needs, and the crop gives the frame's own size back."""
+    model = seeded_model(name)
+    frames = smooth_frames(2, 37, 53)
+    (out,) = Interpolator(model, device="cpu", channels_last=False).interpolate(frames[:1], frames[1:], [0.5])
+    assert out.shape == (1, 3, 37, 53)
+    pad = (0, padded_side(53) - 53, 0, padded_side(37) - 37)
+    embt = torch.full((1, 1, 1, 1), 0.5)
+    with torch.inference_mode():
+        padded = [F.pad(f, pad, mode="replicate") for f in (frames[:1], frames[1:])]
+        manual = model.inference(*padded, embt)
+    torch.testing.assert_close(out, manual[..., :37, :53], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("height", "width", "scale"), [(37, 53, 1.0), (70, 90, 0.5), (48, 64, 1.0), (21, 30, 0.8)])
+def test_padder_pads_arrays_and_tensors_alike(height, width, scale):
+    padder = Padder(height, width, scale)
+    assert padder.padded == (padded_side(height, scale), padded_side(width, scale))
+    array = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
+    padded = padder.pad(array)
+    assert padded.shape[-2:] == padder.padded
+    assert np.array_equal(padder.pad(torch.from_numpy(array)).numpy(), padded)
+    assert np.array_equal(padder.unpad(padded), array)
+    if padder.padded != (height, width):  # the border repeats the last row and column
+        assert np.array_equal(padded[..., -1, :width], array[..., -1, :])
+        assert np.array_equal(padded[..., :height, -1], array[..., :, -1])
+    else:
+        assert padded is array
+
+
+def test_centred_padder_splits_the_border():
+    padder = Padder(45, 21, multiple=20, centred=True)
+    assert (padder.top, padder.bottom, padder.left, padder.right) == (7, 8, 9, 10)
+    array = np.arange(45 * 21, dtype=np.float32).reshape(1, 1, 45, 21)
+    assert np.array_equal(padder.unpad(padder.pad(array)), array)
+
+
+def test_worker_pool_is_an_engine(tmp_path):
+    from ifrnet.video.parallel import WorkerPool
+    from ifrnet.weights import save_safetensors
+
+    weights = tmp_path / "s.safetensors"
+    save_safetensors(seeded_model("IFRNet_S").state_dict(), weights)
+    spec = EngineSpec(checkpoint=str(weights), device="cpu", threads=1)
+    a, b = uint8_frame(32, 48, seed=3), uint8_frame(32, 48, seed=4)
+    expected = spec.build().interpolate(a, b, [0.25, 0.75])
+    with WorkerPool(spec, ["cpu"]) as pool:
+        assert isinstance(pool, Engine) and pool.workers == 1 and pool.device_kind == "cpu"
+        assert pool.uses_time
+        for ours, theirs in zip(pool.interpolate(a, b, [0.25, 0.75]), expected, strict=True):
+            assert np.array_equal(ours, theirs)
