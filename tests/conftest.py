@@ -22,6 +22,16 @@ def smooth_frames(n: int, height: int, width: int, seed: int = 0) -> torch.Tenso
     return F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
 
 
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """Whatever a test sets (``EngineSpec(threads=N).build()`` sets the process's thread count, as
+    the command line wants), the next test starts with the thread count the session began with:
+    results summed over another number of threads differ in their last bits."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 def seeded_model(name: str = "IFRNet_S", seed: int = 0) -> IFRNet:
     torch.manual_seed(seed)
     return create_model(name).eval()

@@ -126,7 +126,7 @@ def test_worker_pool_is_an_engine(tmp_path):
 
     weights = tmp_path / "s.safetensors"
     save_safetensors(seeded_model("IFRNet_S").state_dict(), weights)
-    spec = EngineSpec(checkpoint=str(weights), device="cpu", threads=1)
+    spec = EngineSpec(checkpoint=str(weights), device="cpu")
     a, b = uint8_frame(32, 48, seed=3), uint8_frame(32, 48, seed=4)
     expected = spec.build().interpolate(a, b, [0.25, 0.75])
     with WorkerPool(spec, ["cpu"]) as pool:

@@ -111,13 +111,29 @@ def test_train_flags_are_generated_from_the_config_fields(capsys):
         TrainConfig(data=["x"], epochs="3").validate()
 
 
-def test_amp_flag_is_the_old_spelling_of_precision(capsys):
-    from ifrnet.cli import build_parser
+def test_amp_flag_is_the_old_spelling_of_precision(capsys, monkeypatch):
+    from ifrnet.cli import build_parser, main
+    from ifrnet.training import trainer
 
     parse = build_parser().parse_args
-    assert parse(["train", "--amp", "none"]).precision == "fp32"
-    assert parse(["train", "--amp", "bf16"]).precision == "bf16"
+    assert parse(["train", "--amp", "none"]).amp == "fp32"
+    assert parse(["train", "--amp", "bf16"]).amp == "bf16"
     assert parse(["train", "--precision", "fp16"]).precision == "fp16"
+    # what the run is configured with, and the note that names the new flag
+    seen = []
+
+    class Recorder:
+        def __init__(self, config):
+            seen.append(config.precision)
+
+        def fit(self, resume=False, progress=True):
+            return {}
+
+    monkeypatch.setattr(trainer, "Trainer", Recorder)
+    assert main(["train", "--data", "x:y", "--amp", "none", "-q"]) == 0
+    assert "--amp is now --precision" in capsys.readouterr().err
+    assert main(["train", "--data", "x:y", "--amp", "none", "--precision", "bf16", "-q"]) == 0
+    assert seen == ["fp32", "bf16"]
     with pytest.raises(SystemExit):
         parse(["train", "--amp", "fp32"])  # --amp never had fp32: its values are none, bf16, fp16
     assert "must be none, bf16 or fp16" in capsys.readouterr().err
@@ -352,6 +368,8 @@ def test_old_amp_run_resumes(tmp_path, vimeo, capsys):
         'device = "cpu"\namp = "none"\n'
     )
     assert main(["train", "--config", str(old), "--iterations", "1", "--out", str(run), "-q"]) == 0
+    # no --val: the summary says so instead of a best PSNR of -inf
+    assert "no validation (--val)" in capsys.readouterr().out
     saved = json.loads((run / "config.json").read_text())
     assert saved["precision"] == "fp32" and "amp" not in saved
     # make the run folder one written before the rename: config.json and the state's config say amp

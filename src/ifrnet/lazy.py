@@ -25,6 +25,7 @@ def lazy_names(package: str, names: dict[str, str], namespace: dict[str, Any]) -
         return value
 
     def __dir__() -> list[str]:
-        return sorted(set(namespace) | set(names))
+        # the public names, not the package's own imports
+        return sorted(set(namespace.get("__all__", ())) | set(names))
 
     return __getattr__, __dir__

@@ -73,9 +73,9 @@ class PairJob:
             overlay=check_output_path(out / "overlay.png", inputs, overwrite) if write_overlay else None,
         )
 
-    def run(self, interpolator: Engine) -> list[Path]:
+    def run(self, engine: Engine) -> list[Path]:
         """Interpolate and write every output; returns the paths written, frames first."""
-        middles = interpolator.interpolate(self.frame0, self.frame1, self.times)
+        middles = engine.interpolate(self.frame0, self.frame1, self.times)
         self.written = [write_png(target, frame) for target, frame in zip(self.targets, middles, strict=True)]
         if self.overlay is not None:
             self.written.append(write_png(self.overlay, overlay(self.frame0, self.frame1)))

@@ -106,7 +106,7 @@ def _kind(hint: Any) -> type:
 
 def _help(option: Option, default: Any) -> str:
     """The option's help, with its default when the help does not already say what it is."""
-    if default is None or default == [] or "default" in option.help:
+    if default is None or default == [] or "(default" in option.help:
         return option.help
     if isinstance(default, bool):
         shown = "on" if default else "off"

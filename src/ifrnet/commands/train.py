@@ -9,6 +9,8 @@ by a flag actually given.
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 
 from ..training.config import TrainConfig, options
 from .options import add_options
@@ -41,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the same as --no-distillation-robust",
     )
-    parser.add_argument("--amp", dest="precision", type=_amp, help=argparse.SUPPRESS)
+    parser.add_argument("--amp", dest="amp", type=_amp, default=None, help=argparse.SUPPRESS)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -53,15 +55,19 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     settings = load_config_file(args.config) if args.config else {}
+    if args.amp is not None:
+        print("ifrnet: note: --amp is now --precision (none is fp32)", file=sys.stderr)
+        settings["precision"] = args.amp  # a --precision also given wins, as flags do below
     settings.update({name: getattr(args, name) for name, _, _ in options() if getattr(args, name) is not None})
     config = TrainConfig(**settings)
     result = Trainer(config).fit(resume=args.resume, progress=not args.quiet)
     if result.get("total") is not None:
         stopped = result["iteration"] < result["iterations"]
+        best = result["best_psnr"]
+        validated = f"best validation PSNR {best:.3f} dB" if math.isfinite(best) else "no validation (--val)"
         print(
             f"{'time limit' if stopped else 'done'}: iteration {result['iteration']} of {result['iterations']}, "
-            f"loss {result['total']:.4f}, best validation PSNR {result['best_psnr']:.3f} dB, "
-            f"{result['samples_per_second']:.2f} samples/s; weights in {config.out}"
-            + ("; continue with --resume" if stopped else "")
+            f"loss {result['total']:.4f}, {validated}, {result['samples_per_second']:.2f} samples/s; "
+            f"weights in {config.out}" + ("; continue with --resume" if stopped else "")
         )
     return 0
