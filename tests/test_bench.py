@@ -4,6 +4,7 @@ asserted, only that they are there and consistent)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import torch
 from ifrnet import bench as bench_module
 from ifrnet.bench import configurations, count_conv_flops, format_table, peak_memory
 from ifrnet.cli import main
+from ifrnet.devices import native_bf16
 
 from .conftest import REPO
 
@@ -32,7 +34,10 @@ def test_bench_rows_for_each_backend_and_precision(tmp_path, exported_s, capsys)
     printed = capsys.readouterr().out
     data = json.loads(out.read_text())
     rows = {(r["width"], r["height"], r["backend"], r["precision"]): r for r in data["rows"]}
-    assert len(rows) == 2 * 5
+    # eager, torch fp32 / channels_last / bf16, onnxruntime, and OpenVINO fp32 where it is installed
+    # (its bf16 only on a CPU that has it natively)
+    openvino = importlib.util.find_spec("openvino") is not None
+    assert len(rows) == 2 * (5 + openvino + (openvino and native_bf16("cpu")))
     for w, h in ((64, 48), (80, 40)):
         eager = rows[(w, h, "torch eager", "fp32")]
         assert eager["speedup"] == 1.0 and eager["max_abs_diff"] == 0.0
@@ -40,6 +45,8 @@ def test_bench_rows_for_each_backend_and_precision(tmp_path, exported_s, capsys)
         assert rows[(w, h, "torch channels_last", "fp32")]["max_abs_diff"] <= 1e-4
         # the onnxruntime row runs through the Engine interface, on the same frames and weights
         assert rows[(w, h, "onnxruntime", "fp32")]["max_abs_diff"] <= 1e-4
+        if openvino:
+            assert rows[(w, h, "openvino", "fp32")]["max_abs_diff"] <= 1e-4
         assert 0 < rows[(w, h, "torch", "bf16")]["max_abs_diff"] < 0.1
         for row in (r for k, r in rows.items() if k[:2] == (w, h)):
             assert row["ms"] > 0 and row["speedup"] == pytest.approx(eager["ms"] / row["ms"])

@@ -3,8 +3,8 @@
 For each variant and size, plain eager fp32 ``model.inference`` as the authors' scripts run it
 (``torch.no_grad``, grids rebuilt per call, ResBlock side channels copied: :func:`reference_eager`)
 is timed first; then each configuration -- the torch engine in fp32 (its defaults, channels_last,
-optionally torch.compile), bf16 and fp16 where the device has them, and onnxruntime on an exported
-graph -- runs on the same frames,
+optionally torch.compile), bf16 and fp16 where the device has them, and onnxruntime and OpenVINO
+(in each precision the CPU has natively) on an exported graph -- runs on the same frames,
 and its row gives the median milliseconds per frame, the speed-up over that eager baseline measured
 in the same run, the largest absolute difference from the eager output, and peak memory (CUDA:
 ``max_memory_allocated``; CPU: the largest growth of the process's resident set during the runs,
@@ -33,6 +33,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .devices import native_bf16
+from .errors import InputError
 from .inference import Interpolator
 from .io.files import atomic_output
 from .models import IFRNet, create_model
@@ -266,6 +267,23 @@ def _bench_size(
             lambda: runtime.interpolate(a, b, [0.5])[0],
             torch.device("cpu") if on_cpu else device,
         )
+        if device.type == "cpu":
+            yield from _openvino_rows(graph, a, b, sorted({c.precision for c in configs}), row)
+
+
+def _openvino_rows(graph: Path, a: np.ndarray, b: np.ndarray, precisions: Sequence[str], row) -> Iterator[BenchRow]:
+    """OpenVINO on the same graph, in each of ``precisions`` the CPU has natively (where OpenVINO
+    is installed): the first call compiles for the shape, so the warm-up run pays for it."""
+    try:
+        from .backends.openvino import OpenVinoInterpolator
+    except ImportError:
+        return
+    for precision in precisions:
+        try:
+            engine = OpenVinoInterpolator(graph, precision=precision)
+        except InputError:  # not installed, or not native on this CPU: no row rather than an emulated one
+            continue
+        yield row("openvino", precision, lambda e=engine: e.interpolate(a, b, [0.5])[0], torch.device("cpu"))
 
 
 def uhd_memory(models: Sequence[str], device: torch.device, scales: Sequence[float] = (1.0, 0.5)) -> list[dict]:

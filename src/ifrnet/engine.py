@@ -21,8 +21,8 @@ from typing import Any
 
 from .errors import InputError
 
-#: Engines: PyTorch, or an exported ONNX graph run by onnxruntime (no torch import).
-BACKENDS = ("torch", "onnxruntime")
+#: Engines: PyTorch, or an exported ONNX graph run by onnxruntime or compiled by OpenVINO (no torch import).
+BACKENDS = ("torch", "onnxruntime", "openvino")
 #: Arithmetic of the network, for inference and training alike: fp32 (exact), bf16 (GPUs, and
 #: CPUs with native bf16: avx512_bf16 or AMX), fp16 (GPUs).
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -138,7 +138,8 @@ class EngineSpec:
     backend: str = _option(
         "torch",
         choices=BACKENDS,
-        help="torch, or onnxruntime: run a graph from 'ifrnet export' (--checkpoint MODEL.onnx) without PyTorch",
+        help="torch; onnxruntime or openvino: run a graph from 'ifrnet export' (--checkpoint MODEL.onnx) "
+        "without PyTorch",
     )
     model: str | None = _option(None, help="IFRNet, IFRNet_L or IFRNet_S (default: from the checkpoint)")
     checkpoint: str | None = _option(
@@ -174,8 +175,8 @@ class EngineSpec:
 
     def build(self) -> Engine:
         """The engine itself: an ``Interpolator`` (PyTorch) or an ``OnnxInterpolator``."""
-        if self.backend == "onnxruntime":
-            return self._build_onnx()
+        if self.backend != "torch":
+            return self._build_graph()
         import torch
 
         from .inference import Interpolator
@@ -192,22 +193,36 @@ class EngineSpec:
             compile=self.compile,
         )
 
-    def _build_onnx(self) -> Engine:
-        from .backends.onnx import OnnxInterpolator
+    def _build_graph(self) -> Engine:
+        """An engine over an exported graph: onnxruntime, or OpenVINO (which also takes a precision)."""
         from .names import official_variant
 
         if not self.checkpoint or not str(self.checkpoint).endswith(".onnx"):
-            raise InputError("--backend onnxruntime needs --checkpoint MODEL.onnx, a graph written by 'ifrnet export'")
-        if self.precision != "fp32" or self.channels_last or self.compile:
             raise InputError(
-                "--precision, --channels-last and --compile apply to the torch backend; an ONNX graph runs as exported"
+                f"--backend {self.backend} needs --checkpoint MODEL.onnx, a graph written by 'ifrnet export'"
+            )
+        torch_only = ["--channels-last"] * bool(self.channels_last) + ["--compile"] * self.compile
+        if self.backend == "onnxruntime" and self.precision != "fp32":
+            torch_only.append("--precision")
+        if torch_only:
+            raise InputError(
+                f"{' and '.join(torch_only)} do not apply to --backend {self.backend}; a graph runs as exported"
             )
         if self.scale != 1.0:
             raise InputError("--scale applies to the torch backend; an exported graph runs at scale 1")
-        runtime = OnnxInterpolator(self.checkpoint, device=self.device, threads=self.threads)
-        if self.model and official_variant(self.model) != runtime.model_name:
-            raise InputError(f"{self.checkpoint} holds {runtime.model_name}, not {self.model}")
-        return runtime
+        if self.backend == "onnxruntime":
+            from .backends.onnx import OnnxInterpolator
+
+            engine: Engine = OnnxInterpolator(self.checkpoint, device=self.device, threads=self.threads)
+        else:
+            from .backends.openvino import OpenVinoInterpolator
+
+            engine = OpenVinoInterpolator(
+                self.checkpoint, device=self.device, threads=self.threads, precision=self.precision
+            )
+        if self.model and official_variant(self.model) != engine.model_name:
+            raise InputError(f"{self.checkpoint} holds {engine.model_name}, not {self.model}")
+        return engine
 
 
 def options_of(cls: type) -> list[tuple[str, Any, Option]]:

@@ -1,0 +1,95 @@
+"""The OpenVINO engine: the exported graph compiled per shape, exact in fp32, torch-free, one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ifrnet import InputError, Interpolator
+from ifrnet.cli import main
+from ifrnet.engine import Engine, EngineSpec
+from ifrnet.io import write_png
+
+from .conftest import seeded_model, uint8_frame
+
+pytest.importorskip("openvino")
+pytest.importorskip("onnxscript")
+
+
+@pytest.fixture(scope="module")
+def graph(exported_s):
+    return exported_s[1]
+
+
+def test_fp32_is_within_1e4_of_eager_at_sizes_never_traced(graph):
+    """fp32 asked for is fp32 done: within 1e-4 of eager PyTorch at two sizes the export never saw."""
+    from ifrnet.backends.openvino import OpenVinoInterpolator
+
+    engine = OpenVinoInterpolator(graph)
+    assert isinstance(engine, Engine) and engine.model_name == "IFRNet_S" and engine.uses_time
+    assert engine.config["INFERENCE_PRECISION_HINT"] == "f32"
+    model = seeded_model("IFRNet_S")
+    gen = torch.Generator().manual_seed(7)
+    for batch, h, w in ((1, 96, 160), (2, 208, 304)):
+        img0, img1 = torch.rand(2, batch, 3, h, w, generator=gen)
+        for t in (0.25, 0.5):
+            with torch.inference_mode():
+                expected = model.inference(img0, img1, torch.full((batch, 1, 1, 1), t)).numpy()
+            got = engine.run(img0.numpy(), img1.numpy(), t)
+            assert got.shape == expected.shape
+            assert np.abs(got - expected).max() <= 1e-4
+    assert len(engine._compiled) == 2  # one compiled graph per shape, reused across times
+
+
+def test_frames_pad_crop_and_agree_with_the_torch_engine(graph):
+    from ifrnet.backends.openvino import OpenVinoInterpolator
+
+    engine = OpenVinoInterpolator(graph, threads=1)
+    torch_engine = Interpolator(seeded_model("IFRNet_S"), device="cpu")
+    a, b = uint8_frame(50, 70, seed=1), uint8_frame(50, 70, seed=2)
+    ours, theirs = engine.interpolate(a, b, [0.3, 0.7]), torch_engine.interpolate(a, b, [0.3, 0.7])
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert mine.shape == (50, 70, 3) and mine.dtype == np.uint8
+        assert np.abs(mine.astype(int) - reference).max() <= 1  # a rounding step at most
+
+
+def test_the_command_line_runs_it(graph, tmp_path, capsys):
+    write_png(tmp_path / "a.png", uint8_frame(40, 56, seed=3))
+    write_png(tmp_path / "b.png", uint8_frame(40, 56, seed=4))
+    argv = ["pair", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out"), "--factor", "2"]
+    assert main([*argv, "--backend", "openvino", "--checkpoint", str(graph), "--threads", "1"]) == 0
+    assert "(OpenVINO, fp32)" in capsys.readouterr().out
+    assert (tmp_path / "out" / "frame_001_t0.5000.png").is_file()
+
+
+def test_precisions_the_cpu_lacks_are_refused_not_emulated(graph, monkeypatch):
+    import openvino as ov
+
+    from ifrnet.backends.openvino import OpenVinoInterpolator
+
+    real = ov.Core.get_property
+
+    def without_bf16(self, device, name):
+        value = real(self, device, name)
+        return [c for c in value if c != "BF16"] if name == "OPTIMIZATION_CAPABILITIES" else value
+
+    monkeypatch.setattr(ov.Core, "get_property", without_bf16)
+    with pytest.raises(InputError, match="this CPU has no native bf16"):
+        OpenVinoInterpolator(graph, precision="bf16")
+
+
+def test_options_that_do_not_apply_are_one_line_errors(graph, tmp_path, capsys):
+    with pytest.raises(InputError, match="--compile do not apply to --backend openvino"):
+        EngineSpec(backend="openvino", checkpoint=str(graph), compile=True).build()
+    with pytest.raises(InputError, match="--precision do not apply to --backend onnxruntime"):
+        EngineSpec(backend="onnxruntime", checkpoint=str(graph), precision="bf16").build()
+    with pytest.raises(InputError, match=r"--backend openvino needs --checkpoint MODEL\.onnx"):
+        EngineSpec(backend="openvino").build()
+    (tmp_path / "junk.onnx").write_bytes(b"not a graph")
+    a = tmp_path / "a.png"
+    write_png(a, uint8_frame(40, 56))
+    argv = ["pair", str(a), str(a), "-o", str(tmp_path / "o"), "--backend", "openvino"]
+    assert main([*argv, "--checkpoint", str(tmp_path / "junk.onnx")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "junk.onnx" in err, err
