@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="default 448x256 1280x720 1920x1080 (with --paper: 448x256 1280x720)",
     )
     parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=None)
-    parser.add_argument("--onnx-dir", default=None, help="add onnxruntime and OpenVINO rows; graphs are exported here once")
+    parser.add_argument(
+        "--onnx-dir", default=None, help="add onnxruntime and OpenVINO rows; graphs are exported here once"
+    )
     parser.add_argument("--device", default=None)
     parser.add_argument("--repeats", type=int_at_least(1), default=5)
     parser.add_argument("--warmup", type=int_at_least(0), default=1)
