@@ -1,0 +1,144 @@
+"""``ifrnet video`` against FFmpeg's minterpolate on one real 1280x720 clip, whole process, and the
+network alone for every backend x precision.
+
+    python benchmarks/cpu_vs_peers.py                # 26 frames: 25 new ones at 2x
+    python benchmarks/cpu_vs_peers.py --frames 11 --skip-network
+
+The clip: the first ``--frames`` frames of ``../shared/data/opencv_vtest.avi`` (real footage,
+768x576; licence in that folder's README) scaled to 1280x720 with Lanczos and stored losslessly
+(FFV1), so both sides decode the same pixels. Each side runs as its own process, timed from start
+to exit, writing FFV1 Matroska: ``ifrnet video CLIP -o OUT --factor 2`` with its defaults (the
+shipped weights), and FFmpeg's ``minterpolate`` with the settings ``ifrnet eval`` uses
+(``mi_mode=mci``, adaptive overlapped blocks, bidirectional search; no scene detection) at twice the
+rate, through PyAV's filter graph in one thread, as ``ffmpeg -vf minterpolate`` would run it.
+
+Then ``ifrnet bench`` on the same size for the network alone: eager fp32, the torch engine, and
+onnxruntime and OpenVINO on an exported graph (bf16 rows where the CPU has native bf16).
+
+Prints figures; asserts nothing. Say which CPU flags the machine has when quoting them: the script
+prints whether ``avx512_bf16`` / AMX are present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FOOTAGE = REPO.parent / "shared" / "data" / "opencv_vtest.avi"
+
+MINTERPOLATE = """
+import sys
+from fractions import Fraction
+import av
+import av.filter
+from ifrnet.evaluation.baselines import MINTERPOLATE_OPTIONS
+
+source, target = sys.argv[1], sys.argv[2]
+with av.open(source) as inp, av.open(target, "w") as out:
+    stream = inp.streams.video[0]
+    rate = stream.average_rate * 2
+    enc = out.add_stream("ffv1", rate=rate)
+    enc.width, enc.height, enc.pix_fmt = stream.width, stream.height, "yuv420p"
+    graph = av.filter.Graph()
+    chain = [
+        graph.add_buffer(width=stream.width, height=stream.height, format="yuv420p", time_base=stream.time_base),
+        graph.add("minterpolate", f"fps={rate}:{MINTERPOLATE_OPTIONS}"),
+        graph.add("buffersink"),
+    ]
+    for upstream, downstream in zip(chain, chain[1:]):
+        upstream.link_to(downstream)
+    graph.configure()
+    count = 0
+
+    def drain():
+        global count
+        while True:
+            try:
+                frame = graph.pull()
+            except (av.BlockingIOError, av.EOFError):
+                return
+            frame.pts, frame.time_base = count, Fraction(1) / rate
+            count += 1
+            for packet in enc.encode(frame):
+                out.mux(packet)
+
+    for frame in inp.decode(stream):
+        graph.push(frame)
+        drain()
+    graph.push(None)
+    drain()
+    for packet in enc.encode(None):
+        out.mux(packet)
+print(count)
+"""
+
+
+def make_clip(path: Path, frames: int) -> None:
+    import av
+
+    with av.open(str(FOOTAGE)) as inp, av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+        for index, frame in enumerate(inp.decode(video=0)):
+            if index == frames:
+                break
+            scaled = frame.reformat(width=1280, height=720, format="yuv420p", interpolation="LANCZOS")
+            scaled.pts, scaled.time_base = index, Fraction(1, 10)
+            for packet in stream.encode(scaled):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+def timed(cmd: list[str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])} ...: failed\n{done.stderr[-2000:]}")
+    return seconds, done.stdout
+
+
+def cpu_flags() -> str:
+    try:
+        flags = next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return "unknown CPU flags"
+    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return ", ".join(wanted) or "no AVX2"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=26, help="source frames (default 26: 25 new ones at 2x)")
+    parser.add_argument("--skip-network", action="store_true", help="only the whole-process comparison")
+    args = parser.parse_args()
+    print(f"CPU flags: {cpu_flags()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        clip = folder / "vtest_720p.mkv"
+        make_clip(clip, args.frames)
+        new = args.frames - 1
+        ours, _ = timed([sys.executable, "-m", "ifrnet.cli", "video", str(clip), "-o", str(folder / "ifrnet.mkv"),
+                         "--factor", "2", "--codec", "ffv1", "-q"])  # fmt: skip
+        theirs, count = timed([sys.executable, "-c", MINTERPOLATE, str(clip), str(folder / "minterpolate.mkv")])
+        print(f"\n1280x720, {args.frames} source frames, {new} new frames at 2x, whole process, FFV1 out:")
+        print(f"  ifrnet video (defaults)   {ours:7.1f} s  {ours / new:6.2f} s per new frame")
+        print(f"  minterpolate (mci)        {theirs:7.1f} s  {theirs / new:6.2f} s per new frame ({count.strip()} out)")
+        print(f"  ifrnet / minterpolate     {ours / theirs:7.2f}x")
+        if not args.skip_network:
+            print("\nthe network alone (ifrnet bench, IFRNet_S, seeded weights):")
+            argv = ["bench", "--models", "IFRNet_S", "--sizes", "1280x720", "--repeats", "3", "--no-uhd", "-q"]
+            argv += ["--onnx-dir", str(folder / "graphs")]
+            _, printed = timed([sys.executable, "-m", "ifrnet.cli", *argv])
+            print(printed)
+
+
+if __name__ == "__main__":
+    main()
