@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import InputError
 from ..io.files import atomic_output
 from ..video.reader import IMAGE_SUFFIXES, list_image_files, open_source
-from ..video.scenes import DEFAULT_SCENE_THRESHOLD, Thumbnail, cut_mask, held, is_repeat, pair_measures
+from ..video.scenes import DEFAULT_SCENE_THRESHOLD, Thumbnail, cut_mask, measure_pair
 from .augment import Augment, Frames, TripletDataset
 from .types import FlowEstimator
 
@@ -73,8 +73,8 @@ class FootageSource:
     duplicates: tuple[bool, ...]
     #: pixel change of each pair, and whether it is still (a repeat or a held drawing): the rest of
     #: what :func:`~ifrnet.video.scenes.cut_mask` needs
-    changes: tuple[float, ...] = ()
-    still: tuple[bool, ...] = ()
+    changes: tuple[float, ...]
+    still: tuple[bool, ...]
 
     def breaks(self, threshold: float | None) -> np.ndarray:
         """Boolean per consecutive pair: a cut (``ifrnet video``'s rule at ``threshold``) or a repeat,
@@ -139,12 +139,11 @@ def _decode(path: Path, npy: Path) -> dict:
                 fh.write(image.tobytes())
                 thumb = Thumbnail.of(image)
                 if previous is not None:
-                    repeat = is_repeat(previous[0], image, previous[1], thumb)
-                    score, change = pair_measures(previous[1], thumb)
-                    duplicates.append(repeat)
-                    scores.append(score)
-                    changes.append(change)
-                    still.append(repeat or held(previous[1], thumb))
+                    measures = measure_pair(previous[0], image, previous[1], thumb)
+                    duplicates.append(measures.repeat)
+                    scores.append(measures.score)
+                    changes.append(measures.change)
+                    still.append(measures.still)
                 previous = (image, thumb)
                 count += 1
             if shape is None:

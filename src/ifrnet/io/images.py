@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,20 +60,23 @@ def _check_frame(frame: np.ndarray) -> np.ndarray:
 
 
 def write_png(path: str | os.PathLike, frame: np.ndarray) -> Path:
-    """Write an RGB frame as PNG, atomically (temporary name, then rename).
-
-    uint8 ``(H, W, 3)`` gives an 8-bit PNG (Pillow); uint16 a 16-bit one (FFmpeg's PNG encoder
-    through PyAV, since Pillow cannot write 16-bit colour).
-    """
-    if isinstance(frame, np.ndarray) and frame.dtype == np.uint16 and frame.ndim == 3 and frame.shape[2] == 3:
-        data = _png16(frame)
-        with atomic_output(path) as tmp:
-            tmp.write_bytes(data)
-        return Path(path)
-    frame = _check_frame(frame)
+    """Write an RGB frame as PNG (:func:`png_bytes`), atomically (temporary name, then rename)."""
+    data = png_bytes(frame)
     with atomic_output(path) as tmp:
-        Image.fromarray(frame, "RGB").save(tmp, format="PNG")
+        tmp.write_bytes(data)
     return Path(path)
+
+
+def png_bytes(frame: np.ndarray) -> bytes:
+    """An RGB frame encoded as PNG: uint8 ``(H, W, 3)`` gives an 8-bit PNG (Pillow); uint16 a 16-bit
+    one (FFmpeg's PNG encoder through PyAV, since Pillow cannot write 16-bit colour).
+
+    For writers that make a whole folder atomic themselves (``ifrnet video``'s PNG sequences)."""
+    if isinstance(frame, np.ndarray) and frame.dtype == np.uint16 and frame.ndim == 3 and frame.shape[2] == 3:
+        return _png16(frame)
+    buffer = io.BytesIO()
+    Image.fromarray(_check_frame(frame), "RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _png16(frame: np.ndarray) -> bytes:

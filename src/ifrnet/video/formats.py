@@ -103,6 +103,19 @@ class Colour:
         return out
 
 
+def is_jpeg_format(pix_fmt: str) -> bool:
+    """Whether ``pix_fmt`` is one of FFmpeg's deprecated ``yuvj*`` formats: YUV whose range is full
+    by definition (JPEG's), whatever the stream's tags say."""
+    return pix_fmt.startswith("yuvj")
+
+
+def with_format_range(colour: Colour, pix_fmt: str) -> Colour:
+    """``colour``, with full range where ``pix_fmt`` implies it (:func:`is_jpeg_format`)."""
+    if not is_jpeg_format(pix_fmt):
+        return colour
+    return Colour(colour.colorspace, FULL_RANGE, colour.color_primaries, colour.color_trc)
+
+
 def frame_colour(frame, fallback: Colour) -> Colour:
     """The colour a decoded frame carries, each unset field taken from the stream's."""
 
@@ -110,9 +123,7 @@ def frame_colour(frame, fallback: Colour) -> Colour:
         return int(getattr(frame, name, 0) or 0) or getattr(fallback, name)
 
     colour = Colour(*(pick(n) for n in ("colorspace", "color_range", "color_primaries", "color_trc")))
-    if frame.format.name in _J_FORMATS:
-        colour = Colour(colour.colorspace, FULL_RANGE, colour.color_primaries, colour.color_trc)
-    return colour
+    return with_format_range(colour, frame.format.name)
 
 
 def convert(frame, pix_fmt: str, src: Colour | None = None, dst: Colour | None = None):

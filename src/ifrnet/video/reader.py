@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .formats import FIELD_ORDERS, FULL_RANGE, Colour, PixelFormat, frame_colour, to_8bit, to_rgb
+from .formats import FIELD_ORDERS, Colour, PixelFormat, frame_colour, to_8bit, to_rgb, with_format_range
 
 #: Frame rate assumed for image folders when none is given.
 DEFAULT_FOLDER_FPS = Fraction(25)
@@ -168,10 +168,7 @@ class VideoFileReader(FrameSource):
         colour = Colour(
             int(ctx.colorspace or 0), int(ctx.color_range or 0), int(ctx.color_primaries or 0), int(ctx.color_trc or 0)
         )
-        if first is not None:
-            colour = frame_colour(first, colour)
-        elif pix_fmt.startswith("yuvj"):
-            colour = Colour(colour.colorspace, FULL_RANGE, colour.color_primaries, colour.color_trc)
+        colour = frame_colour(first, colour) if first is not None else with_format_range(colour, pix_fmt)
         self._check_alpha(first)
         field_order = FIELD_ORDERS.get(int(ctx.field_order or 0))
         if field_order is None and first is not None and first.interlaced_frame:

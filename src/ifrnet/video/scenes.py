@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -212,12 +212,11 @@ class SceneDetector:
             thumb = Thumbnail.of(item.image)
             if previous is not None:
                 p_item, p_thumb = previous
-                score, change = pair_measures(p_thumb, thumb)
-                repeat = is_repeat(p_item.image, item.image, p_thumb, thumb)
-                scores.append(score)
-                changes.append(change)
-                still.append(repeat or held(p_thumb, thumb))
-                pending.append((p_item, item, repeat, p_thumb, thumb))
+                measures = measure_pair(p_item.image, item.image, p_thumb, thumb)
+                scores.append(measures.score)
+                changes.append(measures.change)
+                still.append(measures.still)
+                pending.append((p_item, item, measures.repeat, p_thumb, thumb))
                 while len(pending) > CUT_LOOKAHEAD:
                     yield self._decide(pending.popleft(), scores, changes, still, index)
                     index += 1
@@ -254,6 +253,25 @@ def is_repeat(a: np.ndarray, b: np.ndarray, thumb_a: Thumbnail, thumb_b: Thumbna
     if np.abs(thumb_a.pixels - thumb_b.pixels).max() > DUPLICATE_TOLERANCE or a.shape != b.shape:
         return False
     return _max_abs_diff(a, b) <= DUPLICATE_TOLERANCE
+
+
+class PairMeasures(NamedTuple):
+    """What the cut rule (:func:`is_cut`) needs of one consecutive pair."""
+
+    score: float
+    change: float
+    #: ``b`` repeats ``a`` (:func:`is_repeat`)
+    repeat: bool
+    #: a repeat or a held drawing (:func:`held`): no motion to measure
+    still: bool
+
+
+def measure_pair(a: np.ndarray, b: np.ndarray, thumb_a: Thumbnail, thumb_b: Thumbnail) -> PairMeasures:
+    """The measures of the pair ``a``, ``b``: ``ifrnet video`` and the training frame cache
+    (:mod:`ifrnet.data.folder`) measure pairs with this one function, so that they cut alike."""
+    score, change = pair_measures(thumb_a, thumb_b)
+    repeat = is_repeat(a, b, thumb_a, thumb_b)
+    return PairMeasures(score, change, repeat, repeat or held(thumb_a, thumb_b))
 
 
 def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:

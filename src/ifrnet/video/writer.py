@@ -28,6 +28,7 @@ from .formats import (
     convert,
     frame_colour,
     from_rgb,
+    is_jpeg_format,
 )
 from .reader import IMAGE_SUFFIXES, SourceFrame, VideoInfo, is_pattern, pattern_regex
 
@@ -129,7 +130,7 @@ class VideoFileWriter(FrameSink):
             raise InputError(f"{codec!r} is not a video encoder")
         if pix_fmt is None:
             pix_fmt = choose_output_format(info.pix_fmt, formats)
-            if pix_fmt != info.pix_fmt and not info.pix_fmt.startswith("yuvj"):
+            if pix_fmt != info.pix_fmt and not is_jpeg_format(info.pix_fmt):
                 self.notices.append(
                     f"{codec} cannot write the source's {info.pix_fmt}; writing {pix_fmt} (--pix-fmt chooses another)"
                 )
@@ -296,8 +297,7 @@ class _StreamCopier:
         return copy
 
     def _attachments(self, container, fmt: str, notices: list[str], source: Path) -> None:
-        attachments = list(self.input.streams.attachments) if hasattr(self.input.streams, "attachments") else []
-        attachments += [s for s in self.input.streams if s.type == "attachment" and s not in attachments]
+        attachments = [s for s in self.input.streams if s.type == "attachment"]
         if not attachments:
             return
         if not set(fmt.split(",")) & _MATROSKA:
@@ -425,14 +425,15 @@ class ImageSequenceWriter(FrameSink):
         return existing
 
     def write(self, frame: SourceFrame | np.ndarray, index: int) -> None:
-        from ..io.images import write_png
+        from ..io.images import png_bytes
 
         image = frame.image if isinstance(frame, SourceFrame) else frame
         if self.rotation:
             # np.rot90 turns counter-clockwise, the display matrix's sense (libavutil/display.h)
             image = np.ascontiguousarray(np.rot90(image, k=self.rotation // 90))
         name = self._name % index
-        write_png(self._tmp / name, image)
+        # the hidden folder is what makes the sequence atomic: a frame needs no temporary name of its own
+        (self._tmp / name).write_bytes(png_bytes(image))
         self._written.append(name)
 
     def close(self) -> None:
