@@ -274,10 +274,8 @@ def _bench_size(
 def _openvino_rows(graph: Path, a: np.ndarray, b: np.ndarray, precisions: Sequence[str], row) -> Iterator[BenchRow]:
     """OpenVINO on the same graph, in each of ``precisions`` the CPU has natively (where OpenVINO
     is installed): the first call compiles for the shape, so the warm-up run pays for it."""
-    try:
-        from .backends.openvino import OpenVinoInterpolator
-    except ImportError:
-        return
+    from .backends.openvino import OpenVinoInterpolator
+
     for precision in precisions:
         try:
             engine = OpenVinoInterpolator(graph, precision=precision)

@@ -74,10 +74,9 @@ class GraphEngine(Engine):
         x0, x1 = padder.pad(img0), padder.pad(img1)
         return [padder.unpad(self.run(x0, x1, t)) for t in times]
 
-    @staticmethod
-    def _to_array(frame: np.ndarray, name: str) -> tuple[np.ndarray, str]:
+    def _to_array(self, frame: np.ndarray, name: str) -> tuple[np.ndarray, str]:
         if not isinstance(frame, np.ndarray):
-            raise InputError(f"{name} must be a numpy array for the onnxruntime backend; got {type(frame).__name__}")
+            raise InputError(f"{name} must be a numpy array for the {self.runtime} backend; got {type(frame).__name__}")
         if frame.dtype in (np.uint8, np.uint16) and frame.ndim in (3, 4) and frame.shape[-1] == 3:
             batch = frame if frame.ndim == 4 else frame[None]
             peak = np.float32(np.iinfo(frame.dtype).max)

@@ -18,25 +18,6 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def int_at_least(lowest: int):
-    """An argparse type: an integer >= ``lowest``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < lowest:
-            raise argparse.ArgumentTypeError(f"must be at least {lowest}, got {value}")
-        return value
-
-    return parse
-
-
-#: factors and similar counts that make no sense below 2
-positive_int = int_at_least(2)
-
-
 def size(text: str) -> tuple[int, int]:
     """An argparse type: ``WIDTHxHEIGHT`` such as ``1280x720``."""
     parts = text.lower().split("x")
@@ -61,6 +42,15 @@ def checked_type(option: Option, kind: type):
         return value
 
     return parse
+
+
+def int_at_least(lowest: int):
+    """An argparse type: an integer >= ``lowest`` (parsed and checked as an option's range is)."""
+    return checked_type(Option(help="", low=lowest), int)
+
+
+#: factors and similar counts that make no sense below 2
+positive_int = int_at_least(2)
 
 
 def add_options(

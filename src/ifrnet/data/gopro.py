@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import InputError
 from ..video.reader import IMAGE_SUFFIXES
 from .augment import Frames
-from .vimeo import SplitDataset, read_frames
+from .vimeo import SplitDataset, check_root, read_frames
 
 WINDOW = 9
 WINDOW_STRIDE = 8
@@ -86,8 +86,7 @@ class GoProWindows(SplitDataset):
 
     def _open(self, videos: Sequence[str] | None = None) -> None:
         split = self.split
-        if not self.root.is_dir():
-            raise InputError(f"{self.root}: no such dataset folder; the {self.dataset_name} layout is {GOPRO_LAYOUT}")
+        check_root(self.root, self.dataset_name, GOPRO_LAYOUT)
         names = list(self.default_videos() if videos is None else videos)
         if not names:
             raise InputError(f"{self.root}: no videos to read for the {self.dataset_name} {split} split")

@@ -56,9 +56,14 @@ def read_list_file(path: Path, what: str, layout: str) -> list[str]:
 
 def read_id_list(root: Path, list_name: str, what: str, layout: str) -> list[str]:
     """The sequence ids of a list file (blank lines skipped); the root and the list must exist."""
+    check_root(root, what, layout)
+    return read_list_file(root / list_name, what, layout)
+
+
+def check_root(root: Path, what: str, layout: str) -> None:
+    """An error naming ``root`` and the expected layout unless it is a folder."""
     if not root.is_dir():
         raise InputError(f"{root}: no such dataset folder; the {what} layout is {layout}")
-    return read_list_file(root / list_name, what, layout)
 
 
 def require_file(path: Path, what: str, layout: str) -> Path:

@@ -18,7 +18,7 @@ import numpy as np
 from ..data.folder import cache_source
 from ..data.types import to_tensor
 from ..errors import InputError
-from ..video.scenes import DEFAULT_SCENE_THRESHOLD
+from ..video.scenes import DEFAULT_SCENE_THRESHOLD, check_scene_threshold
 from .protocols import BenchmarkProtocol, CropBox, EvalSample, _Entry
 
 
@@ -44,6 +44,7 @@ class FootageProtocol(BenchmarkProtocol):
             raise InputError(f"{path}: no such file")
         if not isinstance(factor, int) or factor < 2:
             raise InputError(f"--factor must be an integer >= 2; got {factor}")
+        check_scene_threshold(scene_threshold)  # before the clip is decoded
         self.root = path
         self.split = f"{factor}x"
         self.factor = factor

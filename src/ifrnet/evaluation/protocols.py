@@ -42,7 +42,7 @@ from ..data.gopro import (
     windows_in,
 )
 from ..data.types import to_tensor
-from ..data.vimeo import read_frames, read_list_file, require_file
+from ..data.vimeo import check_root, read_frames, read_list_file, require_file
 from ..errors import InputError
 from ..times import Padder
 
@@ -93,11 +93,6 @@ def _resolve_list_file(root: Path, split: str | os.PathLike, what: str, layout: 
     return read_list_file(root / split, what, layout)
 
 
-def _check_root(root: Path, what: str, layout: str) -> None:
-    if not root.is_dir():
-        raise InputError(f"{root}: no such dataset folder; the {what} layout is {layout}")
-
-
 def _subfolders(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
@@ -123,7 +118,7 @@ class BenchmarkProtocol(Sequence[EvalSample]):
     def __init__(self, root: str | os.PathLike, split: str | os.PathLike | None = None) -> None:
         self.root = Path(root)
         self.split = None if split is None else str(split)
-        _check_root(self.root, self.title, self.layout)
+        check_root(self.root, self.title, self.layout)
         self._entries: list[_Entry] = []
 
     @property

@@ -13,7 +13,7 @@ import torch
 from ..engine import Engine, FlowEngine
 from ..errors import InputError
 from ..io.files import check_writable
-from ..video.scenes import DEFAULT_SCENE_THRESHOLD, check_scene_threshold
+from ..video.scenes import DEFAULT_SCENE_THRESHOLD
 from .methods import IFRNetMethod, Method
 from .protocols import BenchmarkProtocol, EvalSample, make_protocol
 from .report import Panel, error_map, flow_to_color, markdown_table_to_html, to_uint8, write_report
@@ -79,8 +79,6 @@ def run_evaluation(
         check_writable(report)  # before any scoring: a report that cannot be written wastes the run
     if video is not None:
         from .footage import FootageProtocol
-
-        check_scene_threshold(scene_threshold)
 
         out_dir = Path(out or Path("eval") / f"{Path(video).stem}_{factor}x")
         protocol: BenchmarkProtocol = FootageProtocol(

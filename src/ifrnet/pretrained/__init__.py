@@ -79,9 +79,9 @@ class Weights:
                 paths.extend(sub / f for f in self.files)
         return paths
 
-    def find(self) -> Path | None:
-        """The first of :meth:`candidates` that is a file, else ``None``."""
-        return next((p for p in self.candidates() if p.is_file()), None)
+    def find(self, roots: list[Path] | None = None) -> Path | None:
+        """The first of :meth:`candidates` (in ``roots``, default the search folders) that is a file, else ``None``."""
+        return next((p for p in self.candidates(roots) if p.is_file()), None)
 
 
 _AUTHORS = "Kong et al., IFRNet (CVPR 2022), released with github.com/ltkong218/IFRNet"
@@ -177,13 +177,18 @@ def find(variant: str, tag: str | None = None) -> Path | None:
     if tag is not None:
         entry = WEIGHTS.get(f"{variant}.{tag.lower()}")
         return entry.find() if entry is not None else None
-    entries = [w for w in WEIGHTS.values() if w.variant == variant and not w.shipped]
+    entries = _authors_entries(variant)
     for root in search_dirs():
         for entry in entries:
-            path = next((p for p in entry.candidates([root]) if p.is_file()), None)
+            path = entry.find([root])
             if path is not None:
                 return path
     return None
+
+
+def _authors_entries(variant: str) -> list[Weights]:
+    """``variant``'s entries looked for in the search folders (not shipped), in table order."""
+    return [w for w in WEIGHTS.values() if w.variant == variant and not w.shipped]
 
 
 def looks_like_tag(text: str) -> bool:
@@ -282,7 +287,7 @@ def _default(variant: str | None) -> tuple[Path, str]:
     fallback = DEFAULT.find()
     if fallback is not None and variant in (None, DEFAULT.variant):
         return fallback, DEFAULT.variant
-    entries = [w for w in WEIGHTS.values() if w.variant == variants[0] and not w.shipped]
+    entries = _authors_entries(variants[0])
     message = _not_found(variants[0], entries)
     if fallback is not None:
         message += (
