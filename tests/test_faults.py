@@ -159,7 +159,8 @@ def test_a_fault_while_cleaning_up_does_not_hide_the_first(tmp_path, clip, capsy
 
 
 def _start(args: list) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "ifrnet.cli", *map(str, args)]
+    # faulthandler: a crash on the way out prints every thread's stack instead of a bare -11
+    cmd = [sys.executable, "-X", "faulthandler", "-m", "ifrnet", *map(str, args)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
 
 

@@ -365,8 +365,10 @@ def test_ctrl_c_on_the_command_line_leaves_no_partial_file(tmp_path, checkpoint_
     proc = subprocess.Popen(
         [
             sys.executable,
+            "-X",
+            "faulthandler",  # a crash on the way out prints every thread's stack, not a bare -11
             "-m",
-            "ifrnet.cli",
+            "ifrnet",
             "video",
             str(src),
             "-o",

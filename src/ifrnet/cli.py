@@ -102,5 +102,22 @@ def _report(exc: BaseException) -> int:
     return status
 
 
+def entry() -> None:
+    """The ``ifrnet`` console script: :func:`main`, then the process ends with its status.
+
+    After a stop signal the process ends the way the signal's default action ends it, without the
+    interpreter's teardown, once :func:`main` has removed its temporary files and stopped its
+    workers. That teardown frees native libraries (FFmpeg's codec threads, the OpenMP pool behind
+    torch) whose work the signal cut short, and it has crashed there (SIGSEGV after "interrupted"
+    was printed) on a loaded machine; nothing of ours is left for it to do.
+    """
+    status = main()
+    if _received:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
