@@ -22,6 +22,20 @@ def smooth_frames(n: int, height: int, width: int, seed: int = 0) -> torch.Tenso
     return F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Exported graphs and compiled models go to a folder of the session, not the user's ~/.cache."""
+    import os
+
+    previous = os.environ.get("IFRNET_CACHE_DIR")
+    os.environ["IFRNET_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("IFRNET_CACHE_DIR", None)
+    else:
+        os.environ["IFRNET_CACHE_DIR"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _keep_torch_threads():
     """Whatever a test sets (``EngineSpec(threads=N).build()`` sets the process's thread count, as

@@ -25,7 +25,7 @@ from .conftest import seeded_model, smooth_frames, uint8_frame
         ("scale", 0.0, "--scale must be in (0, 1]; got 0"),
         ("scale", 1.5, "--scale must be in (0, 1]; got 1.5"),
         ("precision", "fp8", "--precision must be one of fp32, bf16, fp16"),
-        ("backend", "tensorrt", "--backend must be one of torch, onnxruntime"),
+        ("backend", "tensorrt", "--backend must be one of auto, torch, onnxruntime"),
         ("threads", 0, "--threads must be at least 1; got 0"),
     ],
 )
@@ -134,3 +134,59 @@ def test_worker_pool_is_an_engine(tmp_path):
         assert pool.uses_time
         for ours, theirs in zip(pool.interpolate(a, b, [0.25, 0.75]), expected, strict=True):
             assert np.array_equal(ours, theirs)
+
+
+# -- --backend auto --
+
+
+@pytest.fixture
+def cpu_only(monkeypatch):
+    """A machine without a GPU; ``native`` sets the precisions OpenVINO runs natively on its CPU."""
+    from ifrnet import engine
+
+    monkeypatch.setattr(engine, "_gpu_present", lambda: False)
+
+    def native(*precisions: str) -> None:
+        monkeypatch.setattr(engine, "_openvino_native", lambda: frozenset(precisions))
+
+    native("fp32")
+    return native
+
+
+def test_auto_takes_openvino_bf16_only_on_a_cpu_with_native_bf16(cpu_only):
+    cpu_only("fp32", "bf16")
+    spec, why = EngineSpec().resolve()
+    assert (spec.backend, spec.precision) == ("openvino", "bf16") and "native bf16" in why
+    # fp32 asked for: the exact path, never OpenVINO fp32 (over the 1e-4 contract on real frames)
+    spec, why = EngineSpec(precision="fp32").resolve()
+    assert (spec.backend, spec.precision) == ("torch", "fp32") and "1e-4" in why
+    cpu_only("fp32")
+    spec, why = EngineSpec().resolve()
+    assert (spec.backend, spec.precision) == ("torch", "fp32") and "without native bf16" in why
+
+
+def test_auto_runs_a_graph_exactly_and_keeps_torch_options_on_torch(cpu_only):
+    spec, why = EngineSpec(checkpoint="m.onnx").resolve()
+    assert (spec.backend, spec.precision) == ("onnxruntime", "fp32") and "exactly" in why
+    for options, flag in (({"scale": 0.5}, "--scale"), ({"compile": True}, "--compile")):
+        spec, why = EngineSpec(**options).resolve()
+        assert spec.backend == "torch" and why.startswith(flag)
+    spec, why = EngineSpec(device="cuda").resolve()
+    assert spec.backend == "torch" and "cuda" in why
+    assert EngineSpec(backend="onnxruntime", checkpoint="m.onnx").resolve() == (
+        EngineSpec(backend="onnxruntime", checkpoint="m.onnx"),
+        "",
+    )
+
+
+def test_the_choice_and_its_reason_reach_the_summary(cpu_only, tmp_path, capsys):
+    from ifrnet.cli import main
+    from ifrnet.io import write_png
+
+    torch.save(seeded_model().state_dict(), tmp_path / "w.pth")
+    a = tmp_path / "a.png"
+    write_png(a, uint8_frame(40, 56))
+    assert main(["pair", str(a), str(a), "-o", str(tmp_path / "o"), "--checkpoint", str(tmp_path / "w.pth")]) == 0
+    assert "(PyTorch, fp32, channels_last) (--backend auto: fp32 on a CPU without native bf16" in capsys.readouterr().out
+    named = EngineSpec(backend="torch", checkpoint=str(tmp_path / "w.pth")).build()
+    assert named.chosen == "" and "--backend auto" not in named.describe_choice()

@@ -84,8 +84,6 @@ def test_options_that_do_not_apply_are_one_line_errors(graph, tmp_path, capsys):
         EngineSpec(backend="openvino", checkpoint=str(graph), compile=True).build()
     with pytest.raises(InputError, match="--precision do not apply to --backend onnxruntime"):
         EngineSpec(backend="onnxruntime", checkpoint=str(graph), precision="bf16").build()
-    with pytest.raises(InputError, match=r"--backend openvino needs --checkpoint MODEL\.onnx"):
-        EngineSpec(backend="openvino").build()
     (tmp_path / "junk.onnx").write_bytes(b"not a graph")
     a = tmp_path / "a.png"
     write_png(a, uint8_frame(40, 56))
@@ -93,3 +91,30 @@ def test_options_that_do_not_apply_are_one_line_errors(graph, tmp_path, capsys):
     assert main([*argv, "--checkpoint", str(tmp_path / "junk.onnx")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "junk.onnx" in err, err
+
+
+def test_weights_are_exported_once_into_the_cache_and_new_weights_get_a_new_graph(graph, tmp_path, monkeypatch):
+    """--backend openvino/onnxruntime with weights (not a graph) exports them once: the graph is
+    named after the weights' digest, so a second build reuses it and other weights get their own."""
+    import shutil
+
+    from ifrnet import export
+
+    exported = []
+
+    def fake_export(model, path, overwrite=False):  # the real exporter takes a minute; its output is tested elsewhere
+        exported.append(path)
+        shutil.copyfile(graph, path)
+        return path
+
+    monkeypatch.setattr(export, "export_onnx", fake_export)
+    monkeypatch.setenv("IFRNET_CACHE_DIR", str(tmp_path / "cache"))
+    weights = tmp_path / "a.pth"
+    torch.save(seeded_model("IFRNet_S", 1).state_dict(), weights)
+    first = EngineSpec(backend="openvino", checkpoint=str(weights)).build()
+    again = EngineSpec(backend="onnxruntime", checkpoint=str(weights)).build()
+    assert len(exported) == 1 and exported[0].parent == tmp_path / "cache" / "graphs"
+    assert exported[0].name.startswith("IFRNet_S-") and first.path == again.path == exported[0]
+    torch.save(seeded_model("IFRNet_S", 2).state_dict(), tmp_path / "b.pth")
+    EngineSpec(backend="openvino", checkpoint=str(tmp_path / "b.pth")).build()
+    assert len(exported) == 2 and exported[1] != exported[0]

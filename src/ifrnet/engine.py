@@ -21,8 +21,9 @@ from typing import Any
 
 from .errors import InputError
 
-#: Engines: PyTorch, or an exported ONNX graph run by onnxruntime or compiled by OpenVINO (no torch import).
-BACKENDS = ("torch", "onnxruntime", "openvino")
+#: Engines: PyTorch, or an exported ONNX graph run by onnxruntime or compiled by OpenVINO (no torch
+#: import); ``auto`` stands for the one :meth:`EngineSpec.resolve` picks on this machine.
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
 #: Arithmetic of the network, for inference and training alike: fp32 (exact), bf16 (GPUs, and
 #: CPUs with native bf16: avx512_bf16 or AMX), fp16 (GPUs).
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -42,6 +43,8 @@ class Engine(abc.ABC):
     uses_time: bool
     #: processes besides this one that run the network (0: it runs here)
     workers: int = 0
+    #: why ``--backend auto`` chose this engine ("" when the backend was named)
+    chosen: str = ""
 
     @abc.abstractmethod
     def interpolate(self, frame0: Any, frame1: Any, times: Sequence[float] = (0.5,)) -> list:
@@ -55,6 +58,10 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def device_kind(self) -> str:
         """``"cpu"``, ``"cuda"`` or ``"mps"``: where the network runs (batching pays on ``"cuda"``)."""
+
+    def describe_choice(self) -> str:
+        """:meth:`describe`, followed by why ``--backend auto`` chose this engine when it did."""
+        return self.describe() + (f" (--backend auto: {self.chosen})" if self.chosen else "")
 
     def fingerprint(self) -> str:
         """What identifies this engine's results: its description and a digest of its weights."""
@@ -136,10 +143,11 @@ class EngineSpec:
     """
 
     backend: str = _option(
-        "torch",
+        "auto",
         choices=BACKENDS,
-        help="torch; onnxruntime or openvino: run a graph from 'ifrnet export' (--checkpoint MODEL.onnx) "
-        "without PyTorch",
+        help="auto (default: the fastest engine here that keeps the exactness contract; 'ifrnet info' "
+        "says which), torch, or onnxruntime / openvino: an exported graph (--checkpoint MODEL.onnx, or "
+        "weights exported once into the cache), run without PyTorch",
     )
     model: str | None = _option(None, help="IFRNet, IFRNet_L or IFRNet_S (default: from the checkpoint)")
     checkpoint: str | None = _option(
@@ -152,10 +160,11 @@ class EngineSpec:
     scale: float = _option(
         1.0, low=0.0, high=1.0, open_low=True, help="network scale factor in (0, 1]: 0.5 for 4K, large motion"
     )
-    precision: str = _option(
-        "fp32",
+    precision: str | None = _option(
+        None,
         choices=PRECISIONS,
-        help="network arithmetic: fp32 (default, exact), bf16 (GPU, or a CPU with native bf16), fp16 (GPU)",
+        help="network arithmetic: fp32 (exact), bf16 (GPU, or a CPU with native bf16), fp16 (GPU); "
+        "default: fp32, or bf16 where --backend auto finds native bf16 and OpenVINO",
     )
     channels_last: bool | None = _option(
         None, help="NHWC memory layout for the convolutions (default: on for a CPU, where it is faster)"
@@ -173,10 +182,76 @@ class EngineSpec:
         """The same engine on another device (and thread count, if given)."""
         return replace(self, device=device, threads=threads if threads is not None else self.threads)
 
+    def resolve(self) -> tuple[EngineSpec, str]:
+        """The concrete spec ``--backend auto`` stands for on this machine, and why (a clause for
+        summaries; empty for a backend given by name). Cheap: it loads no weights and exports nothing
+        (torch is imported only to look for a GPU when the weights need torch anyway).
+
+        The rule (measured figures in the README's performance section): the fastest engine whose
+        output keeps the exactness contract -- an fp32 path within 1e-4 (max abs) of eager fp32
+        PyTorch, reduced precision only where the hardware has it natively and it stays within
+        0.1 dB PSNR of fp32 on real frames.
+
+        - a GPU, or an option only the torch engine has (``--scale`` below 1, ``--compile``,
+          ``--channels-last``): torch;
+        - a CPU with native bf16 (OpenVINO reports BF16) and OpenVINO installed, unless fp32 is
+          asked for: OpenVINO bf16, about 2-2.6x onnxruntime fp32 with the PSNR within 0.02 dB of
+          fp32 on real frames (issue 24's measurement on such a CPU);
+        - otherwise fp32: onnxruntime for a graph, torch (channels_last) for weights. OpenVINO fp32
+          is about 1.2x faster on an AVX2 CPU but differs from eager by up to 3.3e-4 on a real
+          pair (its GridSample rounds the sampling position differently), over the contract, so
+          auto does not pick it; ``--backend openvino --precision fp32`` still runs it.
+        """
+        if self.backend != "auto":
+            return self, ""
+        from importlib.util import find_spec
+
+        graph = str(self.checkpoint or "").lower().endswith(".onnx")
+        torch_only = [
+            flag
+            for flag, given in (
+                ("--scale", self.scale != 1.0),
+                ("--compile", self.compile),
+                ("--channels-last", self.channels_last is not None),
+            )
+            if given
+        ]
+        if torch_only and not graph:
+            return replace(self, backend="torch"), f"{torch_only[0]} is an option of the torch engine"
+        device = (self.device or "").split(":")[0].lower()
+        if device not in ("", "cpu"):
+            backend = "onnxruntime" if graph else "torch"
+            return replace(self, backend=backend), f"--device {self.device}: the {backend} engine"
+        if not device and not graph and _gpu_present():
+            return replace(self, backend="torch"), "a GPU: the torch engine"
+        exporter = graph or (find_spec("onnxscript") is not None and find_spec("onnx") is not None)
+        if self.precision in (None, "bf16") and exporter and "bf16" in _openvino_native():
+            return (
+                replace(self, backend="openvino", precision="bf16"),
+                "this CPU has native bf16: OpenVINO bf16 (about 2x fp32, within 0.02 dB of it on real frames)",
+            )
+        if self.precision not in (None, "fp32"):
+            backend = "onnxruntime" if graph else "torch"
+            return replace(self, backend=backend), f"--precision {self.precision} without OpenVINO's native support"
+        if graph:
+            return replace(self, backend="onnxruntime", precision="fp32"), (
+                "fp32 on a CPU without native bf16: onnxruntime runs the graph exactly"
+            )
+        return replace(self, backend="torch", precision="fp32"), (
+            "fp32 on a CPU without native bf16: torch, exact and as fast as onnxruntime; OpenVINO fp32 "
+            "differs from eager by more than 1e-4"
+        )
+
     def build(self) -> Engine:
-        """The engine itself: an ``Interpolator`` (PyTorch) or an ``OnnxInterpolator``."""
-        if self.backend != "torch":
-            return self._build_graph()
+        """The engine itself: an ``Interpolator`` (PyTorch), an ``OnnxInterpolator`` or an
+        ``OpenVinoInterpolator``; ``--backend auto`` is resolved first (:meth:`resolve`) and its
+        reason kept in the engine's :attr:`Engine.chosen`."""
+        spec, reason = self.resolve()
+        engine = spec._build_torch() if spec.backend == "torch" else spec._build_graph()
+        engine.chosen = reason
+        return engine
+
+    def _build_torch(self) -> Engine:
         import torch
 
         from .inference import Interpolator
@@ -188,21 +263,18 @@ class EngineSpec:
         return Interpolator(
             model,
             scale_factor=self.scale,
-            precision=self.precision,
+            precision=self.precision or "fp32",
             channels_last=self.channels_last,
             compile=self.compile,
         )
 
     def _build_graph(self) -> Engine:
-        """An engine over an exported graph: onnxruntime, or OpenVINO (which also takes a precision)."""
+        """An engine over an exported graph: onnxruntime, or OpenVINO (which also takes a precision).
+        Weights (a file or a tag) are exported once into the cache (:func:`ifrnet.export.cached_graph`)."""
         from .names import official_variant
 
-        if not self.checkpoint or not str(self.checkpoint).endswith(".onnx"):
-            raise InputError(
-                f"--backend {self.backend} needs --checkpoint MODEL.onnx, a graph written by 'ifrnet export'"
-            )
         torch_only = ["--channels-last"] * bool(self.channels_last) + ["--compile"] * self.compile
-        if self.backend == "onnxruntime" and self.precision != "fp32":
+        if self.backend == "onnxruntime" and self.precision not in (None, "fp32"):
             torch_only.append("--precision")
         if torch_only:
             raise InputError(
@@ -210,19 +282,42 @@ class EngineSpec:
             )
         if self.scale != 1.0:
             raise InputError("--scale applies to the torch backend; an exported graph runs at scale 1")
+        graph = self.checkpoint
+        if not graph or not str(graph).lower().endswith(".onnx"):
+            from .export import cached_graph
+
+            graph = str(cached_graph(self.model, self.checkpoint))
         if self.backend == "onnxruntime":
             from .backends.onnx import OnnxInterpolator
 
-            engine: Engine = OnnxInterpolator(self.checkpoint, device=self.device, threads=self.threads)
+            engine: Engine = OnnxInterpolator(graph, device=self.device, threads=self.threads)
         else:
             from .backends.openvino import OpenVinoInterpolator
 
             engine = OpenVinoInterpolator(
-                self.checkpoint, device=self.device, threads=self.threads, precision=self.precision
+                graph, device=self.device, threads=self.threads, precision=self.precision or "fp32"
             )
         if self.model and official_variant(self.model) != engine.model_name:
-            raise InputError(f"{self.checkpoint} holds {engine.model_name}, not {self.model}")
+            raise InputError(f"{graph} holds {engine.model_name}, not {self.model}")
         return engine
+
+
+def _gpu_present() -> bool:
+    """Whether PyTorch sees a CUDA or MPS device (imports torch: only asked when weights need it)."""
+    import torch
+
+    return torch.cuda.is_available() or (hasattr(torch.backends, "mps") and torch.backends.mps.is_available())
+
+
+def _openvino_native() -> frozenset[str]:
+    """The precisions OpenVINO's CPU plugin runs natively here (empty without OpenVINO)."""
+    from importlib.util import find_spec
+
+    if find_spec("openvino") is None:
+        return frozenset()
+    from .backends.openvino import native_precisions
+
+    return native_precisions()
 
 
 def options_of(cls: type) -> list[tuple[str, Any, Option]]:

@@ -101,6 +101,32 @@ def export_onnx(model: IFRNet, path: str | os.PathLike, opset: int = DEFAULT_OPS
     return out
 
 
+def cached_graph(name: str | None, checkpoint: str | os.PathLike | None) -> Path:
+    """The graph of the weights ``checkpoint`` (a path or a tag, as :func:`ifrnet.weights.load_model`
+    takes them) for the graph engines, exported once into ``cache_dir("graphs")``.
+
+    The file is named after the variant and the sha256 of the weights file, this package's version
+    and the opset, so changed weights or a new exporter get a new graph and a stale one is never
+    reused. Exporting takes about a minute on a 2-core CPU; a line on stderr says so. Raises what
+    :func:`export_onnx` and :func:`ifrnet.weights.load_model` raise.
+    """
+    import hashlib
+    import sys
+
+    from .io.files import cache_dir
+    from .weights import load_model, resolve_checkpoint
+
+    path, _ = resolve_checkpoint(name, checkpoint)
+    digest = hashlib.sha256(Path(path).read_bytes())
+    digest.update(f"{__version__}/opset{DEFAULT_OPSET}".encode())
+    model = load_model(name, path, "cpu")
+    out = cache_dir("graphs") / f"{model.config.name}-{digest.hexdigest()[:16]}.onnx"
+    if not out.exists():
+        print(f"ifrnet: exporting {path.name} as a graph once (cached as {out})", file=sys.stderr, flush=True)
+        export_onnx(model, out, overwrite=True)
+    return out
+
+
 def verify_export(
     model: IFRNet, path: str | os.PathLike, sizes: tuple[tuple[int, int], ...] = ((96, 160), (208, 304))
 ) -> dict[tuple[int, int], float]:

@@ -22,6 +22,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..errors import CheckpointError, InputError
+from ..io.files import cache_dir
 from .graph import GraphEngine
 
 #: our precision names -> (OpenVINO's element type for the hint, the CPU capability it needs)
@@ -45,6 +46,15 @@ def _graph_metadata(path: str | os.PathLike) -> dict[str, str]:
     return {entry.key: entry.value for entry in proto.metadata_props}
 
 
+def native_precisions() -> frozenset[str]:
+    """Our precision names that OpenVINO's CPU plugin runs natively on this CPU (its
+    ``OPTIMIZATION_CAPABILITIES``): always fp32; bf16 with avx512_bf16 or AMX; fp16 on some."""
+    import openvino as ov
+
+    capabilities = set(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    return frozenset(name for name, (_, capability) in _PRECISIONS.items() if capability in capabilities)
+
+
 class OpenVinoInterpolator(GraphEngine):
     """Interpolate frames with an ONNX graph written by ``ifrnet export``, compiled by OpenVINO."""
 
@@ -66,14 +76,18 @@ class OpenVinoInterpolator(GraphEngine):
             raise InputError(f"device {device!r} is not available to the openvino backend here; use --device cpu")
         self._read_metadata(_graph_metadata(self.path))
         self.core = ov.Core()
-        hint, capability = _PRECISIONS[precision]
-        if capability not in self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        if precision not in native_precisions():
             raise InputError(
                 f"--precision {precision}: this CPU has no native {precision} (OpenVINO offers "
                 f"{', '.join(self.core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))}); use --precision fp32"
             )
         self.precision = precision
-        self.config: dict[str, object] = {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"}
+        self.config: dict[str, object] = {
+            "INFERENCE_PRECISION_HINT": _PRECISIONS[precision][0],
+            "PERFORMANCE_HINT": "LATENCY",
+            # compiled shapes kept on disk: a later run at the same size skips the compile
+            "CACHE_DIR": str(cache_dir("openvino")),
+        }
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = int(threads)
         try:

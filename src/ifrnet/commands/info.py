@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..bench import count_conv_flops, count_parameters, format_table
+    from ..engine import EngineSpec
     from ..models import canonical_name, create_model, list_models
     from ..pretrained import DEFAULT, PREFERRED_VARIANTS, WEIGHTS, search_dirs
 
@@ -46,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"default (no --checkpoint): the first checkpoint found of {', '.join(PREFERRED_VARIANTS)}, else {DEFAULT.name}"
     )
+    chosen, why = EngineSpec(model=args.model).resolve()
+    print(f"--backend auto here: {chosen.backend} {chosen.precision or 'fp32'} on the default device ({why})")
     return 0
 
 

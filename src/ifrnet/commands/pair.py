@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     with spec.build() as engine:
         job.run(engine)
         mode = "direct t" if engine.uses_time else "recursive bisection (2x-only weights)"
-        described = engine.describe()
+        described = engine.describe_choice()
     elapsed = time.perf_counter() - start
     listed = ", ".join(f"{t:.4g}" for t in job.times)
     print(f"wrote {len(job.times)} frame(s) to {args.output} (t = {listed})")

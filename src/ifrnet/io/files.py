@@ -17,6 +17,16 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def cache_dir(kind: str) -> Path:
+    """The folder for cached artefacts of ``kind`` (exported graphs, compiled models), created on
+    demand: ``$IFRNET_CACHE_DIR/kind``, else ``$XDG_CACHE_HOME/ifrnet/kind``, else
+    ``~/.cache/ifrnet/kind`` (the XDG base-directory convention). Everything in it can be deleted."""
+    xdg = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = Path(os.environ.get("IFRNET_CACHE_DIR") or xdg / "ifrnet") / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def check_output_path(
     output: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), overwrite: bool = False
 ) -> Path:

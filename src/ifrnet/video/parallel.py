@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 
 import numpy as np
 
@@ -112,7 +113,13 @@ class WorkerPool(Engine):
         self._lock = threading.Lock()
         for device in self.devices:
             threads = spec.threads or (share if _on_cpu(device) else None)
-            self._specs.append(spec.on(device, threads))
+            # --backend auto is resolved here, once: the workers build what was chosen
+            resolved, self.chosen = spec.on(device, threads).resolve()
+            if resolved.backend != "torch" and not str(resolved.checkpoint or "").lower().endswith(".onnx"):
+                from ..export import cached_graph  # exported here, once, not by each worker
+
+                resolved = replace(resolved, checkpoint=str(cached_graph(resolved.model, resolved.checkpoint)))
+            self._specs.append(resolved)
             self._executors.append(
                 ProcessPoolExecutor(
                     max_workers=1, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)

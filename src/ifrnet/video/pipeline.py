@@ -123,9 +123,8 @@ class VideoSummary:
                 else f"{self.duplicates} repeated frame(s) passed through; "
             )
             + f"audio: {self.audio}",
-            f"time  : {self.seconds:.1f} s ({rate:.2f} output frames/s)"
-            + (f" with {self.engine}" if self.engine else ""),
-        ]
+            f"time  : {self.seconds:.1f} s ({rate:.2f} output frames/s)",
+        ] + ([f"engine: {self.engine}"] if self.engine else [])
 
 
 ProgressFactory = Callable[[int | None], "Progress"]
@@ -208,7 +207,7 @@ def interpolate_video(
             try:
                 if not isinstance(engine, Engine):
                     engine = owned = engine()
-                summary.engine = engine.describe()
+                summary.engine = engine.describe_choice()
                 if options.batch is None:
                     options = replace(options, batch=4 if engine.device_kind == "cuda" else 1)
                 run = _Run(source, engine, options, sample_rate, summary, progress or (lambda total: Progress()))
