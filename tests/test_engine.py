@@ -168,8 +168,8 @@ def test_auto_takes_openvino_bf16_only_on_a_cpu_with_native_bf16(cpu_only):
 def test_auto_runs_a_graph_exactly_and_keeps_torch_options_on_torch(cpu_only):
     spec, why = EngineSpec(checkpoint="m.onnx").resolve()
     assert (spec.backend, spec.precision) == ("onnxruntime", "fp32") and "exactly" in why
-    for options, flag in (({"scale": 0.5}, "--scale"), ({"compile": True}, "--compile")):
-        spec, why = EngineSpec(**options).resolve()
+    for given, flag in (({"scale": 0.5}, "--scale"), ({"compile": True}, "--compile")):
+        spec, why = EngineSpec(**given).resolve()
         assert spec.backend == "torch" and why.startswith(flag)
     spec, why = EngineSpec(device="cuda").resolve()
     assert spec.backend == "torch" and "cuda" in why
@@ -187,6 +187,7 @@ def test_the_choice_and_its_reason_reach_the_summary(cpu_only, tmp_path, capsys)
     a = tmp_path / "a.png"
     write_png(a, uint8_frame(40, 56))
     assert main(["pair", str(a), str(a), "-o", str(tmp_path / "o"), "--checkpoint", str(tmp_path / "w.pth")]) == 0
-    assert "(PyTorch, fp32, channels_last) (--backend auto: fp32 on a CPU without native bf16" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "(PyTorch, fp32, channels_last) (--backend auto: fp32 on a CPU without native bf16" in out
     named = EngineSpec(backend="torch", checkpoint=str(tmp_path / "w.pth")).build()
     assert named.chosen == "" and "--backend auto" not in named.describe_choice()

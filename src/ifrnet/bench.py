@@ -273,7 +273,8 @@ def _bench_size(
 
 def _openvino_rows(graph: Path, a: np.ndarray, b: np.ndarray, precisions: Sequence[str], row) -> Iterator[BenchRow]:
     """OpenVINO on the same graph, in each of ``precisions`` the CPU has natively (where OpenVINO
-    is installed): the first call compiles for the shape, so the warm-up run pays for it."""
+    is installed), and on ``VARIANT_int8.xml`` beside it when there is one: the first call compiles
+    for the shape, so the warm-up run pays for it."""
     from .backends.openvino import OpenVinoInterpolator
 
     for precision in precisions:
@@ -282,6 +283,11 @@ def _openvino_rows(graph: Path, a: np.ndarray, b: np.ndarray, precisions: Sequen
         except InputError:  # not installed, or not native on this CPU: no row rather than an emulated one
             continue
         yield row("openvino", precision, lambda e=engine: e.interpolate(a, b, [0.5])[0], torch.device("cpu"))
+    # an int8 graph beside the fp32 one ('ifrnet export --precision int8 -o DIR/VARIANT_int8.xml')
+    int8 = graph.with_name(f"{graph.stem}_int8.xml")
+    if int8.is_file():
+        engine = OpenVinoInterpolator(int8)
+        yield row("openvino", "int8", lambda: engine.interpolate(a, b, [0.5])[0], torch.device("cpu"))
 
 
 def uhd_memory(models: Sequence[str], device: torch.device, scales: Sequence[float] = (1.0, 0.5)) -> list[dict]:

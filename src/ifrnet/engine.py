@@ -206,7 +206,9 @@ class EngineSpec:
             return self, ""
         from importlib.util import find_spec
 
-        graph = str(self.checkpoint or "").lower().endswith(".onnx")
+        if _suffix(self.checkpoint) == ".xml":
+            return replace(self, backend="openvino"), "an OpenVINO IR (such as an int8 graph) runs on OpenVINO"
+        graph = _suffix(self.checkpoint) == ".onnx"
         torch_only = [
             flag
             for flag, given in (
@@ -283,7 +285,9 @@ class EngineSpec:
         if self.scale != 1.0:
             raise InputError("--scale applies to the torch backend; an exported graph runs at scale 1")
         graph = self.checkpoint
-        if not graph or not str(graph).lower().endswith(".onnx"):
+        if self.backend == "onnxruntime" and _suffix(graph) == ".xml":
+            raise InputError(f"{graph}: an OpenVINO IR; run it with --backend openvino")
+        if _suffix(graph) not in (".onnx", ".xml"):
             from .export import cached_graph
 
             graph = str(cached_graph(self.model, self.checkpoint))
@@ -300,6 +304,12 @@ class EngineSpec:
         if self.model and official_variant(self.model) != engine.model_name:
             raise InputError(f"{graph} holds {engine.model_name}, not {self.model}")
         return engine
+
+
+def _suffix(checkpoint: str | None) -> str:
+    """The checkpoint's file suffix, lower case ("" for none or a tag)."""
+    name = str(checkpoint or "").lower()
+    return name[name.rfind(".") :] if name.endswith((".onnx", ".xml")) else ""
 
 
 def _gpu_present() -> bool:

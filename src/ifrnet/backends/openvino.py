@@ -46,6 +46,17 @@ def _graph_metadata(path: str | os.PathLike) -> dict[str, str]:
     return {entry.key: entry.value for entry in proto.metadata_props}
 
 
+def _ir_metadata(model) -> dict[str, str]:
+    """The ``ifrnet_*`` metadata an OpenVINO IR written by :mod:`ifrnet.backends.int8` keeps in its
+    ``rt_info`` (under ``ifrnet``)."""
+    if not model.has_rt_info(["ifrnet"]):
+        return {}
+    info = model.get_rt_info(["ifrnet"])
+    entries = info.astype(dict) if hasattr(info, "astype") else dict(info)
+    # the values are OVAny wrappers, whose str() is their class name
+    return {key: value.astype(str) if hasattr(value, "astype") else str(value) for key, value in entries.items()}
+
+
 def native_precisions() -> frozenset[str]:
     """Our precision names that OpenVINO's CPU plugin runs natively on this CPU (its
     ``OPTIMIZATION_CAPABILITIES``): always fp32; bf16 with avx512_bf16 or AMX; fp16 on some."""
@@ -74,7 +85,6 @@ class OpenVinoInterpolator(GraphEngine):
         super().__init__(path)
         if (device or "cpu").split(":")[0].lower() != "cpu":
             raise InputError(f"device {device!r} is not available to the openvino backend here; use --device cpu")
-        self._read_metadata(_graph_metadata(self.path))
         self.core = ov.Core()
         if precision not in native_precisions():
             raise InputError(
@@ -94,6 +104,11 @@ class OpenVinoInterpolator(GraphEngine):
             self.model = self.core.read_model(str(self.path))
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses for unreadable graphs
             raise CheckpointError(f"{self.path}: not a usable ONNX model ({exc.__class__.__name__})") from None
+        ir = self.path.suffix.lower() == ".xml"
+        meta = _ir_metadata(self.model) if ir else _graph_metadata(self.path)
+        self._read_metadata(meta)
+        #: the weights' own precision: "int8" for a graph from 'ifrnet export --precision int8'
+        self.weights_precision = meta.get("ifrnet_precision", "fp32")
         self._compiled: OrderedDict[tuple[int, ...], object] = OrderedDict()
 
     @property
@@ -101,6 +116,8 @@ class OpenVinoInterpolator(GraphEngine):
         return "cpu"
 
     def describe(self) -> str:
+        if self.weights_precision == "int8":
+            return f"{self.model_name} on cpu (OpenVINO, int8 convolutions, {self.precision} elsewhere)"
         return f"{self.model_name} on cpu (OpenVINO, {self.precision})"
 
     def _request(self, shape: tuple[int, ...]):

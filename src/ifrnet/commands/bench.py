@@ -23,7 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=None)
     parser.add_argument(
-        "--onnx-dir", default=None, help="add onnxruntime and OpenVINO rows; graphs are exported here once"
+        "--onnx-dir",
+        default=None,
+        help="add onnxruntime and OpenVINO rows; graphs are exported here once (an int8 VARIANT_int8.xml "
+        "from 'ifrnet export --precision int8' there adds its row)",
     )
     parser.add_argument("--device", default=None)
     parser.add_argument("--repeats", type=int_at_least(1), default=5)

@@ -1,24 +1,55 @@
-"""``ifrnet export``: the model as an ONNX graph for the onnxruntime engine."""
+"""``ifrnet export``: the model as an ONNX graph for the graph engines, or as an int8 OpenVINO IR.
+
+``--precision int8`` quantises the graph's convolutions with NNCF from calibration frames (the
+``--calibration`` clips and generated scenes), measures the PSNR it loses on held-out frames of the
+same sources, and writes MODEL.xml (+ MODEL.bin) only when no set loses more than ``--max-drop`` dB.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from .options import add_engine_args
+from .options import add_engine_args, checked_type
 
 NAME = "export"
-HELP = "write the model as an ONNX graph (any frame size, t as an input) for --backend onnxruntime"
+HELP = "write the model as an ONNX graph (any frame size, t as an input), or an int8 OpenVINO IR"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", required=True, help="output .onnx file")
+    from ..backends.int8 import DEFAULT_MAX_DROP
+    from ..engine import Option
+
+    parser.add_argument("-o", "--output", required=True, help="output .onnx file (.xml with --precision int8)")
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (>= 16, for GridSample; default 18)")
     parser.add_argument("--no-verify", action="store_true", help="skip the check against PyTorch at two sizes")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "int8"),
+        default="fp32",
+        help="fp32 (default): the ONNX graph; int8: its convolutions quantised (NNCF), as OpenVINO IR",
+    )
+    parser.add_argument(
+        "--calibration",
+        nargs="+",
+        default=[],
+        metavar="CLIP",
+        help="int8: clips like the footage to be interpolated (even 3-frame windows calibrate, odd ones "
+        "are held out); generated scenes are always added",
+    )
+    parser.add_argument(
+        "--max-drop",
+        type=checked_type(Option(help="", low=0.0), float),
+        default=DEFAULT_MAX_DROP,
+        metavar="DB",
+        help=f"int8: refuse when a held-out set loses more PSNR than this (default {DEFAULT_MAX_DROP} dB)",
+    )
     add_engine_args(parser, only=("model", "checkpoint"))
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.precision == "int8":
+        return _int8(args)
     from ..export import export_onnx, verify_export
     from ..weights import load_model
 
@@ -28,4 +59,41 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_verify:
         for (h, w), diff in verify_export(model, path).items():
             print(f"  onnxruntime vs PyTorch at {w}x{h} (not the traced size): max abs difference {diff:.2e}")
+    return 0
+
+
+def _int8(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from ..backends.int8 import footage_sets, quantize_graph
+    from ..errors import InputError
+    from ..export import cached_graph
+    from ..io.files import check_output_path
+
+    out = Path(args.output)
+    if out.suffix.lower() != ".xml":
+        raise InputError(f"{out}: an int8 graph is written as OpenVINO IR; name it MODEL.xml (weights in MODEL.bin)")
+    for path in (out, out.with_suffix(".bin")):
+        check_output_path(path, overwrite=args.overwrite)  # before a minute of export and calibration
+    for clip in args.calibration:
+        if not Path(clip).exists():
+            raise InputError(f"{clip}: no such calibration clip")
+    if not args.calibration:
+        print(
+            "ifrnet: note: calibrating on generated scenes only; --calibration CLIP ... with footage like "
+            "yours is better",
+            file=sys.stderr,
+        )
+    graph = cached_graph(args.model, args.checkpoint)
+    calibration, held_out = footage_sets(args.calibration)
+    print(
+        f"calibrating on {sum(map(len, calibration.values()))} triplets; held out: "
+        + ", ".join(f"{name} ({len(items)})" for name, items in held_out.items()),
+        flush=True,
+    )
+    result = quantize_graph(graph, out, calibration, held_out, max_drop=args.max_drop, overwrite=args.overwrite)
+    print(f"wrote {out} and {out.with_suffix('.bin').name} (int8 convolutions; run with --backend openvino)")
+    for name, drop in result.drops().items():
+        print(f"  {name}: PSNR fp32 {result.fp32[name]:.2f} dB, int8 {result.int8[name]:.2f} dB ({-drop:+.2f})")
     return 0

@@ -115,7 +115,7 @@ class WorkerPool(Engine):
             threads = spec.threads or (share if _on_cpu(device) else None)
             # --backend auto is resolved here, once: the workers build what was chosen
             resolved, self.chosen = spec.on(device, threads).resolve()
-            if resolved.backend != "torch" and not str(resolved.checkpoint or "").lower().endswith(".onnx"):
+            if resolved.backend != "torch" and not str(resolved.checkpoint or "").lower().endswith((".onnx", ".xml")):
                 from ..export import cached_graph  # exported here, once, not by each worker
 
                 resolved = replace(resolved, checkpoint=str(cached_graph(resolved.model, resolved.checkpoint)))
