@@ -3,6 +3,7 @@ network alone for every backend x precision.
 
     python benchmarks/cpu_vs_peers.py                # 26 frames: 25 new ones at 2x
     python benchmarks/cpu_vs_peers.py --frames 11 --skip-network
+    python benchmarks/cpu_vs_peers.py --int8 IFRNet_S_int8.xml  # and with an int8 graph
 
 The clip: the first ``--frames`` frames of ``../shared/data/opencv_vtest.avi`` (real footage,
 768x576; licence in that folder's README) scaled to 1280x720 with Lanczos and stored losslessly
@@ -105,21 +106,15 @@ def timed(cmd: list[str]) -> tuple[float, str]:
     return seconds, done.stdout
 
 
-def cpu_flags() -> str:
-    try:
-        flags = next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return "unknown CPU flags"
-    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return ", ".join(wanted) or "no AVX2"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=26, help="source frames (default 26: 25 new ones at 2x)")
     parser.add_argument("--skip-network", action="store_true", help="only the whole-process comparison")
+    parser.add_argument("--int8", default=None, help="also 'ifrnet video' with this IR from 'export --precision int8'")
     args = parser.parse_args()
-    print(f"CPU flags: {cpu_flags()}")
+    from ifrnet.bench import cpu_description
+
+    print(f"CPU: {cpu_description()}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         clip = folder / "vtest_720p.mkv"
@@ -132,6 +127,11 @@ def main() -> None:
         print(f"  ifrnet video (defaults)   {ours:7.1f} s  {ours / new:6.2f} s per new frame")
         print(f"  minterpolate (mci)        {theirs:7.1f} s  {theirs / new:6.2f} s per new frame ({count.strip()} out)")
         print(f"  ifrnet / minterpolate     {ours / theirs:7.2f}x")
+        if args.int8:
+            int8, _ = timed([sys.executable, "-m", "ifrnet.cli", "video", str(clip), "-o", str(folder / "int8.mkv"),
+                             "--factor", "2", "--codec", "ffv1", "-q", "--checkpoint", args.int8])  # fmt: skip
+            print(f"  ifrnet video, int8 IR     {int8:7.1f} s  {int8 / new:6.2f} s per new frame")
+            print(f"  int8 / minterpolate       {int8 / theirs:7.2f}x")
         if not args.skip_network:
             print("\nthe network alone (ifrnet bench, IFRNet_S, seeded weights):")
             argv = ["bench", "--models", "IFRNet_S", "--sizes", "1280x720", "--repeats", "3", "--no-uhd", "-q"]

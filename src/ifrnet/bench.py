@@ -60,11 +60,32 @@ class BenchRow:
     peak_mib: float
 
 
+#: the CPU features that decide which paths are fast here: bf16 is native only with the last two
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def cpu_description() -> str:
+    """The CPU's model name and which of :data:`CPU_FLAGS` it has (``/proc/cpuinfo``; Linux), e.g.
+    ``"AMD EPYC 7B13 (avx2; no avx512f, avx512_bf16, amx_bf16)"``: figures differ between machines
+    with and without native bf16, so every figure says which it was taken on."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    field = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in lines[:40])}
+    flags = set(field.get("flags", "").split())
+    have = [f for f in CPU_FLAGS if f in flags]
+    lacks = [f for f in CPU_FLAGS if f not in flags]
+    name = field.get("model name") or platform.processor() or platform.machine()
+    listed = ", ".join(have) or "none of " + ", ".join(CPU_FLAGS)
+    return f"{name} ({listed}" + (f"; no {', '.join(lacks)})" if lacks else ")")
+
+
 def device_name(device: torch.device) -> str:
-    """The GPU's name, or the CPU's with the thread count torch uses."""
+    """The GPU's name, or the CPU's (:func:`cpu_description`) with the thread count torch uses."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return f"{cpu_description()}, {torch.get_num_threads()} threads"
 
 
 def count_parameters(model: nn.Module) -> int:
