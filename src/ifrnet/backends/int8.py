@@ -9,12 +9,11 @@ result is scored against fp32 on held-out triplets (middle frame as truth). The 
 (``.xml`` + ``.bin``) is written only when no held-out set loses more than ``max_drop`` dB;
 otherwise :class:`~ifrnet.errors.InputError` gives the measured drop and nothing is written.
 
-Measured for the shipped IFRNet_S weights on a 2-core AVX2 EPYC (calibration on opencv_box, cup
-and tree frames and generated scenes; held out: vtest, visp_castel, other cup frames, other
-generated scenes): quantising every op NNCF supports lost 0.07, 3.98, 0.15 and 1.63 dB; the
-convolutions alone 0.05 better, 0.06, 0.05 and 0.80 dB worse, at 1499 ms per 1280x720 frame
-against 2375 ms for OpenVINO fp32; with accuracy control (one convolution, the last, put back)
-every set is within 0.07 dB, at 2016 ms.
+Measured for the shipped IFRNet_S weights on a 2-core AVX2 EPYC (README, "int8"): quantising
+every op NNCF supports (additions, multiplications, resizes) lost up to 4 dB on a held-out clip, so
+only convolutions are quantised. All of them int8: within 0.1 dB on real held-out footage and 1.24x
+OpenVINO fp32 per 1280x720 frame, but 2.2 dB lost on generated large-motion scenes; with accuracy
+control, 0.3 dB there and no faster than fp32.
 
 ``pip install 'ifrnet[int8]'`` (NNCF, OpenVINO). The engine that runs the result is
 :class:`~ifrnet.backends.openvino.OpenVinoInterpolator` (``--backend openvino --checkpoint

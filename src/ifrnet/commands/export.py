@@ -44,6 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DB",
         help=f"int8: refuse when a held-out set loses more PSNR than this (default {DEFAULT_MAX_DROP} dB)",
     )
+    parser.add_argument(
+        "--max-float-convs",
+        type=checked_type(Option(help="", low=0), int),
+        default=8,
+        metavar="N",
+        help="int8: at most N convolutions put back into float by the accuracy control (default 8; 0: none, "
+        "the fastest graph, checked against --max-drop all the same)",
+    )
     add_engine_args(parser, only=("model", "checkpoint"))
 
 
@@ -92,7 +100,15 @@ def _int8(args: argparse.Namespace) -> int:
         + ", ".join(f"{name} ({len(items)})" for name, items in held_out.items()),
         flush=True,
     )
-    result = quantize_graph(graph, out, calibration, held_out, max_drop=args.max_drop, overwrite=args.overwrite)
+    result = quantize_graph(
+        graph,
+        out,
+        calibration,
+        held_out,
+        max_drop=args.max_drop,
+        overwrite=args.overwrite,
+        max_reverted=args.max_float_convs,
+    )
     print(f"wrote {out} and {out.with_suffix('.bin').name} (int8 convolutions; run with --backend openvino)")
     for name, drop in result.drops().items():
         print(f"  {name}: PSNR fp32 {result.fp32[name]:.2f} dB, int8 {result.int8[name]:.2f} dB ({-drop:+.2f})")
