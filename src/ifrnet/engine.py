@@ -152,7 +152,7 @@ class EngineSpec:
     model: str | None = _option(None, help="IFRNet, IFRNet_L or IFRNet_S (default: from the checkpoint)")
     checkpoint: str | None = _option(
         None,
-        help="a weights file (.pth, .safetensors; .onnx for onnxruntime) or a weights tag such as "
+        help="a weights file (.pth, .safetensors; a graph .onnx, or an OpenVINO IR .xml) or a weights tag such as "
         "IFRNet_S.starter or IFRNet.vimeo90k (see 'ifrnet info'); default: the authors' checkpoint if one is "
         "found, else the shipped starter weights",
     )
