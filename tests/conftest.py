@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,18 +25,21 @@ def smooth_frames(n: int, height: int, width: int, seed: int = 0) -> torch.Tenso
     return F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _private_cache(tmp_path_factory):
-    """Exported graphs and compiled models go to a folder of the session, not the user's ~/.cache."""
-    import os
+# Set before any test module is imported, so that the environments the subprocess tests copy
+# (tests/test_faults.py) have them too:
+# - exported graphs and compiled models go to a folder of this session, not the user's ~/.cache;
+# - --backend auto is pinned to torch: on a CPU with native bf16 it would pick OpenVINO bf16 and
+#   export every test's weights (a minute each), and the results the tests compare would differ
+#   from machine to machine. The tests of auto itself (tests/test_engine.py) unpin it.
+_CACHE = tempfile.mkdtemp(prefix="ifrnet-test-cache-")
+os.environ["IFRNET_CACHE_DIR"] = _CACHE
+os.environ["IFRNET_BACKEND"] = "torch"
 
-    previous = os.environ.get("IFRNET_CACHE_DIR")
-    os.environ["IFRNET_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache():
     yield
-    if previous is None:
-        os.environ.pop("IFRNET_CACHE_DIR", None)
-    else:
-        os.environ["IFRNET_CACHE_DIR"] = previous
+    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -141,10 +141,13 @@ def test_worker_pool_is_an_engine(tmp_path):
 
 @pytest.fixture
 def cpu_only(monkeypatch):
-    """A machine without a GPU; ``native`` sets the precisions OpenVINO runs natively on its CPU."""
+    """A machine without a GPU, with the exporter; ``native`` sets the precisions OpenVINO runs
+    natively on its CPU. IFRNET_BACKEND (pinned for the rest of the suite) is unset."""
     from ifrnet import engine
 
+    monkeypatch.delenv("IFRNET_BACKEND", raising=False)
     monkeypatch.setattr(engine, "_gpu_present", lambda: False)
+    monkeypatch.setattr(engine, "_can_export", lambda: True)
 
     def native(*precisions: str) -> None:
         monkeypatch.setattr(engine, "_openvino_native", lambda: frozenset(precisions))
@@ -153,24 +156,45 @@ def cpu_only(monkeypatch):
     return native
 
 
-def test_auto_takes_openvino_bf16_only_on_a_cpu_with_native_bf16(cpu_only):
+def test_auto_takes_openvino_bf16_only_on_a_cpu_with_native_bf16(cpu_only, monkeypatch):
+    from ifrnet import engine
+
     cpu_only("fp32", "bf16")
     spec, why = EngineSpec().resolve()
     assert (spec.backend, spec.precision) == ("openvino", "bf16") and "native bf16" in why
     # fp32 asked for: the exact path, never OpenVINO fp32 (over the 1e-4 contract on real frames)
     spec, why = EngineSpec(precision="fp32").resolve()
-    assert (spec.backend, spec.precision) == ("torch", "fp32") and "1e-4" in why
+    assert (spec.backend, spec.precision) == ("torch", "fp32") and why.startswith("--precision fp32: torch, exact")
+    monkeypatch.setattr(engine, "_can_export", lambda: False)  # weights, but nothing to export them with
+    spec, why = EngineSpec().resolve()
+    assert spec.backend == "torch" and why.startswith("native bf16, but no onnxscript")
+    assert EngineSpec(checkpoint="m.onnx").resolve()[0].backend == "openvino"  # a graph needs no export
     cpu_only("fp32")
     spec, why = EngineSpec().resolve()
-    assert (spec.backend, spec.precision) == ("torch", "fp32") and "without native bf16" in why
+    assert (spec.backend, spec.precision) == ("torch", "fp32") and why.startswith("fp32 on a CPU without native bf16")
+    monkeypatch.setenv("IFRNET_BACKEND", "onnxruntime")
+    assert EngineSpec().resolve() == (EngineSpec(backend="onnxruntime"), "IFRNET_BACKEND=onnxruntime")
+    monkeypatch.setenv("IFRNET_BACKEND", "tensorrt")
+    with pytest.raises(InputError, match="IFRNET_BACKEND must be one of torch, onnxruntime, openvino"):
+        EngineSpec().resolve()
 
 
 def test_auto_runs_a_graph_exactly_and_keeps_torch_options_on_torch(cpu_only):
     spec, why = EngineSpec(checkpoint="m.onnx").resolve()
     assert (spec.backend, spec.precision) == ("onnxruntime", "fp32") and "exactly" in why
-    for given, flag in (({"scale": 0.5}, "--scale"), ({"compile": True}, "--compile")):
+    for given, flag in (
+        ({"scale": 0.5}, "--scale 0.5"),
+        ({"compile": True}, "--compile"),
+        ({"channels_last": False}, "--channels-last"),
+    ):
         spec, why = EngineSpec(**given).resolve()
-        assert spec.backend == "torch" and why.startswith(flag)
+        assert spec.backend == "torch" and why == f"{flag}: only the torch engine has it"
+        with pytest.raises(
+            InputError, match=f"--backend auto: {flag} needs the torch engine, which does not run m.onnx"
+        ):
+            EngineSpec(checkpoint="m.onnx", **given).resolve()
+    # reduced precision on a graph: OpenVINO, the engine that can (and refuses what is not native)
+    assert EngineSpec(checkpoint="m.onnx", precision="fp16").resolve()[0].backend == "openvino"
     spec, why = EngineSpec(device="cuda").resolve()
     assert spec.backend == "torch" and "cuda" in why
     assert EngineSpec(backend="onnxruntime", checkpoint="m.onnx").resolve() == (

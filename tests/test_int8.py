@@ -73,3 +73,7 @@ def test_the_command_checks_its_output_before_any_work(tmp_path, capsys):
     assert err.count("\n") == 1 and "m.bin" in err and "--overwrite" in err
     assert main(["export", "--precision", "int8", "-o", str(tmp_path / "n.xml"), "--calibration", "nope.mp4"]) == 1
     assert "nope.mp4: no such calibration clip" in capsys.readouterr().err
+    assert main(["export", "-o", str(tmp_path / "f.onnx"), "--max-drop", "1"]) == 1  # an fp32 export
+    assert "apply to --precision int8" in capsys.readouterr().err
+    assert main(["export", "--precision", "int8", "-o", str(tmp_path / "n.xml"), "--opset", "17"]) == 1
+    assert "--opset and --no-verify apply to the fp32 graph" in capsys.readouterr().err

@@ -105,16 +105,18 @@ def _report(exc: BaseException) -> int:
 def entry() -> None:
     """The ``ifrnet`` console script: :func:`main`, then the process ends with its status.
 
-    After a stop signal the process ends the way the signal's default action ends it, without the
-    interpreter's teardown, once :func:`main` has removed its temporary files and stopped its
-    workers. That teardown frees native libraries (FFmpeg's codec threads, the OpenMP pool behind
-    torch) whose work the signal cut short, and it has crashed there (SIGSEGV after "interrupted"
-    was printed) on a loaded machine; nothing of ours is left for it to do.
+    After a stop signal the process exits with :func:`main`'s status (128 + the signal) and, like
+    the signal's default action, without the interpreter's teardown, once :func:`main` has removed
+    its temporary files and stopped its workers. That teardown frees native libraries (FFmpeg's
+    codec threads, the OpenMP pool behind torch) whose work the signal cut short, and it has
+    crashed there (SIGSEGV after "interrupted" was printed) on a loaded machine; nothing of ours is
+    left for it to do.
     """
     status = main()
     if _received:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a closed terminal or pipe: nothing to flush to
+                stream.flush()
         os._exit(status)
     sys.exit(status)
 

@@ -14,6 +14,7 @@ so that a default or a range is written once. Nothing here imports torch.
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import MISSING, dataclass, field, fields, replace
@@ -184,7 +185,7 @@ class EngineSpec:
 
     def resolve(self) -> tuple[EngineSpec, str]:
         """The concrete spec ``--backend auto`` stands for on this machine, and why (a clause for
-        summaries; empty for a backend given by name). Cheap: it loads no weights and exports nothing
+        summaries; empty for a backend given by name). It loads no weights and exports nothing
         (torch is imported only to look for a GPU when the weights need torch anyway).
 
         The rule (measured figures in the README's performance section): the fastest engine whose
@@ -192,57 +193,85 @@ class EngineSpec:
         PyTorch, reduced precision only where the hardware has it natively and it stays within
         0.1 dB PSNR of fp32 on real frames.
 
+        - ``$IFRNET_BACKEND`` (torch, onnxruntime or openvino), when set and able to run the
+          checkpoint (torch runs no graph, onnxruntime no OpenVINO IR), is taken as given;
+        - an OpenVINO IR (``.xml``): OpenVINO;
         - a GPU, or an option only the torch engine has (``--scale`` below 1, ``--compile``,
-          ``--channels-last``): torch;
-        - a CPU with native bf16 (OpenVINO reports BF16) and OpenVINO installed, unless fp32 is
-          asked for: OpenVINO bf16, about 2-2.6x onnxruntime fp32 with the PSNR within 0.02 dB of
-          fp32 on real frames (issue 24's measurement on such a CPU);
+          ``--channels-last``): torch (for a graph: an error, which names auto);
+        - a CPU with native bf16 (OpenVINO reports BF16), OpenVINO installed and, for weights, the
+          exporter (onnxscript), unless fp32 is asked for: OpenVINO bf16, about 2-2.6x onnxruntime
+          fp32 with the PSNR within 0.02 dB of fp32 on real frames (issue 24's measurement on such
+          a CPU); a graph with another reduced precision: OpenVINO, which refuses what is not
+          native;
         - otherwise fp32: onnxruntime for a graph, torch (channels_last) for weights. OpenVINO fp32
-          is about 1.2x faster on an AVX2 CPU but differs from eager by up to 3.3e-4 on a real
+          is about 1.3x faster on an AVX2 CPU but differs from eager by up to 3.3e-4 on a real
           pair (its GridSample rounds the sampling position differently), over the contract, so
           auto does not pick it; ``--backend openvino --precision fp32`` still runs it.
         """
         if self.backend != "auto":
             return self, ""
-        from importlib.util import find_spec
-
+        pinned = os.environ.get("IFRNET_BACKEND", "").strip().lower()
+        if pinned and pinned not in BACKENDS[1:]:
+            raise InputError(f"IFRNET_BACKEND must be one of {', '.join(BACKENDS[1:])}; got {pinned!r}")
+        # the engines that can run the checkpoint: any for weights (graph engines export them)
+        able = {"": BACKENDS[1:], ".onnx": ("onnxruntime", "openvino"), ".xml": ("openvino",)}
+        if pinned in able[_suffix(self.checkpoint)]:
+            return replace(self, backend=pinned), f"IFRNET_BACKEND={pinned}"
         if _suffix(self.checkpoint) == ".xml":
             return replace(self, backend="openvino"), "an OpenVINO IR (such as an int8 graph) runs on OpenVINO"
         graph = _suffix(self.checkpoint) == ".onnx"
         torch_only = [
             flag
             for flag, given in (
-                ("--scale", self.scale != 1.0),
+                (f"--scale {self.scale:g}", self.scale != 1.0),
                 ("--compile", self.compile),
                 ("--channels-last", self.channels_last is not None),
             )
             if given
         ]
-        if torch_only and not graph:
-            return replace(self, backend="torch"), f"{torch_only[0]} is an option of the torch engine"
+        if torch_only:
+            if graph:
+                raise InputError(
+                    f"--backend auto: {torch_only[0]} needs the torch engine, which does not run "
+                    f"{self.checkpoint}; give weights instead, or drop {torch_only[0].split()[0]}"
+                )
+            return replace(self, backend="torch"), f"{torch_only[0]}: only the torch engine has it"
         device = (self.device or "").split(":")[0].lower()
         if device not in ("", "cpu"):
             backend = "onnxruntime" if graph else "torch"
             return replace(self, backend=backend), f"--device {self.device}: the {backend} engine"
         if not device and not graph and _gpu_present():
             return replace(self, backend="torch"), "a GPU: the torch engine"
-        exporter = graph or (find_spec("onnxscript") is not None and find_spec("onnx") is not None)
-        if self.precision in (None, "bf16") and exporter and "bf16" in _openvino_native():
-            return (
-                replace(self, backend="openvino", precision="bf16"),
-                "this CPU has native bf16: OpenVINO bf16 (about 2x fp32, within 0.02 dB of it on real frames)",
-            )
-        if self.precision not in (None, "fp32"):
-            backend = "onnxruntime" if graph else "torch"
-            return replace(self, backend=backend), f"--precision {self.precision} without OpenVINO's native support"
+        native = _openvino_native()
+        if self.precision in (None, "bf16") and "bf16" in native:
+            if graph or _can_export():
+                return (
+                    replace(self, backend="openvino", precision="bf16"),
+                    "this CPU has native bf16: OpenVINO bf16 (about 2x fp32, within 0.02 dB of it on real frames)",
+                )
+            why = "native bf16, but no onnxscript to export the weights for OpenVINO ('ifrnet[export]')"
+        elif self.precision not in (None, "fp32"):
+            if graph:  # only OpenVINO runs a graph in reduced precision; it refuses what is not native
+                return replace(self, backend="openvino"), f"--precision {self.precision} on a graph: OpenVINO"
+            return replace(self, backend="torch"), f"--precision {self.precision} on a CPU: the torch engine"
+        elif self.precision == "fp32":
+            why = "--precision fp32"
+        else:
+            why = "fp32 on a CPU without native bf16" if native else "fp32 (OpenVINO is not installed)"
         if graph:
-            return replace(self, backend="onnxruntime", precision="fp32"), (
-                "fp32 on a CPU without native bf16: onnxruntime runs the graph exactly"
-            )
+            return replace(self, backend="onnxruntime", precision="fp32"), f"{why}: onnxruntime runs the graph exactly"
         return replace(self, backend="torch", precision="fp32"), (
-            "fp32 on a CPU without native bf16: torch, exact and as fast as onnxruntime; OpenVINO fp32 "
-            "differs from eager by more than 1e-4"
+            f"{why}: torch, exact and as fast as onnxruntime; OpenVINO fp32 differs from eager by more than 1e-4"
         )
+
+    def with_graph(self) -> EngineSpec:
+        """This spec with weights (a file or a tag) replaced by their graph for a graph backend,
+        exported once into the cache (:func:`ifrnet.export.cached_graph`); otherwise itself."""
+        if self.backend in ("auto", "torch") or _suffix(self.checkpoint):
+            return self
+        from .export import cached_graph
+
+        return replace(self, checkpoint=str(cached_graph(self.model, self.checkpoint)))
 
     def build(self) -> Engine:
         """The engine itself: an ``Interpolator`` (PyTorch), an ``OnnxInterpolator`` or an
@@ -284,13 +313,9 @@ class EngineSpec:
             )
         if self.scale != 1.0:
             raise InputError("--scale applies to the torch backend; an exported graph runs at scale 1")
-        graph = self.checkpoint
-        if self.backend == "onnxruntime" and _suffix(graph) == ".xml":
-            raise InputError(f"{graph}: an OpenVINO IR; run it with --backend openvino")
-        if _suffix(graph) not in (".onnx", ".xml"):
-            from .export import cached_graph
-
-            graph = str(cached_graph(self.model, self.checkpoint))
+        if self.backend == "onnxruntime" and _suffix(self.checkpoint) == ".xml":
+            raise InputError(f"{self.checkpoint}: an OpenVINO IR; run it with --backend openvino")
+        graph = self.with_graph().checkpoint
         if self.backend == "onnxruntime":
             from .backends.onnx import OnnxInterpolator
 
@@ -313,10 +338,17 @@ def _suffix(checkpoint: str | None) -> str:
 
 
 def _gpu_present() -> bool:
-    """Whether PyTorch sees a CUDA or MPS device (imports torch: only asked when weights need it)."""
-    import torch
+    """Whether PyTorch sees a GPU (imports torch: only asked when the weights need it anyway)."""
+    from .devices import best_device
 
-    return torch.cuda.is_available() or (hasattr(torch.backends, "mps") and torch.backends.mps.is_available())
+    return best_device().type != "cpu"
+
+
+def _can_export() -> bool:
+    """Whether weights can be exported to a graph here (``ifrnet[export]``: onnx and onnxscript)."""
+    from importlib.util import find_spec
+
+    return find_spec("onnxscript") is not None and find_spec("onnx") is not None
 
 
 def _openvino_native() -> frozenset[str]:

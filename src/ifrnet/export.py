@@ -63,10 +63,14 @@ def export_onnx(model: IFRNet, path: str | os.PathLike, opset: int = DEFAULT_OPS
     if opset < MIN_OPSET:
         raise InputError(f"opset {opset} lacks GridSample; use {MIN_OPSET} or later")
     out = check_output_path(path, overwrite=overwrite)
+    from importlib.util import find_spec
+
     try:
         import onnx
     except ImportError:
-        raise InputError("ONNX export needs the onnx and onnxscript packages: pip install 'ifrnet[export]'") from None
+        onnx = None
+    if onnx is None or find_spec("onnxscript") is None:  # torch's exporter imports onnxscript itself
+        raise InputError("ONNX export needs the onnx and onnxscript packages: pip install 'ifrnet[export]'")
     graph = ExportGraph(model.float().eval()).eval()
     h, w = TRACE_SIZE
     gen = torch.Generator().manual_seed(0)
@@ -107,7 +111,8 @@ def cached_graph(name: str | None, checkpoint: str | os.PathLike | None) -> Path
 
     The file is named after the variant and the sha256 of the weights file, this package's version
     and the opset, so changed weights or a new exporter get a new graph and a stale one is never
-    reused. Exporting takes about a minute on a 2-core CPU; a line on stderr says so. Raises what
+    reused (it leaves out the torch and onnxscript versions: delete the cache after upgrading them
+    to export afresh). Exporting takes about a minute on a 2-core CPU; a line on stderr says so. Raises what
     :func:`export_onnx` and :func:`ifrnet.weights.load_model` raise.
     """
     import hashlib

@@ -34,7 +34,7 @@ class GraphEngine(Engine):
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise CheckpointError(f"{self.path}: no such ONNX model")
+            raise CheckpointError(f"{self.path}: no such graph file")
 
     def _read_metadata(self, meta: Mapping[str, str]) -> None:
         """The variant and whether t is honoured, from the graph's ``ifrnet_*`` metadata."""
@@ -51,8 +51,11 @@ class GraphEngine(Engine):
         return f"{self.model_name} on {self.device_kind} ({self.runtime})"
 
     def fingerprint(self) -> str:
-        # the graph file holds the weights: its digest identifies them
-        return f"{self.describe()}, weights sha256 {hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]}"
+        # the graph file holds the weights (an OpenVINO IR keeps them in the .bin beside it)
+        digest = hashlib.sha256(self.path.read_bytes())
+        if self.path.suffix.lower() == ".xml":
+            digest.update(self.path.with_suffix(".bin").read_bytes())
+        return f"{self.describe()}, weights sha256 {digest.hexdigest()[:16]}"
 
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float] = (0.5,)) -> list[np.ndarray]:
         """The frames at each of ``times`` between ``frame0`` (t=0) and ``frame1`` (t=1), in order given."""

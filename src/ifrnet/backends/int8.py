@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io.files import check_output_path
+from ..io.files import atomic_output, check_output_path
 from ..times import Padder
 
 #: the bound ``ifrnet export --precision int8`` refuses beyond (dB of PSNR on any held-out set)
@@ -133,11 +133,7 @@ def quantize_graph(
     more than ``max_drop`` dB (nothing is written), for an existing output without ``overwrite``,
     and when NNCF or OpenVINO is missing.
     """
-    out = Path(output)
-    if out.suffix.lower() != ".xml":
-        raise InputError(f"{out}: an int8 graph is written as OpenVINO IR; name it MODEL.xml (weights in MODEL.bin)")
-    check_output_path(out, overwrite=overwrite)
-    check_output_path(out.with_suffix(".bin"), overwrite=overwrite)
+    out = check_ir_output(output, overwrite)
     if not calibration or not all(calibration.values()) or not held_out or not all(held_out.values()):
         raise InputError("int8 quantisation needs calibration triplets and at least one non-empty held-out set")
     if not max_drop >= 0:
@@ -196,17 +192,28 @@ def quantize_graph(
     return result
 
 
+def check_ir_output(output: str | os.PathLike, overwrite: bool = False) -> Path:
+    """``output`` as the ``.xml`` of an OpenVINO IR, checked with its ``.bin`` before any work:
+    :class:`InputError` for another suffix, or an existing file without ``overwrite``."""
+    out = Path(output)
+    if out.suffix.lower() != ".xml":
+        raise InputError(f"{out}: an int8 graph is written as OpenVINO IR; name it MODEL.xml (weights in MODEL.bin)")
+    for path in (out, out.with_suffix(".bin")):
+        check_output_path(path, overwrite=overwrite)
+    return out
+
+
 def _save_ir(ov, model, out: Path) -> None:
-    """Write ``out`` (.xml) and its .bin under temporary names, then rename the .bin first: a reader
-    never finds an .xml whose weights are missing or half written."""
-    tmp = out.with_name(f".{out.stem}.partial.xml")
-    try:
-        ov.save_model(model, str(tmp), compress_to_fp16=False)
-        os.replace(tmp.with_suffix(".bin"), out.with_suffix(".bin"))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-        tmp.with_suffix(".bin").unlink(missing_ok=True)
+    """Write ``out`` (.xml) and its .bin atomically (:func:`~ifrnet.io.files.atomic_output`), the
+    .bin published first: a reader never finds an .xml whose weights are missing or half written."""
+    # the inner block is published first
+    with atomic_output(out) as xml_tmp, atomic_output(out.with_suffix(".bin")) as bin_tmp:
+        written = xml_tmp.with_suffix(".bin")  # OpenVINO names the weights after the .xml it writes
+        try:
+            ov.save_model(model, str(xml_tmp), compress_to_fp16=False)
+            os.replace(written, bin_tmp)
+        finally:
+            written.unlink(missing_ok=True)
 
 
 #: size calibration and held-out frames are brought to (H, W): enough for the ranges to settle,

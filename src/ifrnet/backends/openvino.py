@@ -1,7 +1,8 @@
 """The OpenVINO engine: an exported IFRNet graph compiled by OpenVINO's CPU plugin, no torch.
 
 ``OpenVinoInterpolator(path)`` takes the graph ``ifrnet export`` writes (the same file the
-onnxruntime engine runs) and is an :class:`~ifrnet.engine.Engine` with the same frames in and out.
+onnxruntime engine runs), or the OpenVINO IR (``.xml`` + ``.bin``) that ``ifrnet export
+--precision int8`` writes, and is an :class:`~ifrnet.engine.Engine` with the same frames in and out.
 The graph is compiled once per input shape (batch, height, width): OpenVINO's CPU plugin runs a
 static shape faster than a dynamic one (IFRNet_S at 1280x720 on a 2-core AVX2 CPU: about 1.9 s
 static against 2.4 s dynamic and 2.6 s with onnxruntime), and a video has a single shape.
@@ -16,6 +17,7 @@ stream with the latency hint, since frames arrive one batch at a time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import OrderedDict
 
@@ -95,15 +97,18 @@ class OpenVinoInterpolator(GraphEngine):
         self.config: dict[str, object] = {
             "INFERENCE_PRECISION_HINT": _PRECISIONS[precision][0],
             "PERFORMANCE_HINT": "LATENCY",
-            # compiled shapes kept on disk: a later run at the same size skips the compile
-            "CACHE_DIR": str(cache_dir("openvino")),
         }
+        # compiled shapes kept on disk: a later run at the same size skips the compile; with no
+        # writable cache (read-only or unknown home) each run compiles
+        with contextlib.suppress(OSError, RuntimeError):
+            self.config["CACHE_DIR"] = str(cache_dir("openvino"))
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = int(threads)
         try:
             self.model = self.core.read_model(str(self.path))
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses for unreadable graphs
-            raise CheckpointError(f"{self.path}: not a usable ONNX model ({exc.__class__.__name__})") from None
+            kind = "OpenVINO IR (with its .bin beside it)" if self.path.suffix.lower() == ".xml" else "ONNX model"
+            raise CheckpointError(f"{self.path}: not a usable {kind} ({exc.__class__.__name__})") from None
         ir = self.path.suffix.lower() == ".xml"
         meta = _ir_metadata(self.model) if ir else _graph_metadata(self.path)
         self._read_metadata(meta)

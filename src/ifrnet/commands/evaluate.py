@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
 
     def engine(prescribed: float):
         """IFRNet's engine at the benchmark's scale, or at --scale when one is given."""
-        return engine_spec(args, scale=prescribed if args.scale is None else args.scale)
+        # scores are fp32's unless a precision is asked for: auto would take bf16 where it is native
+        scale = prescribed if args.scale is None else args.scale
+        return engine_spec(args, scale=scale, precision=args.precision or "fp32")
 
     engine(1.0)  # the engine options are checked before any file is read
     # options that pass through unchanged: the flag is the parameter's name

@@ -40,14 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-drop",
         type=checked_type(Option(help="", low=0.0), float),
-        default=DEFAULT_MAX_DROP,
+        default=None,
         metavar="DB",
         help=f"int8: refuse when a held-out set loses more PSNR than this (default {DEFAULT_MAX_DROP} dB)",
     )
     parser.add_argument(
         "--max-float-convs",
         type=checked_type(Option(help="", low=0), int),
-        default=8,
+        default=None,
         metavar="N",
         help="int8: at most N convolutions put back into float by the accuracy control (default 8; 0: none, "
         "the fastest graph, checked against --max-drop all the same)",
@@ -58,6 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.precision == "int8":
         return _int8(args)
+    if args.calibration or args.max_drop is not None or args.max_float_convs is not None:
+        from ..errors import InputError
+
+        raise InputError("--calibration, --max-drop and --max-float-convs apply to --precision int8")
     from ..export import export_onnx, verify_export
     from ..weights import load_model
 
@@ -72,18 +76,19 @@ def run(args: argparse.Namespace) -> int:
 
 def _int8(args: argparse.Namespace) -> int:
     import sys
+    from importlib.util import find_spec
     from pathlib import Path
 
-    from ..backends.int8 import footage_sets, quantize_graph
+    from ..backends.int8 import DEFAULT_MAX_DROP, check_ir_output, footage_sets, quantize_graph
     from ..errors import InputError
-    from ..export import cached_graph
-    from ..io.files import check_output_path
+    from ..export import DEFAULT_OPSET, cached_graph
 
-    out = Path(args.output)
-    if out.suffix.lower() != ".xml":
-        raise InputError(f"{out}: an int8 graph is written as OpenVINO IR; name it MODEL.xml (weights in MODEL.bin)")
-    for path in (out, out.with_suffix(".bin")):
-        check_output_path(path, overwrite=args.overwrite)  # before a minute of export and calibration
+    out = check_ir_output(args.output, args.overwrite)  # before a minute of export and calibration
+    for module, extra in (("nncf", "int8"), ("openvino", "int8"), ("onnxscript", "export")):
+        if find_spec(module) is None:
+            raise InputError(f"--precision int8 needs {module}: pip install 'ifrnet[{extra}]'")
+    if args.opset != DEFAULT_OPSET or args.no_verify:
+        raise InputError("--opset and --no-verify apply to the fp32 graph; --precision int8 starts from the cached one")
     for clip in args.calibration:
         if not Path(clip).exists():
             raise InputError(f"{clip}: no such calibration clip")
@@ -105,9 +110,9 @@ def _int8(args: argparse.Namespace) -> int:
         out,
         calibration,
         held_out,
-        max_drop=args.max_drop,
+        max_drop=DEFAULT_MAX_DROP if args.max_drop is None else args.max_drop,
         overwrite=args.overwrite,
-        max_reverted=args.max_float_convs,
+        max_reverted=8 if args.max_float_convs is None else args.max_float_convs,
     )
     print(f"wrote {out} and {out.with_suffix('.bin').name} (int8 convolutions; run with --backend openvino)")
     for name, drop in result.drops().items():

@@ -20,7 +20,8 @@ os.umask(_UMASK)
 def cache_dir(kind: str) -> Path:
     """The folder for cached artefacts of ``kind`` (exported graphs, compiled models), created on
     demand: ``$IFRNET_CACHE_DIR/kind``, else ``$XDG_CACHE_HOME/ifrnet/kind``, else
-    ``~/.cache/ifrnet/kind`` (the XDG base-directory convention). Everything in it can be deleted."""
+    ``~/.cache/ifrnet/kind`` (the XDG base-directory convention). Everything in it can be deleted.
+    Raises ``OSError`` when it cannot be made and ``RuntimeError`` when there is no home folder."""
     xdg = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     folder = Path(os.environ.get("IFRNET_CACHE_DIR") or xdg / "ifrnet") / kind
     folder.mkdir(parents=True, exist_ok=True)

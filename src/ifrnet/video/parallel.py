@@ -111,14 +111,16 @@ class WorkerPool(Engine):
         #: batches each worker has finished
         self.completed: list[int] = []
         self._lock = threading.Lock()
+        graphs: dict[tuple, str | None] = {}
         for device in self.devices:
             threads = spec.threads or (share if _on_cpu(device) else None)
-            # --backend auto is resolved here, once: the workers build what was chosen
+            # --backend auto is resolved here, and weights for a graph backend exported here, once:
+            # the workers build what was chosen
             resolved, self.chosen = spec.on(device, threads).resolve()
-            if resolved.backend != "torch" and not str(resolved.checkpoint or "").lower().endswith((".onnx", ".xml")):
-                from ..export import cached_graph  # exported here, once, not by each worker
-
-                resolved = replace(resolved, checkpoint=str(cached_graph(resolved.model, resolved.checkpoint)))
+            if resolved.backend != "torch":
+                key = (resolved.model, resolved.checkpoint)
+                graphs[key] = graphs.get(key) or resolved.with_graph().checkpoint
+                resolved = replace(resolved, checkpoint=graphs[key])
             self._specs.append(resolved)
             self._executors.append(
                 ProcessPoolExecutor(
