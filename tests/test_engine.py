@@ -136,6 +136,30 @@ def test_worker_pool_is_an_engine(tmp_path):
             assert np.array_equal(ours, theirs)
 
 
+def test_worker_pool_exports_weights_for_a_graph_backend_once_for_all_workers(tmp_path, monkeypatch):
+    """Two workers on a graph backend given weights: one export, in the parent, and both workers
+    are handed the graph (each exporting for itself would cost a minute per worker)."""
+    from ifrnet import export
+    from ifrnet.video.parallel import WorkerPool
+
+    exported = []
+
+    def fake_export(model, path, overwrite=False):  # the real exporter takes a minute
+        exported.append(path)
+        path.write_bytes(b"graph")
+        return path
+
+    monkeypatch.setattr(export, "export_onnx", fake_export)
+    weights = tmp_path / "w.pth"
+    torch.save(seeded_model().state_dict(), weights)
+    pool = WorkerPool(EngineSpec(backend="onnxruntime", checkpoint=str(weights)), ["cpu", "cpu"])
+    try:
+        assert len(exported) == 1
+        assert [s.checkpoint for s in pool._specs] == [str(exported[0])] * 2
+    finally:
+        pool.close(cancel=True)
+
+
 # -- --backend auto --
 
 

@@ -59,12 +59,15 @@ def _ir_metadata(model) -> dict[str, str]:
     return {key: value.astype(str) if hasattr(value, "astype") else str(value) for key, value in entries.items()}
 
 
-def native_precisions() -> frozenset[str]:
+def native_precisions(core=None) -> frozenset[str]:
     """Our precision names that OpenVINO's CPU plugin runs natively on this CPU (its
-    ``OPTIMIZATION_CAPABILITIES``): always fp32; bf16 with avx512_bf16 or AMX; fp16 on some."""
-    import openvino as ov
+    ``OPTIMIZATION_CAPABILITIES``, asked of ``core`` or a new ``openvino.Core``): always fp32;
+    bf16 with avx512_bf16 or AMX; fp16 on some."""
+    if core is None:
+        import openvino as ov
 
-    capabilities = set(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+        core = ov.Core()
+    capabilities = set(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
     return frozenset(name for name, (_, capability) in _PRECISIONS.items() if capability in capabilities)
 
 
@@ -88,7 +91,7 @@ class OpenVinoInterpolator(GraphEngine):
         if (device or "cpu").split(":")[0].lower() != "cpu":
             raise InputError(f"device {device!r} is not available to the openvino backend here; use --device cpu")
         self.core = ov.Core()
-        if precision not in native_precisions():
+        if precision not in native_precisions(self.core):
             raise InputError(
                 f"--precision {precision}: this CPU has no native {precision} (OpenVINO offers "
                 f"{', '.join(self.core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))}); use --precision fp32"
