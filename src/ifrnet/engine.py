@@ -214,12 +214,13 @@ class EngineSpec:
         if pinned and pinned not in BACKENDS[1:]:
             raise InputError(f"IFRNET_BACKEND must be one of {', '.join(BACKENDS[1:])}; got {pinned!r}")
         # the engines that can run the checkpoint: any for weights (graph engines export them)
+        suffix = _suffix(self.checkpoint)
         able = {"": BACKENDS[1:], ".onnx": ("onnxruntime", "openvino"), ".xml": ("openvino",)}
-        if pinned in able[_suffix(self.checkpoint)]:
+        if pinned in able[suffix]:
             return replace(self, backend=pinned), f"IFRNET_BACKEND={pinned}"
-        if _suffix(self.checkpoint) == ".xml":
+        if suffix == ".xml":
             return replace(self, backend="openvino"), "an OpenVINO IR (such as an int8 graph) runs on OpenVINO"
-        graph = _suffix(self.checkpoint) == ".onnx"
+        graph = suffix == ".onnx"
         torch_only = [
             flag
             for flag, given in (

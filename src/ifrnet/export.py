@@ -124,12 +124,15 @@ def cached_graph(name: str | None, checkpoint: str | os.PathLike | None) -> Path
     path, _ = resolve_checkpoint(name, checkpoint)
     digest = hashlib.sha256(Path(path).read_bytes())
     digest.update(f"{__version__}/opset{DEFAULT_OPSET}".encode())
+    folder, key = cache_dir("graphs"), digest.hexdigest()[:16]
+    # found by the digest alone: a cached graph costs no load of the weights
+    cached = sorted(folder.glob(f"*-{key}.onnx"))
+    if cached:
+        return cached[0]
     model = load_model(name, path, "cpu")
-    out = cache_dir("graphs") / f"{model.config.name}-{digest.hexdigest()[:16]}.onnx"
-    if not out.exists():
-        print(f"ifrnet: exporting {path.name} as a graph once (cached as {out})", file=sys.stderr, flush=True)
-        export_onnx(model, out, overwrite=True)
-    return out
+    out = folder / f"{model.config.name}-{key}.onnx"
+    print(f"ifrnet: exporting {path.name} as a graph once (cached as {out})", file=sys.stderr, flush=True)
+    return export_onnx(model, out, overwrite=True)
 
 
 def verify_export(

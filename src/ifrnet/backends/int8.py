@@ -36,6 +36,8 @@ from ..times import Padder
 
 #: the bound ``ifrnet export --precision int8`` refuses beyond (dB of PSNR on any held-out set)
 DEFAULT_MAX_DROP = 0.3
+#: at most this many convolutions are put back into float by the accuracy control, by default
+DEFAULT_MAX_REVERTED = 8
 #: op types left in float: everything NNCF would quantise except the convolutions
 _NOT_QUANTISED = (
     "Add",
@@ -92,9 +94,9 @@ def _psnrs(compiled, triplets: Sequence[Triplet]) -> list[float]:
 
 
 def _worst_set_loss(compiled_fp32, sets: Mapping[str, Sequence[Triplet]]):
-    """Items for NNCF's accuracy control and a validation function scoring a model by the PSNR lost
-    by its worst set (as 100 dB less that loss) (mean over that set's items given), so that no kind of footage is
-    traded for another: the fp32 score of each item is computed once here."""
+    """Items for NNCF's accuracy control, and a validation function that scores a model by the PSNR
+    its worst set loses (the mean over that set's items it is given), as 100 dB less that loss, so
+    that no kind of footage is traded for another. The fp32 score of each item is computed once here."""
     items = [(name, i, triplet) for name, triplets in sets.items() for i, triplet in enumerate(triplets)]
     reference = {
         (name, i): score for name, triplets in sets.items() for i, score in enumerate(_psnrs(compiled_fp32, triplets))
@@ -118,7 +120,7 @@ def quantize_graph(
     held_out: Mapping[str, Sequence[Triplet]],
     max_drop: float = DEFAULT_MAX_DROP,
     overwrite: bool = False,
-    max_reverted: int = 8,
+    max_reverted: int = DEFAULT_MAX_REVERTED,
 ) -> Int8Result:
     """Quantise ``graph`` (an ``ifrnet export`` ONNX file) to int8 and write it as OpenVINO IR.
 

@@ -107,12 +107,12 @@ class OpenVinoInterpolator(GraphEngine):
             self.config["CACHE_DIR"] = str(cache_dir("openvino"))
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = int(threads)
+        ir = self.path.suffix.lower() == ".xml"
         try:
             self.model = self.core.read_model(str(self.path))
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses for unreadable graphs
-            kind = "OpenVINO IR (with its .bin beside it)" if self.path.suffix.lower() == ".xml" else "ONNX model"
+            kind = "OpenVINO IR (with its .bin beside it)" if ir else "ONNX model"
             raise CheckpointError(f"{self.path}: not a usable {kind} ({exc.__class__.__name__})") from None
-        ir = self.path.suffix.lower() == ".xml"
         meta = _ir_metadata(self.model) if ir else _graph_metadata(self.path)
         self._read_metadata(meta)
         #: the weights' own precision: "int8" for a graph from 'ifrnet export --precision int8'

@@ -16,7 +16,7 @@ HELP = "write the model as an ONNX graph (any frame size, t as an input), or an 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..backends.int8 import DEFAULT_MAX_DROP
+    from ..backends.int8 import DEFAULT_MAX_DROP, DEFAULT_MAX_REVERTED
     from ..engine import Option
 
     parser.add_argument("-o", "--output", required=True, help="output .onnx file (.xml with --precision int8)")
@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=checked_type(Option(help="", low=0), int),
         default=None,
         metavar="N",
-        help="int8: at most N convolutions put back into float by the accuracy control (default 8; 0: none, "
+        help=f"int8: at most N convolutions put back into float by the accuracy control (default "
+        f"{DEFAULT_MAX_REVERTED}; 0: none, "
         "the fastest graph, checked against --max-drop all the same)",
     )
     add_engine_args(parser, only=("model", "checkpoint"))
@@ -79,7 +80,7 @@ def _int8(args: argparse.Namespace) -> int:
     from importlib.util import find_spec
     from pathlib import Path
 
-    from ..backends.int8 import DEFAULT_MAX_DROP, check_ir_output, footage_sets, quantize_graph
+    from ..backends.int8 import DEFAULT_MAX_DROP, DEFAULT_MAX_REVERTED, check_ir_output, footage_sets, quantize_graph
     from ..errors import InputError
     from ..export import DEFAULT_OPSET, cached_graph
 
@@ -112,7 +113,7 @@ def _int8(args: argparse.Namespace) -> int:
         held_out,
         max_drop=DEFAULT_MAX_DROP if args.max_drop is None else args.max_drop,
         overwrite=args.overwrite,
-        max_reverted=8 if args.max_float_convs is None else args.max_float_convs,
+        max_reverted=DEFAULT_MAX_REVERTED if args.max_float_convs is None else args.max_float_convs,
     )
     print(f"wrote {out} and {out.with_suffix('.bin').name} (int8 convolutions; run with --backend openvino)")
     for name, drop in result.drops().items():
