@@ -18,6 +18,7 @@ HELP = "write the model as an ONNX graph (any frame size, t as an input), or an 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..backends.int8 import DEFAULT_MAX_DROP, DEFAULT_MAX_REVERTED
     from ..engine import Option
+    from ..layouts import LAYOUTS
 
     parser.add_argument("-o", "--output", required=True, help="output .onnx file (.xml with --precision int8)")
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (>= 16, for GridSample; default 18)")
@@ -28,6 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("fp32", "int8"),
         default="fp32",
         help="fp32 (default): the ONNX graph; int8: its convolutions quantised (NNCF), as OpenVINO IR",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="ifrnet",
+        help="ifrnet (default): inputs img0, img1, embt, sides multiples of 16, padded by the engine; vs-mlrt: one "
+        "(1, 7, H, W) input of frame 0, frame 1 and a t plane, any size (padding inside), for vs-mlrt's plugins",
     )
     parser.add_argument(
         "--calibration",
@@ -58,7 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.precision == "int8":
+        if args.layout != "ifrnet":
+            from ..errors import InputError
+
+            raise InputError("--layout vs-mlrt writes an fp32 ONNX graph; it does not combine with --precision int8")
         return _int8(args)
+    if args.layout == "vs-mlrt":
+        return _vsmlrt(args)
     if args.calibration or args.max_drop is not None or args.max_float_convs is not None:
         from ..errors import InputError
 
@@ -118,4 +132,30 @@ def _int8(args: argparse.Namespace) -> int:
     print(f"wrote {out} and {out.with_suffix('.bin').name} (int8 convolutions; run with --backend openvino)")
     for name, drop in result.drops().items():
         print(f"  {name}: PSNR fp32 {result.fp32[name]:.2f} dB, int8 {result.int8[name]:.2f} dB ({-drop:+.2f})")
+    return 0
+
+
+def _vsmlrt(args: argparse.Namespace) -> int:
+    """The weights' graph (exported once into the cache) wrapped in vs-mlrt's layout, checked against it."""
+    import numpy as np
+
+    from ..backends.onnx import OnnxInterpolator
+    from ..errors import InputError
+    from ..export import DEFAULT_OPSET, cached_graph
+    from ..io.files import check_output_path
+    from ..layouts import run_vsmlrt_graph, write_vsmlrt_graph
+
+    check_output_path(args.output, overwrite=args.overwrite)  # before a minute of export
+    if args.opset != DEFAULT_OPSET:
+        raise InputError("--opset applies to the default layout; --layout vs-mlrt wraps the cached graph")
+    graph = cached_graph(args.model, args.checkpoint)
+    path = write_vsmlrt_graph(graph, args.output, overwrite=args.overwrite)
+    print(f"wrote {path} (vs-mlrt layout: input (1, 7, H, W) = frame 0 RGB, frame 1 RGB, t; output (1, 3, H, W))")
+    if not args.no_verify:
+        engine = OnnxInterpolator(graph)
+        rng = np.random.default_rng(0)
+        for h, w in ((90, 150), (37, 61)):
+            img0, img1 = rng.random((2, 1, 3, h, w), dtype=np.float32)
+            diff = np.abs(run_vsmlrt_graph(path, img0, img1, 0.3) - engine.interpolate(img0, img1, [0.3])[0]).max()
+            print(f"  against the default graph at {w}x{h}: max abs difference {float(diff):.2e}")
     return 0
