@@ -14,14 +14,36 @@ HELP = "interpolate a video file into a smoother or slower one"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="video file, folder of images, or pattern such as frames/%%08d.png")
-    parser.add_argument("-o", "--output", required=True, help="output video file, or frames/%%08d.png for PNG frames")
+    parser.add_argument(
+        "input", help="video file, folder of images, pattern such as frames/%%08d.png, or - for standard input (y4m)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output video file, frames/%%08d.png for PNG frames, or - for YUV4MPEG2 on standard output",
+    )
+    pipes = parser.add_argument_group("pipes")
+    pipes.add_argument(
+        "--input-format",
+        default=None,
+        metavar="FMT",
+        help="FFmpeg demuxer of the input (y4m, nut, ...), as ffmpeg's -f; default: probed (a named pipe too)",
+    )
+    pipes.add_argument(
+        "--output-format",
+        default=None,
+        metavar="FMT",
+        help="FFmpeg muxer of the output (y4m, nut, matroska, ...); default: from the extension, y4m for -",
+    )
     rate = parser.add_mutually_exclusive_group()
     rate.add_argument("--factor", type=positive_int, default=None, help="multiply the frame rate by N (default 2)")
     rate.add_argument("--fps", default=None, help="output frame rate: 60, 59.94 or 60000/1001")
     rate.add_argument("--slowmo", type=positive_int, default=None, help="N times slower at the same frame rate")
     enc = parser.add_argument_group("encoding")
-    enc.add_argument("--codec", default="libx264", help="FFmpeg encoder: libx264 (default), libx265, ffv1, ...")
+    enc.add_argument(
+        "--codec", default=None, help="FFmpeg encoder: libx264 (default), libx265, ffv1, ...; y4m holds raw frames"
+    )
     enc.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (lower is better; 18)")
     enc.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
     enc.add_argument(
@@ -101,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         args.factor = 2
     # options that pass through unchanged: the flag is the field's name
     passed = ("factor", "slowmo", "codec", "crf", "preset", "pix_fmt", "batch", "overwrite", "deinterlace", "dedup")
+    passed += ("input_format", "output_format")
     options = VideoOptions(
         **{name: getattr(args, name) for name in passed},
         fps=parse_rate(args.fps) if args.fps is not None else None,
@@ -119,5 +142,6 @@ def run(args: argparse.Namespace) -> int:
     for notice in summary.notices:
         print(f"ifrnet: note: {notice}", file=sys.stderr)
     if not args.quiet:
-        print("\n".join(summary.lines()))
+        # standard output may be the video itself (-o -): the report never goes there then
+        print("\n".join(summary.lines()), file=sys.stderr if args.output == "-" else sys.stdout)
     return 0

@@ -26,10 +26,17 @@ from ..engine import Engine
 from ..errors import IFRNetError, InputError
 from ..io.files import atomic_output, check_output_path, hide_temporary_names, quietly
 from .parallel import result_of
-from .reader import FrameSource, SourceFrame, VideoInfo, open_source
+from .reader import FrameSource, SourceFrame, VideoInfo, demuxer_name, is_stream, open_source
 from .scenes import DEFAULT_HOLD_TOLERANCE, DEFAULT_SCENE_THRESHOLD, Change, CutList, SceneDetector, held
 from .schedule import Step, Timeline
-from .writer import FrameSink, ImageSequenceWriter, VideoFileWriter, check_not_an_input, is_folder_output
+from .writer import (
+    STDOUT,
+    FrameSink,
+    ImageSequenceWriter,
+    VideoFileWriter,
+    check_not_an_input,
+    is_folder_output,
+)
 
 _END = object()
 #: most new frames per source frame (--factor, --slowmo, --fps / input rate): beyond it a run is
@@ -46,7 +53,8 @@ class VideoOptions:
     factor: int | None = None
     fps: Fraction | None = None
     slowmo: int | None = None
-    codec: str = "libx264"
+    #: FFmpeg encoder; ``None``: libx264, or raw frames for YUV4MPEG2
+    codec: str | None = None
     crf: int | None = 18
     preset: str | None = "medium"
     pix_fmt: str | None = None
@@ -64,6 +72,10 @@ class VideoOptions:
     dedup_tolerance: float = DEFAULT_HOLD_TOLERANCE
     #: cuts given by the user (``--cuts FILE``), held in addition to detected ones
     cuts: CutList | None = None
+    #: FFmpeg demuxer for the input (``y4m``, ``nut``; ``None``: FFmpeg probes it)
+    input_format: str | None = None
+    #: FFmpeg muxer for the output (``None``: from its extension; YUV4MPEG2 for ``-``)
+    output_format: str | None = None
 
     def rates(self, input_rate: Fraction) -> tuple[Fraction, Fraction]:
         """(rate at which the source is sampled, rate written to the output)."""
@@ -170,12 +182,20 @@ def interpolate_video(
     """
     options = options or VideoOptions(factor=2)
     started = time.perf_counter()
-    folder = is_folder_output(output)  # before Path() drops the trailing slash of "frames/"
-    output = Path(output)
-    _check_request(source_path, output, folder, options)
+    streaming = is_stream(output)  # standard output or a named pipe: written in place, front to back
+    folder = not streaming and is_folder_output(output)  # before Path() drops the trailing slash of "frames/"
+    container_format = None if folder else _container_format(output, options.output_format)
+    output = STDOUT if str(output) == "-" else Path(output)
+    _check_request(source_path, output, folder, streaming, options)
     source = open_source(
-        source_path, options.input_fps, keep_depth=True, keep_native=not folder, deinterlace=options.deinterlace
+        source_path,
+        options.input_fps,
+        keep_depth=True,
+        keep_native=not folder,
+        deinterlace=options.deinterlace,
+        input_format=options.input_format,
     )
+    once = getattr(source, "streaming", False)  # a piped input cannot be opened again for its audio
     owned = None
     finished = False
     try:
@@ -183,7 +203,7 @@ def interpolate_video(
         sample_rate, write_rate = options.rates(info.rate)
         summary = VideoSummary(input=info, output=output, output_rate=write_rate)
         timed = options.slowmo is None
-        summary.audio = _audio_plan(info, folder, options.slowmo)
+        summary.audio = _audio_plan(info, folder, options.slowmo, once)
         with contextlib.ExitStack() as stack:
             # the output is opened (encoder, pixel format, container, a writable folder) before the
             # model loads: a fault there costs no model load and leaves nothing behind
@@ -191,17 +211,19 @@ def interpolate_video(
                 sink: FrameSink = ImageSequenceWriter(output, overwrite=options.overwrite, rotation=info.rotation)
             else:
                 sink = VideoFileWriter(
-                    stack.enter_context(atomic_output(output)),
+                    output if streaming else stack.enter_context(atomic_output(output)),
                     info,
                     write_rate,
                     codec=options.codec,
                     crf=options.crf,
                     preset=options.preset,
                     pix_fmt=options.pix_fmt,
-                    copy_from=Path(source_path) if info.codec != "images" else None,
+                    copy_from=Path(source_path) if info.codec != "images" and not once else None,
                     timed=timed,
                     start=info.start if timed else Fraction(0),
-                    container_format=_container_format(output),
+                    container_format=container_format,
+                    streaming=streaming,
+                    deinterlaced=options.deinterlace,
                 )
             executed = False
             try:
@@ -226,23 +248,35 @@ def interpolate_video(
     return summary
 
 
-def _check_request(source_path: str | os.PathLike, output: Path, folder: bool, options: VideoOptions) -> None:
+def _check_request(
+    source_path: str | os.PathLike, output: Path, folder: bool, streaming: bool, options: VideoOptions
+) -> None:
     """Options first, then the files: what can be refused before anything is opened."""
     if options.batch is not None and not 1 <= options.batch <= MAX_BATCH:
         raise InputError(f"--batch must be from 1 to {MAX_BATCH}; got {options.batch}")
     if options.fps is None:
         options.rates(Fraction(1))  # --factor / --slowmo ranges; --fps needs the input's rate
-    check_not_an_input(output, source_path, folder)
-    if not folder:
-        check_output_path(output, [source_path], options.overwrite)
+    if output == STDOUT:
+        if os.isatty(1):
+            raise InputError("-o -: standard output is a terminal; pipe it into a program (| ffmpeg -i - ...)")
+    elif not streaming:
+        check_not_an_input(output, source_path, folder)
+        if not folder:
+            check_output_path(output, [source_path], options.overwrite)
 
 
-def _audio_plan(info: VideoInfo, folder: bool, slowmo: int | None) -> str:
+def _audio_plan(info: VideoInfo, folder: bool, slowmo: int | None, once: bool = False) -> str:
     """What happens to the source's audio, in words for the summary."""
     if not info.audio_streams:
         return "none in the input"
-    if folder or slowmo:
-        why = "slow motion changes the duration" if slowmo else "image sequences hold no audio"
+    if folder or slowmo or once:
+        why = (
+            "slow motion changes the duration"
+            if slowmo
+            else "image sequences hold no audio"
+            if folder
+            else "a piped input is read once, for its video"
+        )
         return f"dropped ({why})"
     return "copied"
 
@@ -260,16 +294,29 @@ def _gather_notices(summary: VideoSummary, source: FrameSource, sink: FrameSink,
         summary.audio = "partly dropped (see notices)"
 
 
-def _container_format(path: Path) -> str | None:
+def _container_format(path: str | os.PathLike, given: str | None = None) -> str:
+    """FFmpeg's muxer for an output: ``given`` (``--output-format``), else YUV4MPEG2 for ``-``, else
+    from the extension. Raises :class:`InputError` for a muxer FFmpeg lacks or an extension it cannot
+    place."""
     import av
 
-    suffix = path.suffix.lower().lstrip(".")
-    known = {"mkv": "matroska", "mp4": "mp4", "mov": "mov", "webm": "webm", "avi": "avi", "m4v": "mp4", "ts": "mpegts"}
+    if given is not None:
+        name = demuxer_name(given)
+        if name not in av.formats_available:
+            raise InputError(f"--output-format {given}: FFmpeg has no such muxer (y4m, nut, matroska, mp4, ...)")
+        return name
+    if str(path) == "-":
+        return "yuv4mpegpipe"
+    suffix = Path(path).suffix.lower().lstrip(".")
+    known = {"mkv": "matroska", "m4v": "mp4", "ts": "mpegts", "y4m": "yuv4mpegpipe"}
     if suffix in known:
         return known[suffix]
     if suffix in av.formats_available:
         return suffix
-    raise InputError(f"{path}: cannot tell the container format from the extension; use .mp4, .mkv, .mov or .webm")
+    raise InputError(
+        f"{path}: cannot tell the container format from the extension; use .mp4, .mkv, .mov, .webm or .y4m "
+        "(or --output-format)"
+    )
 
 
 class _Run:

@@ -69,6 +69,8 @@ class VideoInfo:
     time_base: Fraction | None = None
     #: ``"top field first"`` / ``"bottom field first"`` for interlaced sources, else ``None``
     field_order: str | None = None
+    #: the shape of a pixel (width / height; 8/9 for PAL 4:3 DVD), ``None`` where unknown or square
+    sample_aspect_ratio: Fraction | None = None
 
     @property
     def depth(self) -> int:
@@ -120,18 +122,27 @@ class VideoFileReader(FrameSource):
         keep_depth: bool = False,
         keep_native: bool = False,
         deinterlace: bool = False,
+        input_format: str | None = None,
     ) -> None:
         import av
 
-        self.path = Path(path)
-        if not self.path.exists():
+        #: read once, front to back (standard input, a named pipe): nothing is opened twice
+        self.streaming = is_stream(path)
+        self.path = STDIN if str(path) == "-" else Path(path)
+        if not self.streaming and not self.path.exists():
             raise InputError(f"{self.path}: no such file")
         if self.path.is_dir():
             raise InputError(f"{self.path}: is a directory; for image folders pass the folder or a %d pattern")
+        demuxer = demuxer_name(input_format)
+        if demuxer is not None and demuxer not in av.formats_available:
+            raise InputError(f"--input-format {input_format}: FFmpeg has no such demuxer (y4m, nut, matroska, ...)")
+        url = "pipe:0" if self.path == STDIN else str(self.path)
+        self._peeked: list[object] = []
         try:
-            self.container = av.open(str(self.path), metadata_errors="ignore")
+            self.container = av.open(url, format=demuxer, metadata_errors="ignore")
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-            raise InputError(f"{self.path}: not a readable video file ({_ffmpeg_reason(exc)})") from None
+            what = "stream" if self.streaming else "file"
+            raise InputError(f"{self.path}: not a readable video {what} ({_ffmpeg_reason(exc)})") from None
         if not self.container.streams.video:
             self.container.close()
             raise InputError(f"{self.path}: has no video stream")
@@ -195,10 +206,12 @@ class VideoFileReader(FrameSource):
             pix_fmt=pix_fmt,
             time_base=Fraction(tb),
             field_order=field_order,
+            sample_aspect_ratio=Fraction(ctx.sample_aspect_ratio) if ctx.sample_aspect_ratio else None,
         )
 
     def _first_frame(self):
-        """The first decodable frame, from a second, short-lived demuxer.
+        """The first decodable frame, from a second, short-lived demuxer (for a stream, which can be
+        read only once, decoded by the main one and kept for :meth:`frames`).
 
         PyAV exposes the display matrix, the real pixel format and the interlacing flags on
         decoded frames only; a separate demuxer keeps this probe from consuming the frames the
@@ -206,6 +219,10 @@ class VideoFileReader(FrameSource):
         """
         import av
 
+        if self.streaming:
+            self._decoder = self._decoded()
+            self._peeked = [frame for frame in itertools.islice(self._decoder, 1)]
+            return self._peeked[0] if self._peeked else None
         try:
             with av.open(str(self.path), metadata_errors="ignore") as probe:
                 for frame in probe.decode(video=0):
@@ -231,7 +248,9 @@ class VideoFileReader(FrameSource):
         index = 0
         network_format = "rgb48le" if self.keep_depth and self.info.depth > 8 else "rgb24"
         alpha = PixelFormat.of(self.info.pix_fmt).alpha or PixelFormat.of(self.info.pix_fmt).palette
-        timed = self._timed(self._decoded(), step)
+        decoded = itertools.chain(self._peeked, self._decoder) if self.streaming else self._decoded()
+        self._peeked = []
+        timed = self._timed(decoded, step)
         for time, frame in self._deinterlaced(timed) if self.deinterlace else timed:
             if alpha:
                 _refuse_transparency(frame, self.path)
@@ -535,18 +554,48 @@ def open_source(
     keep_depth: bool = False,
     keep_native: bool = False,
     deinterlace: bool = False,
+    input_format: str | None = None,
 ) -> FrameSource:
     """A video file reader, or an image-sequence reader for folders and ``%d`` patterns.
 
-    An existing file is always read as a video, whatever its name; ``rate`` applies to image
-    sequences (their frame rate); the keyword options are :class:`VideoFileReader`'s.
+    An existing file is always read as a video, whatever its name; ``-`` is standard input and a
+    named pipe is read as one too (:func:`is_stream`); ``rate`` applies to image sequences (their
+    frame rate); the keyword options are :class:`VideoFileReader`'s.
     """
     p = Path(path)
-    if is_sequence(p):
+    if input_format is None and not is_stream(path) and is_sequence(p):
         if deinterlace:
             raise InputError(f"{p}: --deinterlace applies to video files, not image sequences")
         return ImageFolderReader(p, rate)
-    return VideoFileReader(p, keep_depth=keep_depth, keep_native=keep_native, deinterlace=deinterlace)
+    return VideoFileReader(
+        path, keep_depth=keep_depth, keep_native=keep_native, deinterlace=deinterlace, input_format=input_format
+    )
+
+
+#: how standard input is named in messages and summaries
+STDIN = Path("<stdin>")
+#: short names people use for FFmpeg's demuxers and muxers (``ffmpeg -f`` takes the long ones)
+FORMAT_ALIASES = {"y4m": "yuv4mpegpipe", "yuv4mpeg": "yuv4mpegpipe", "mkv": "matroska"}
+
+
+def demuxer_name(name: str | None) -> str | None:
+    """FFmpeg's name for a container format as people write it (``y4m`` -> ``yuv4mpegpipe``)."""
+    return None if name is None else FORMAT_ALIASES.get(name.lower(), name.lower())
+
+
+def is_stream(path: str | os.PathLike) -> bool:
+    """Whether ``path`` can be read or written only once, front to back: ``-`` (standard input or
+    output), a named pipe, a character device or a socket. Such a path is never probed twice,
+    never replaced through a temporary name and never refused as an existing output."""
+    import stat
+
+    if str(path) == "-":
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
 def _ffmpeg_reason(exc: BaseException) -> str:

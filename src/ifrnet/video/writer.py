@@ -92,6 +92,16 @@ def output_colour(info: VideoInfo, pix_fmt: str) -> Colour:
     return Colour(colour.colorspace, rng, colour.color_primaries, colour.color_trc)
 
 
+#: how standard output is named in messages and summaries
+STDOUT = Path("<stdout>")
+#: the pixel formats a YUV4MPEG2 header can name (libavformat/yuv4mpegenc.c)
+Y4M_FORMATS = (
+    *("gray", "gray9le", "gray10le", "gray12le", "gray16le"),
+    *("yuv411p", "yuv420p", "yuv422p", "yuv444p", "yuv440p", "yuva444p"),
+    *(f"yuv{s}p{d}le" for s in ("420", "422", "444") for d in ("9", "10", "12", "14", "16")),
+)
+
+
 class VideoFileWriter(FrameSink):
     """Any FFmpeg encoder in any container PyAV can write; other streams copied from ``copy_from``.
 
@@ -99,6 +109,10 @@ class VideoFileWriter(FrameSink):
     (with a notice). ``copy_from``: the input file whose subtitles, attachments, chapters and tags
     are copied, and its audio too when ``copy_audio``; ``timed`` says whether the output keeps the
     source's timeline (not for slow motion), without which audio and subtitles cannot follow.
+    ``codec`` ``None``: libx264, or raw frames for YUV4MPEG2 (``container_format``
+    ``"yuv4mpegpipe"``: 8-16 bit YUV or grey, the source's field order unless ``deinterlaced``).
+    ``path`` ``-`` is standard output; ``streaming`` (standard output, a named pipe) writes
+    front to back only. The source's pixel aspect ratio is kept.
     """
 
     def __init__(
@@ -106,7 +120,7 @@ class VideoFileWriter(FrameSink):
         path: str | os.PathLike,
         info: VideoInfo,
         rate: Fraction,
-        codec: str = "libx264",
+        codec: str | None = None,
         crf: int | None = 18,
         preset: str | None = "medium",
         pix_fmt: str | None = None,
@@ -114,18 +128,25 @@ class VideoFileWriter(FrameSink):
         timed: bool = True,
         start: Fraction = Fraction(0),
         container_format: str | None = None,
+        streaming: bool = False,
+        deinterlaced: bool = False,
     ) -> None:
         import av
 
-        self.path = Path(path)
+        self.path = STDOUT if str(path) == "-" else Path(path)
         self.notices = []
         self.rate = Fraction(rate)
         self._pts_offset = round(start * self.rate)
+        y4m = container_format == "yuv4mpegpipe"
+        if y4m and codec not in (None, "wrapped_avframe", "rawvideo"):
+            raise InputError(f"{self.path}: YUV4MPEG2 holds raw frames; --codec {codec} applies to other containers")
+        codec = codec or ("wrapped_avframe" if y4m else "libx264")
         try:
             encoder = av.Codec(codec, "w")
         except (av.error.FFmpegError, ValueError):
             raise InputError(f"unknown or unavailable video encoder {codec!r}") from None
-        formats = [f.name for f in (encoder.video_formats or [])]
+        # YUV4MPEG2 takes the frames as they are, in the formats its header can name
+        formats = list(Y4M_FORMATS) if y4m else [f.name for f in (encoder.video_formats or [])]
         if encoder.type != "video":
             raise InputError(f"{codec!r} is not a video encoder")
         if pix_fmt is None:
@@ -138,9 +159,14 @@ class VideoFileWriter(FrameSink):
             raise InputError(f"encoder {codec} cannot write pixel format {pix_fmt}; it supports {', '.join(formats)}")
         self._check_size(info, pix_fmt)
         try:
-            # faststart: the index goes first, so the file plays while it downloads
-            options = {"movflags": "+faststart"} if container_format in ("mp4", "mov") else {}
-            self.container = av.open(str(self.path), "w", format=container_format, options=options)
+            # faststart: the index goes first, so the file plays while it downloads (a pipe cannot go back)
+            options = {"movflags": "+faststart"} if container_format in ("mp4", "mov") and not streaming else {}
+            if y4m:
+                # FFmpeg writes 9-16 bit YUV4MPEG2 (its C420p10-style tags) only when told that
+                # tags outside the original specification are fine: every current reader knows them
+                options["strict"] = "unofficial"
+            url = "pipe:1" if self.path == STDOUT else str(self.path)
+            self.container = av.open(url, "w", format=container_format, options=options)
         except (av.error.FFmpegError, ValueError) as exc:
             raise InputError(f"{self.path}: cannot write this file type ({exc})") from None
         try:
@@ -164,6 +190,12 @@ class VideoFileWriter(FrameSink):
         self._tag_colour()
         if info.rotation:
             self.stream.set_display_rotation(info.rotation)
+        if info.sample_aspect_ratio:
+            self.stream.codec_context.sample_aspect_ratio = info.sample_aspect_ratio
+        if y4m and info.field_order and not deinterlaced:
+            # the header's I flag: frames passed through are still interlaced, and an encoder
+            # downstream should know (the new frames are made from them as progressive pictures)
+            self.stream.codec_context.field_order = 2 if info.field_order == "top field first" else 3
         self._copier = None
         if copy_from is not None:
             self._copier = _StreamCopier(copy_from, self.container, self.stream, self.notices, timed)
