@@ -12,7 +12,7 @@ import pytest
 
 from ifrnet import InputError, Interpolator
 from ifrnet.cli import main
-from ifrnet.video import TimeMap, VideoOptions, interpolate_video, parse_rate
+from ifrnet.video import Timeline, TimeMap, VideoOptions, interpolate_video, parse_rate
 
 from .conftest import seeded_model
 from .videos import audio_packets, moving_frames, read_clip, real_frames, write_clip
@@ -55,6 +55,42 @@ def test_time_map_does_not_drift_over_hours():
     assert tm.count_until(Fraction(hours)) == -(-hours * 60000 // 1001)
     steps = tm.steps_between(Fraction(hours) - Fraction(1, 25), Fraction(hours))
     assert all(0 <= s.t < 1 for s in steps) and len(steps) in (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("rate", "factor", "sample_rate"),
+    [
+        (Fraction(24000, 1001), None, Fraction(60000, 1001)),
+        (Fraction(25), None, Fraction(60)),
+        (Fraction(60), None, Fraction(24)),  # fewer output frames than source frames
+        (Fraction(30000, 1001), None, Fraction(30000, 1001)),
+        (Fraction(24000, 1001), 2, None),
+        (Fraction(10), 5, None),
+    ],
+)
+def test_frame_map_is_the_timeline_in_any_order(rate, factor, sample_rate):
+    """:class:`FrameMap` (random access, for VapourSynth) places output frames as :class:`Timeline`
+    fed in order does, for single intervals, for spans of several frames (held drawings with
+    --dedup) and for the last frame; ``source_of`` names each output frame's interval."""
+    from ifrnet.video.schedule import FrameMap
+
+    n = 37
+    kept = [0, 1, 2, 5, 6, 7, 11, 12, 20, 21, 22, 23, 30, 36]  # drawings; the frames between are held
+    for frames in (list(range(n)), kept):
+        timeline = Timeline(Fraction(0), rate, factor=factor, sample_rate=sample_rate)
+        fmap = FrameMap(n, rate, factor=factor, sample_rate=sample_rate)
+        expected, got = [], []
+        for a, b in itertools.pairwise(frames):
+            expected += timeline.steps_to(b / rate)
+            got += fmap.steps(a, b)
+        expected += timeline.finish((n - frames[-1]) / rate)
+        got += fmap.steps(frames[-1], n)
+        assert got == expected
+        assert [s.index for s in got] == list(range(len(fmap)))
+    for a in range(n):
+        assert all(fmap.source_of(s.index) == a for s in fmap.steps(a, a + 1))
+    with pytest.raises(IndexError):
+        fmap.source_of(len(fmap))
 
 
 # -- end to end on generated and real footage --

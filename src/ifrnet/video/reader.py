@@ -139,7 +139,7 @@ class VideoFileReader(FrameSource):
         url = "pipe:0" if self.path == STDIN else str(self.path)
         self._peeked: list[object] = []
         try:
-            self.container = av.open(url, format=demuxer, metadata_errors="ignore")
+            self.container = open_input(url, format=demuxer)
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
             what = "stream" if self.streaming else "file"
             raise InputError(f"{self.path}: not a readable video {what} ({_ffmpeg_reason(exc)})") from None
@@ -224,7 +224,7 @@ class VideoFileReader(FrameSource):
             self._peeked = [frame for frame in itertools.islice(self._decoder, 1)]
             return self._peeked[0] if self._peeked else None
         try:
-            with av.open(str(self.path), metadata_errors="ignore") as probe:
+            with open_input(str(self.path)) as probe:
                 for frame in probe.decode(video=0):
                     return frame
         except av.error.FFmpegError:
@@ -570,6 +570,16 @@ def open_source(
     return VideoFileReader(
         path, keep_depth=keep_depth, keep_native=keep_native, deinterlace=deinterlace, input_format=input_format
     )
+
+
+def open_input(url: str, **kwargs: object):
+    """``av.open`` for reading, tags that are not valid UTF-8 skipped rather than fatal: PyAV 18
+    needs ``metadata_errors="ignore"`` for that; PyAV 19 dropped the argument (its own decoding applies)."""
+    import av
+
+    if int(av.__version__.split(".")[0]) < 19:
+        kwargs["metadata_errors"] = "ignore"
+    return av.open(url, **kwargs)
 
 
 #: how standard input is named in messages and summaries

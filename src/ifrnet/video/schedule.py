@@ -41,6 +41,13 @@ def parse_rate(text: str | float | Fraction) -> Fraction:
     return rate
 
 
+def pass_through_tolerance(rate: Fraction, sample_rate: Fraction, tick: Fraction = Fraction(0)) -> Fraction:
+    """How near an output time must be to a source frame for that frame to be passed through
+    (``--fps``): half a timestamp tick, and at least 1/50 of the shorter frame interval: invisible,
+    yet enough for jittery phone timestamps to land on the output times they mean."""
+    return max(Fraction(tick) / 2, 1 / (50 * max(Fraction(rate), Fraction(sample_rate))))
+
+
 @dataclass(frozen=True)
 class Step:
     """One output frame: its number and where it lies between the two source frames around it."""
@@ -116,9 +123,7 @@ class Timeline:
         self.next_index = 0
         if sample_rate is not None:
             self.map = TimeMap(self.origin, sample_rate)
-            # half a tick, and at least 1/50 of the shorter frame interval: invisible, yet
-            # enough for jittery phone timestamps to land on the output times they mean
-            self.tolerance = max(self.tick / 2, 1 / (50 * max(self.rate, Fraction(sample_rate))))
+            self.tolerance = pass_through_tolerance(self.rate, Fraction(sample_rate), self.tick)
 
     def snap(self, time: Fraction) -> Fraction:
         """``time`` on the nominal grid if a rounding of the timestamp explains the difference."""
@@ -156,4 +161,60 @@ class Timeline:
         for k in range(self.map.first_at_or_after(a - tol), self.map.first_at_or_after(a + span - tol)):
             offset = self.map.time_of(k) - a
             steps.append(Step(k, Fraction(0) if abs(offset) <= tol else offset / span))
+        return steps
+
+
+class FrameMap:
+    """Random access to the time map of a constant-rate source (a VapourSynth clip): which output
+    frames lie between source frames ``a`` and ``b`` and at which t, in any order.
+
+    The placement is :class:`Timeline`'s for a source whose frame n is at ``n / rate`` and lasts
+    ``1 / rate``: ``factor`` N puts N output frames in each source interval (N m across an
+    interval of m frames, as with ``--dedup``), ``sample_rate`` shows output frame k at
+    ``k / sample_rate``, passing a source frame through within :func:`pass_through_tolerance`.
+    ``tests/test_video.py`` checks it against :class:`Timeline` fed in order.
+    """
+
+    def __init__(
+        self, frames: int, rate: Fraction, *, factor: int | None = None, sample_rate: Fraction | None = None
+    ) -> None:
+        if (factor is None) == (sample_rate is None):
+            raise InputError("a frame map needs exactly one of factor and sample_rate")
+        if frames < 1:
+            raise InputError(f"a clip needs at least one frame; got {frames}")
+        self.frames, self.rate, self.factor = int(frames), Fraction(rate), factor
+        if sample_rate is not None:
+            self.map = TimeMap(Fraction(0), Fraction(sample_rate))
+            self.tolerance = pass_through_tolerance(self.rate, Fraction(sample_rate))
+
+    def __len__(self) -> int:
+        """Output frames in all (the last source frame lasting one interval)."""
+        return self._first(self.frames)
+
+    def _first(self, n: int) -> int:
+        """The first output frame at or after source frame ``n`` (within the tolerance)."""
+        if self.factor is not None:
+            return self.factor * n
+        return self.map.first_at_or_after(n / self.rate - self.tolerance)
+
+    def source_of(self, k: int) -> int:
+        """The source frame at or before output frame ``k`` (0 <= k < len): the start of its interval."""
+        if not 0 <= k < len(self):
+            raise IndexError(f"output frame {k} is outside 0..{len(self) - 1}")
+        if self.factor is not None:
+            return k // self.factor
+        return min(self.frames - 1, math.floor((self.map.time_of(k) + self.tolerance) * self.rate))
+
+    def steps(self, a: int, b: int) -> list[Step]:
+        """The output frames from source frame ``a`` up to (not including) ``b`` (``frames`` for the
+        end), with ``t`` measured across ``[a, b)``: 0 for ``a`` passed through."""
+        first, end = self._first(a), self._first(b)
+        if self.factor is not None:
+            n = end - first
+            return [Step(first + k, Fraction(k, n)) for k in range(n)]
+        start, span = a / self.rate, (b - a) / self.rate
+        steps = []
+        for k in range(first, end):
+            offset = self.map.time_of(k) - start
+            steps.append(Step(k, Fraction(0) if abs(offset) <= self.tolerance else offset / span))
         return steps

@@ -30,7 +30,7 @@ from .formats import (
     from_rgb,
     is_jpeg_format,
 )
-from .reader import IMAGE_SUFFIXES, SourceFrame, VideoInfo, is_pattern, pattern_regex
+from .reader import IMAGE_SUFFIXES, SourceFrame, VideoInfo, is_pattern, open_input, pattern_regex
 
 #: Codecs that take x264-style ``crf``/``preset`` options.
 _CRF_CODECS = {"libx264", "libx264rgb", "libx265", "libvpx-vp9", "libsvtav1"}
@@ -261,7 +261,7 @@ class _StreamCopier:
     def __init__(self, source: Path, container, video, notices: list[str], timed: bool) -> None:
         import av
 
-        self.input = av.open(str(source), metadata_errors="ignore")
+        self.input = open_input(str(source))
         self.output = container
         self.streams = {}
         self.transcode: set[int] = set()

@@ -1,0 +1,383 @@
+"""IFRNet as a VapourSynth filter: ``ifrnet.vapoursynth.interpolate(clip, ...)``.
+
+>>> import vapoursynth as vs  # doctest: +SKIP
+>>> from ifrnet.vapoursynth import interpolate  # doctest: +SKIP
+>>> rgb = vs.core.resize.Bicubic(clip, format=vs.RGBS, matrix_in_s="709")  # doctest: +SKIP
+>>> smooth = interpolate(rgb, fps_num=60000, fps_den=1001, backend="onnxruntime")  # doctest: +SKIP
+
+The output is what ``ifrnet video`` writes for the same frames and options, frame for frame: the
+same time map (:class:`ifrnet.video.schedule.FrameMap`, exact fractions), the same scene rules
+(:mod:`ifrnet.video.scenes`), the same ``--dedup`` logic and any :class:`~ifrnet.engine.Engine`.
+VapourSynth asks for frames in any order and from several threads; each output frame is worked
+out from the frames around it, so any order gives the same frames.
+
+Needs VapourSynth (``pip install vapoursynth``, Python 3.12 or later) and numpy; the torch engine
+needs torch, ``backend="onnxruntime"`` or ``"openvino"`` with a graph from ``ifrnet export`` do not.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from .engine import Engine, EngineSpec
+from .errors import InputError
+from .video.pipeline import VideoOptions
+from .video.scenes import (
+    CUT_LOOKAHEAD,
+    DEFAULT_HOLD_TOLERANCE,
+    DEFAULT_SCENE_THRESHOLD,
+    Change,
+    PairMeasures,
+    Thumbnail,
+    check_hold_tolerance,
+    check_scene_threshold,
+    held,
+    is_cut,
+    measure_pair,
+)
+from .video.schedule import FrameMap, Step
+
+if TYPE_CHECKING:
+    import vapoursynth as vs
+
+__all__ = ["interpolate"]
+
+#: output frames of one pair computed in one engine call (the pair encoded once) when a frame of
+#: it is asked for; a longer span (a drawing held for many frames, with dedup) goes frame by frame
+PAIR_BATCH = 8
+#: what is kept between requests: decoded frames, thumbnails and pair measures, finished pairs
+_FRAMES_KEPT = 16
+_THUMBS_KEPT = 512
+_PAIRS_KEPT = 8
+#: frame properties of scene changes (set by misc.SCDetect, mv.SCDetection and others)
+_NEXT, _PREV = "_SceneChangeNext", "_SceneChangePrev"
+
+
+def interpolate(
+    clip: vs.VideoNode,
+    factor: int | None = None,
+    fps_num: int | None = None,
+    fps_den: int = 1,
+    *,
+    model: str | None = None,
+    checkpoint: str | None = None,
+    backend: str = "auto",
+    device: str | None = None,
+    scale: float = 1.0,
+    precision: str | None = None,
+    threads: int | None = None,
+    scene_detect: bool = True,
+    scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
+    dedup: bool = False,
+    dedup_tolerance: float = DEFAULT_HOLD_TOLERANCE,
+    engine: Engine | None = None,
+) -> vs.VideoNode:
+    """The clip at ``factor`` times its frame rate (default 2) or at ``fps_num / fps_den`` exactly.
+
+    ``clip``: RGBS or RGBH (float RGB in [0, 1]), constant size and frame rate; anything else
+    raises ``ValueError`` naming the conversion (``core.resize.Bicubic(clip, format=vs.RGBS,
+    matrix_in_s="709")`` for YUV). The output has the same format, ``len(FrameMap)`` frames
+    (``factor * len(clip)``, or every ``1 / fps`` up to the end of the last frame), the new rate,
+    and ``_DurationNum``/``_DurationDen`` of one output interval on every frame; output frames
+    that show a source frame carry its other properties, new ones those of the frame before.
+
+    Scene cuts are never blended: where the frames carry ``_SceneChangeNext`` /
+    ``_SceneChangePrev`` those decide, elsewhere the project's detector (``scene_detect``,
+    ``scene_threshold`` as ``ifrnet video --scene-threshold``); a cut is marked on the output
+    frames on either side of it. ``dedup`` drops drawings shown again (anime on twos) and makes the
+    frames between drawings at their own times, as ``ifrnet video --dedup``.
+
+    The engine: ``model``, ``checkpoint``, ``backend``, ``device``, ``scale``, ``precision``,
+    ``threads`` as on the command line (:class:`~ifrnet.engine.EngineSpec`), or an ``engine``
+    built already (shared between calls). Each output frame asks VapourSynth for the source
+    frames it needs (``CUT_LOOKAHEAD`` on each side to judge cuts unless the cut properties are
+    set); the output frames of a pair are made in one call, the pair encoded once. IFRNet
+    subtracts the pair's joint mean before its encoder (``docs/IFRNET.md``), so a frame's
+    features depend on its partner: they are shared within a pair, not across pairs.
+
+    Raises ``ValueError`` for a clip or option it cannot take (before any frame is made).
+    """
+    import vapoursynth as vs
+
+    try:
+        return _Interpolation(
+            clip,
+            factor=factor,
+            fps=None if fps_num is None else Fraction(fps_num, fps_den),
+            scene_threshold=check_scene_threshold(scene_threshold) if scene_detect else None,
+            dedup=dedup,
+            dedup_tolerance=check_hold_tolerance(dedup_tolerance),
+            engine=engine,
+            spec=EngineSpec(
+                backend=backend,
+                model=model,
+                checkpoint=checkpoint,
+                device=device,
+                scale=scale,
+                precision=precision,
+                threads=threads,
+            ),
+        ).output(vs)
+    except InputError as exc:
+        raise ValueError(f"ifrnet.vapoursynth.interpolate: {exc}") from None
+
+
+class _Segment(NamedTuple):
+    """Source frames ``a`` < ``b`` and the output frames between them (``FrameMap.steps(a, b)``):
+    made by the network for motion, else a copy of ``a`` before t = 1/2 and of ``far`` from it."""
+
+    a: int
+    b: int
+    change: Change
+    far: int
+
+
+class _LRU:
+    """A small thread-safe map that forgets its oldest entries; ``get`` computes what is missing
+    once, however many threads ask for it at the same time."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[Any, Any] = OrderedDict()
+        self.lock = threading.Lock()
+        self.busy: dict[Any, threading.Event] = {}
+
+    def get(self, key: Any, make: Callable[[], Any]) -> Any:
+        while True:
+            with self.lock:
+                if key in self.items:
+                    self.items.move_to_end(key)
+                    return self.items[key]
+                waiting = self.busy.get(key)
+                if waiting is None:
+                    self.busy[key] = threading.Event()
+                    break
+            waiting.wait()
+        try:
+            value = make()
+            with self.lock:
+                self.items[key] = value
+                while len(self.items) > self.size:
+                    self.items.popitem(last=False)
+            return value
+        finally:
+            with self.lock:
+                self.busy.pop(key).set()
+
+
+class _Interpolation:
+    """One ``interpolate`` call: the clip, its time map, the engine and what is kept between requests."""
+
+    def __init__(
+        self,
+        clip: vs.VideoNode,
+        *,
+        factor: int | None,
+        fps: Fraction | None,
+        scene_threshold: float | None,
+        dedup: bool,
+        dedup_tolerance: float,
+        engine: Engine | None,
+        spec: EngineSpec,
+    ) -> None:
+        import vapoursynth as vs
+
+        if not isinstance(clip, vs.VideoNode):
+            raise InputError(f"clip must be a VapourSynth VideoNode; got {type(clip).__name__}")
+        fmt = clip.format
+        if fmt is None or clip.width == 0 or clip.height == 0:
+            raise InputError("the clip changes format or size between frames; give it one (resize) first")
+        if fmt.id not in (vs.RGBS, vs.RGBH):
+            conversion = "core.resize.Bicubic(clip, format=vs.RGBS" + (
+                ', matrix_in_s="709")' if fmt.color_family == vs.YUV else ")"
+            )
+            raise InputError(f"the clip is {fmt.name}; IFRNet takes RGBS or RGBH: convert with {conversion}")
+        if clip.fps.numerator == 0:
+            raise InputError("the clip has no constant frame rate (fps 0/1); set one with core.std.AssumeFPS")
+        if factor is None and fps is None:
+            factor = 2
+        rate = Fraction(clip.fps.numerator, clip.fps.denominator)
+        # the command line's checks and ranges (2..MAX_FACTOR, the --fps range), written once
+        VideoOptions(factor=factor, fps=fps).rates(rate)
+        self.clip = clip
+        self.half = fmt.id == vs.RGBH
+        self.rate = rate
+        self.out_rate = fps if fps is not None else rate * factor
+        self.map = FrameMap(clip.num_frames, rate, factor=factor, sample_rate=fps)
+        self.threshold = scene_threshold
+        self.dedup = dedup
+        self.dedup_tolerance = dedup_tolerance
+        self.engine = engine if engine is not None else spec.build()
+        self._frames = _LRU(_FRAMES_KEPT)
+        self._thumbs = _LRU(_THUMBS_KEPT)
+        self._measures = _LRU(_THUMBS_KEPT)
+        self._pairs = _LRU(_PAIRS_KEPT)
+
+    # -- the output clip --
+
+    def output(self, vs) -> vs.VideoNode:
+        length = len(self.map)
+        if length > 2**31 - 1:
+            raise InputError(f"the output would have {length} frames, more than VapourSynth allows")
+        out = self.out_rate
+        blank = vs.core.std.BlankClip(self.clip, length=length, fpsnum=out.numerator, fpsden=out.denominator, keep=True)
+        return vs.core.std.ModifyFrame(blank, blank, self._make)
+
+    def _make(self, n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        image, props_from = self.frame(n)
+        frame = f.copy()
+        for plane in range(3):
+            np.copyto(np.asarray(frame[plane]), image[plane], casting="unsafe")
+        props = frame.props
+        source = self._frame(props_from)[1]
+        for key in source:
+            if key not in (_NEXT, _PREV):
+                props[key] = source[key]
+        for key in (_NEXT, _PREV):
+            props.pop(key, None)
+        nxt, prev = self.cut_marks(n)
+        if nxt:
+            props[_NEXT] = 1
+        if prev:
+            props[_PREV] = 1
+        props["_DurationNum"], props["_DurationDen"] = self.out_rate.denominator, self.out_rate.numerator
+        return frame
+
+    # -- what each output frame shows --
+
+    def frame(self, k: int) -> tuple[np.ndarray, int]:
+        """Output frame ``k`` as float planes ``(3, H, W)`` in [0, 1], and the source frame whose
+        properties it carries."""
+        seg, step = self._locate(k)
+        if step.t == 0:
+            return self._frame(seg.a)[0], seg.a
+        if seg.change is Change.MOTION:
+            return self._predicted(seg.a, seg.b, step), seg.a
+        # a cut or a repeat: the nearer source frame, never a blend of two shots
+        shown = seg.a if step.t < Fraction(1, 2) else seg.far
+        return self._frame(shown)[0], shown
+
+    def _locate(self, k: int) -> tuple[_Segment, Step]:
+        seg = self.segment(self.map.source_of(k))
+        return seg, next(s for s in self.map.steps(seg.a, seg.b) if s.index == k)
+
+    def segment(self, j: int) -> _Segment:
+        """The source frames around source position ``j`` and what lies between them, as the
+        video pipeline groups them (``b`` is ``len(clip)`` at the end)."""
+        n = self.clip.num_frames
+        if not self.dedup:
+            if j == n - 1:
+                return _Segment(j, n, Change.DUPLICATE, j)
+            return _Segment(j, j + 1, self.change(j), j + 1)
+        a = j
+        while a > 0 and not self.kept(a):
+            a -= 1
+        b = j + 1
+        while b < n and not self.kept(b):
+            b += 1
+        if b == n:  # held copies at the end: the last drawing lasts until the last frame ends
+            return _Segment(a, n, Change.DUPLICATE, a)
+        if self.change(b - 1) is Change.CUT:
+            if b - 1 != a and j < b - 1:  # held copies before a cut: the drawing stays until the cut
+                return _Segment(a, b - 1, Change.DUPLICATE, a)
+            return _Segment(b - 1, b, Change.CUT, b)
+        return _Segment(a, b, Change.MOTION, b)
+
+    def kept(self, j: int) -> bool:
+        """With dedup: whether source frame ``j`` is a new drawing (or starts a shot)."""
+        if j == 0:
+            return True
+        change = self.change(j - 1)
+        if change is Change.CUT:
+            return True
+        thumbs = self._thumb(j - 1), self._thumb(j)
+        return not (change is Change.DUPLICATE or held(*thumbs, self.dedup_tolerance))
+
+    def change(self, i: int) -> Change:
+        """What lies between source frames ``i`` and ``i + 1`` (the rule of ``SceneDetector``):
+        a cut the frames' properties name, a repeat, a cut the detector finds, or motion."""
+        props_a, props_b = self._frame(i)[1], self._frame(i + 1)[1]
+        measures = self._measure(i)
+        if _NEXT in props_a or _PREV in props_b:  # a detector ran before us: its word holds
+            if props_a.get(_NEXT) or props_b.get(_PREV):
+                return Change.CUT
+            return Change.DUPLICATE if measures.repeat else Change.MOTION
+        if measures.repeat:
+            return Change.DUPLICATE
+        if self.threshold is not None:
+            lo, hi = max(0, i - CUT_LOOKAHEAD), min(self.clip.num_frames - 2, i + CUT_LOOKAHEAD)
+            around = [self._measure(p) for p in range(lo, hi + 1)]
+            scores, changes, still = zip(*((m.score, m.change, m.still) for m in around), strict=True)
+            if is_cut(scores, changes, still, i - lo, self.threshold):
+                return Change.CUT
+        return Change.MOTION
+
+    def cut_marks(self, k: int) -> tuple[bool, bool]:
+        """(``_SceneChangeNext``, ``_SceneChangePrev``) of output frame ``k``: whether a cut lies
+        between it and the next (previous) output frame."""
+
+        def crosses(k0: int, k1: int) -> bool:
+            # a cut between source frames i and i + 1 lies between two output frames when the first
+            # shows the source at or before i and the second at or after i + 1
+            if k0 < 0 or k1 >= len(self.map):
+                return False
+            lo, hi = self._position(k0), self._position(k1)
+            pairs = range(math.ceil(lo), min(math.floor(hi), self.map.frames - 1))
+            return any(self.change(i) is Change.CUT for i in pairs)
+
+        return crosses(k, k + 1), crosses(k - 1, k)
+
+    def _position(self, k: int) -> Fraction:
+        """Where in the source output frame ``k`` lies, in frames (the frame shown, for a copy)."""
+        seg, step = self._locate(k)
+        if step.t == 0:
+            return Fraction(seg.a)
+        if seg.change is Change.MOTION:
+            return seg.a + step.t * (seg.b - seg.a)
+        return Fraction(seg.a if step.t < Fraction(1, 2) else seg.far)
+
+    # -- frames, their measures and the network --
+
+    def _frame(self, j: int) -> tuple[np.ndarray, dict]:
+        """Source frame ``j``: float32 planes ``(3, H, W)`` and its properties."""
+
+        def read() -> tuple[np.ndarray, dict]:
+            frame = self.clip.get_frame(j)
+            planes = np.stack([np.asarray(frame[p], dtype=np.float32) for p in range(3)])
+            return planes, dict(frame.props)
+
+        return self._frames.get(j, read)
+
+    def _image8(self, j: int) -> np.ndarray:
+        """Source frame ``j`` as 8-bit RGB ``(H, W, 3)``: what the scene rules judge, as on the command line."""
+        planes = self._frame(j)[0]
+        return np.rint(np.clip(planes.transpose(1, 2, 0), 0.0, 1.0) * 255).astype(np.uint8)
+
+    def _thumb(self, j: int) -> Thumbnail:
+        return self._thumbs.get(j, lambda: Thumbnail.of(self._image8(j)))
+
+    def _measure(self, i: int) -> PairMeasures:
+        def make() -> PairMeasures:
+            return measure_pair(self._image8(i), self._image8(i + 1), self._thumb(i), self._thumb(i + 1))
+
+        return self._measures.get(i, make)
+
+    def _predicted(self, a: int, b: int, step: Step) -> np.ndarray:
+        """The network's frame at ``step`` between source frames ``a`` and ``b``; the other new
+        frames of the pair are made in the same call when there are few."""
+        wanted = [s.t for s in self.map.steps(a, b) if s.t != 0]
+        times = tuple(wanted) if len(wanted) <= PAIR_BATCH else (step.t,)
+
+        def make() -> dict[Fraction, np.ndarray]:
+            frame0, frame1 = self._frame(a)[0][None], self._frame(b)[0][None]
+            results = self.engine.interpolate(frame0, frame1, [float(t) for t in times])
+            return {t: np.clip(r[0], 0.0, 1.0) for t, r in zip(times, results, strict=True)}
+
+        return self._pairs.get((a, b, times), make)[step.t]

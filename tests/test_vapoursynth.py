@@ -1,0 +1,171 @@
+"""``ifrnet.vapoursynth``: the filter gives what ``ifrnet video`` writes, frame for frame.
+
+VapourSynth installs from PyPI only on Python 3.12 and later, so the filter runs in a venv made
+once from that interpreter (pyenv's, where there is one) in ``.venv-vs/``: VapourSynth, numpy,
+onnxruntime, PyAV and this package without torch (``tests/vs_child.py``). The command line runs
+here, on the same graph (the seeded IFRNet_S, onnxruntime), and writes lossless RGB (FFV1 bgr0).
+Skipped, with the reason, where no such interpreter or no package index is at hand.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ifrnet.cli import main
+
+from .videos import SHARED_DATA, read_clip, real_frames, write_clip
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv-vs"
+#: what the venv holds besides this package (installed with --no-deps: torch stays out)
+PACKAGES = ("vapoursynth>=70", "numpy>=1.24", "onnxruntime>=1.20", "av>=18.1", "pillow>=10.0", "safetensors>=0.4")
+
+
+def _interpreter() -> str | None:
+    """A Python 3.12+ to build the venv from: pyenv's 3.12 or 3.13, else one on the PATH."""
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        root = subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip()
+        for minor in ("3.12", "3.13"):
+            found = sorted(Path(root, "versions").glob(f"{minor}.*/bin/python{minor}"))
+            if found:
+                return str(found[-1])
+    return shutil.which("python3.12") or shutil.which("python3.13")
+
+
+@pytest.fixture(scope="session")
+def vs_python() -> Path:
+    python = VENV / "bin" / "python"
+    stamp = VENV / "ifrnet-packages.txt"
+    wanted = "\n".join(PACKAGES)
+    if not (python.exists() and stamp.exists() and stamp.read_text() == wanted):
+        base = _interpreter()
+        if base is None:
+            pytest.skip("no Python 3.12 or later here (VapourSynth's wheels need one)")
+        shutil.rmtree(VENV, ignore_errors=True)
+        steps = [
+            [base, "-m", "venv", str(VENV)],
+            [str(python), "-m", "pip", "install", "-q", *PACKAGES],
+            [str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT)],
+        ]
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True)
+            if done.returncode != 0:
+                shutil.rmtree(VENV, ignore_errors=True)
+                pytest.skip(f"could not set up VapourSynth ({' '.join(step[-3:])}): {done.stderr.strip()[-300:]}")
+        stamp.write_text(wanted)
+    return python
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """Real footage at 23.976 fps with one cut: 16 frames of vtest, then 8 of the cup clip,
+    128x96, lossless RGB."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} not found")
+    frames = real_frames("opencv_vtest.avi", 16, (128, 96), start=40) + real_frames("opencv_cup.mp4", 8, (128, 96))
+    path = tmp_path_factory.mktemp("vs") / "shots.mkv"
+    return write_clip(path, frames, rate=Fraction(24000, 1001), pix_fmt="bgr0")
+
+
+@pytest.fixture(scope="module")
+def twos(tmp_path_factory) -> Path:
+    """Drawings on twos: every other frame of real footage, each shown twice (exact copies)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} not found")
+    drawings = real_frames("opencv_vtest.avi", 20, (128, 96), start=80)[::2]
+    path = tmp_path_factory.mktemp("vs") / "twos.mkv"
+    return write_clip(path, [d for d in drawings for _ in range(2)], rate=Fraction(24000, 1001), pix_fmt="bgr0")
+
+
+@pytest.fixture(scope="module")
+def filtered(vs_python, clip, twos, exported_s, tmp_path_factory) -> tuple[dict, dict]:
+    """What the VapourSynth side made (arrays, and its report)."""
+    _, graph, _ = exported_s
+    out = tmp_path_factory.mktemp("vs-out") / "results.npz"
+    done = subprocess.run(
+        [str(vs_python), str(ROOT / "tests" / "vs_child.py"), str(clip), str(twos), str(graph), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(np.load(out)), json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def cli_frames(clip: Path, graph: Path, out: Path, *rate: str) -> list[np.ndarray]:
+    args = ["video", str(clip), "-o", str(out), "--codec", "ffv1", "--pix-fmt", "bgr0", *rate, "-q"]
+    assert main([*args, "--backend", "onnxruntime", "--checkpoint", str(graph)]) == 0
+    return read_clip(out)[0]
+
+
+@pytest.mark.parametrize(("case", "rate"), [("factor2", ("--factor", "2")), ("fps60", ("--fps", "60000/1001"))])
+def test_filter_matches_the_command_line(filtered, clip, exported_s, tmp_path, case, rate):
+    """2x and 24000/1001 -> 60000/1001: the same number of frames, each identical, the cut held
+    the same way (the filter judged it with the same detector, from the frames around it)."""
+    arrays, info = filtered
+    expected = cli_frames(clip, exported_s[1], tmp_path / "cli.mkv", *rate)
+    got = arrays[case]
+    assert info[case]["num_frames"] == len(expected) == len(got)
+    for k, (a, b) in enumerate(zip(got, expected, strict=True)):
+        assert np.array_equal(a, b), f"output frame {k} differs by up to {np.abs(a.astype(int) - b).max()}"
+    out_rate = Fraction(*info[case]["fps"])
+    assert out_rate == (Fraction(48000, 1001) if case == "factor2" else Fraction(60000, 1001))
+    assert info[case]["durations"] == [[out_rate.denominator, out_rate.numerator]]
+    # the cut between source frames 15 and 16, marked on the output frames on either side of it
+    assert len(info[case]["cut_next"]) == 1 and info[case]["cut_prev"] == [info[case]["cut_next"][0] + 1]
+
+
+def test_dedup_matches_the_command_line(filtered, twos, exported_s, tmp_path):
+    """Drawings on twos with dedup (the filter's frames asked for backwards): the command line's
+    frames, whose in-betweens sit at the held copies' times."""
+    arrays, _ = filtered
+    expected = cli_frames(twos, exported_s[1], tmp_path / "cli.mkv", "--factor", "2", "--dedup")
+    assert len(arrays["dedup"]) == len(expected) == 40
+    for k, (a, b) in enumerate(zip(arrays["dedup"], expected, strict=True)):
+        assert np.array_equal(a, b), f"output frame {k} differs by up to {np.abs(a.astype(int) - b).max()}"
+    # a held copy's slot (source frame 1, output frame 2) shows an in-between, not the copy
+    assert not np.array_equal(arrays["dedup"][2], arrays["dedup"][0])
+
+
+def test_frames_asked_for_backwards_equal_frames_asked_for_in_order(filtered):
+    arrays, _ = filtered
+    assert np.array_equal(arrays["fps60_reversed"], arrays["fps60"])
+
+
+def test_a_cut_named_by_a_frame_property_is_held(filtered):
+    """``_SceneChangeNext`` on source frame 6 of a shot with no cut: output frames 12 and 13 are
+    source frames 6 and 7 themselves, where without the property frame 13 is a new one."""
+    arrays, info = filtered
+    plain, marked, source = arrays["shot_plain"], arrays["shot_marked"], arrays["shot_source"]
+    assert np.array_equal(marked[12], source[6]) and np.array_equal(marked[13], source[7])
+    assert not np.array_equal(plain[13], source[7]) and not np.array_equal(plain[13], source[6])
+    others = [k for k in range(len(plain)) if k not in (12, 13)]
+    assert np.array_equal(marked[others], plain[others])
+    assert info["shot_marked"] == {"cut_next": [12], "cut_prev": [13]}
+
+
+def test_filter_refuses_what_it_cannot_take_and_runs_without_torch(filtered):
+    _, info = filtered
+    refusals = info["refusals"]
+    assert (
+        "YUV420P8" in refusals["yuv"]
+        and 'core.resize.Bicubic(clip, format=vs.RGBS, matrix_in_s="709")' in (refusals["yuv"])
+    )
+    assert "--factor must be an integer from 2" in refusals["factor1"]
+    assert "no constant frame rate" in refusals["vfr"]
+    assert info["torch_imported"] is False
+
+
+def test_module_imports_without_vapoursynth():
+    """``import ifrnet.vapoursynth`` works anywhere (VapourSynth is imported when the filter runs)."""
+    done = subprocess.run([sys.executable, "-c", "import ifrnet.vapoursynth"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

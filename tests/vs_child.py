@@ -1,0 +1,114 @@
+"""The VapourSynth side of ``tests/test_vapoursynth.py``, run by a Python 3.12+ interpreter that has
+VapourSynth, numpy, onnxruntime, PyAV and ``ifrnet`` (without torch).
+
+``python tests/vs_child.py CLIP TWOS GRAPH OUT.npz`` builds an RGBS clip of CLIP's frames as the command
+line decodes them (8-bit RGB / 255), runs ``ifrnet.vapoursynth.interpolate`` on it, and saves what
+each case gave, as 8-bit RGB (rounded as the command line rounds) and float planes where exactness
+matters, with the clips' lengths, rates and frame properties.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import vapoursynth as vs
+
+from ifrnet.vapoursynth import interpolate
+from ifrnet.video.reader import open_source
+
+core = vs.core
+
+
+def source_clip(frames: list[np.ndarray], fpsnum: int, fpsden: int, props: dict[int, dict] | None = None):
+    h, w = frames[0].shape[:2]
+    blank = core.std.BlankClip(format=vs.RGBS, width=w, height=h, length=len(frames), fpsnum=fpsnum, fpsden=fpsden)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        # the same float32 values the engines make of 8-bit frames: value / 255
+        planes = frames[n].astype(np.float32) / np.float32(255)
+        for p in range(3):
+            np.copyto(np.asarray(out[p]), planes[..., p])
+        for key, value in (props or {}).get(n, {}).items():
+            out.props[key] = value
+        return out
+
+    return core.std.ModifyFrame(blank, blank, fill)
+
+
+def planes(frame: vs.VideoFrame) -> np.ndarray:
+    return np.stack([np.asarray(frame[p]) for p in range(3)])
+
+
+def to_rgb8(stack: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(stack.transpose(0, 2, 3, 1) * 255), 0, 255).astype(np.uint8)
+
+
+def decoded(path: str) -> list[np.ndarray]:
+    with open_source(path) as source:
+        return [f.image for f in source.frames()]
+
+
+def main(clip_path: str, twos_path: str, graph: str, out_path: str) -> None:
+    frames = decoded(clip_path)
+    engine = {"backend": "onnxruntime", "checkpoint": graph}
+    clip = source_clip(frames, 24000, 1001)
+    results: dict[str, np.ndarray] = {}
+    info: dict[str, object] = {"source_frames": len(frames)}
+
+    for name, kwargs in (("factor2", {"factor": 2}), ("fps60", {"fps_num": 60000, "fps_den": 1001})):
+        out = interpolate(clip, **kwargs, **engine)
+        got = [f for f in out.frames()]
+        results[name] = to_rgb8(np.stack([planes(f) for f in got]))
+        info[name] = {
+            "num_frames": out.num_frames,
+            "fps": [out.fps.numerator, out.fps.denominator],
+            "durations": sorted({(int(f.props["_DurationNum"]), int(f.props["_DurationDen"])) for f in got}),
+            "cut_next": [k for k, f in enumerate(got) if f.props.get("_SceneChangeNext")],
+            "cut_prev": [k for k, f in enumerate(got) if f.props.get("_SceneChangePrev")],
+        }
+
+    # drawings on twos, with dedup: in-betweens at the held copies' times, asked for backwards
+    twos = source_clip(decoded(twos_path), 24000, 1001)
+    out = interpolate(twos, factor=2, dedup=True, **engine)
+    results["dedup"] = to_rgb8(np.stack([planes(out.get_frame(k)) for k in reversed(range(out.num_frames))][::-1]))
+
+    # out of order: the 2.5x output asked for last frame first, as an editor seeking backwards does
+    out = interpolate(clip, fps_num=60000, fps_den=1001, **engine)
+    backwards = [planes(out.get_frame(k)) for k in reversed(range(out.num_frames))][::-1]
+    results["fps60_reversed"] = to_rgb8(np.stack(backwards))
+
+    # a cut named by a frame property, inside a shot with no cut of its own (the first 16 frames)
+    shot = frames[:16]
+    plain = interpolate(source_clip(shot, 24000, 1001), factor=2, **engine)
+    marked = interpolate(source_clip(shot, 24000, 1001, {6: {"_SceneChangeNext": 1}}), factor=2, **engine)
+    results["shot_plain"] = np.stack([planes(f) for f in plain.frames()])
+    results["shot_marked"] = np.stack([planes(f) for f in marked.frames()])
+    results["shot_source"] = np.stack([f.astype(np.float32).transpose(2, 0, 1) / np.float32(255) for f in shot])
+    info["shot_marked"] = {
+        "cut_next": [k for k, f in enumerate(marked.frames()) if f.props.get("_SceneChangeNext")],
+        "cut_prev": [k for k, f in enumerate(marked.frames()) if f.props.get("_SceneChangePrev")],
+    }
+
+    # what is refused, and how
+    refusals = {}
+    for name, call in (
+        ("yuv", lambda: interpolate(core.std.BlankClip(format=vs.YUV420P8, length=4), **engine)),
+        ("factor1", lambda: interpolate(clip, factor=1, **engine)),
+        ("vfr", lambda: interpolate(core.std.BlankClip(format=vs.RGBS, length=4, fpsnum=0, fpsden=1), **engine)),
+    ):
+        try:
+            call()
+            refusals[name] = None
+        except ValueError as exc:
+            refusals[name] = str(exc)
+    info["refusals"] = refusals
+    info["torch_imported"] = "torch" in sys.modules
+    np.savez(out_path, **results)
+    print(json.dumps(info))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:5])
