@@ -1,8 +1,9 @@
 """Both ends of a YUV4MPEG2 pipe, as ``ffmpeg ... -f yuv4mpegpipe -`` and ``ffmpeg -i - ...`` would be,
 made with PyAV (FFmpeg's libraries: the machines have no ffmpeg program).
 
-``python tests/pipes.py produce CLIP SECONDS WIDTH HEIGHT PIX_FMT`` writes CLIP's frames, scaled,
-converted and looped until SECONDS of it, as YUV4MPEG2 on standard output.
+``python tests/pipes.py produce CLIP SECONDS WIDTH HEIGHT PIX_FMT [FIELD_ORDER]`` writes CLIP's
+frames, scaled, converted and looped until SECONDS of it, as YUV4MPEG2 on standard output
+(FIELD_ORDER: FFmpeg's number, 2 for top field first, written as the header's ``It``).
 ``python tests/pipes.py consume`` reads YUV4MPEG2 on standard input and prints one JSON line: the
 header's format, rate and field order, and the sha256 of each frame's planes.
 """
@@ -17,7 +18,7 @@ from fractions import Fraction
 import av
 
 
-def produce(clip: str, seconds: float, width: int, height: int, pix_fmt: str) -> None:
+def produce(clip: str, seconds: float, width: int, height: int, pix_fmt: str, field_order: int = 0) -> None:
     with av.open(clip) as src:
         stream = src.streams.video[0]
         rate = Fraction(stream.average_rate or 25)
@@ -26,6 +27,8 @@ def produce(clip: str, seconds: float, width: int, height: int, pix_fmt: str) ->
     with av.open("pipe:1", "w", format="yuv4mpegpipe", options={"strict": "unofficial"}) as out:
         video = out.add_stream("wrapped_avframe", rate=rate)
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        if field_order:
+            video.codec_context.field_order = field_order
         for i in range(wanted):
             # there and back again: a loop that never jumps, so no pair is a scene cut
             cycle = i % (2 * len(frames) - 2)
@@ -59,6 +62,8 @@ def consume() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "produce":
-        produce(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
+        produce(
+            sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], *map(int, sys.argv[7:])
+        )
     else:
         consume()

@@ -35,13 +35,15 @@ IFRNET = [
 pytestmark = pytest.mark.skipif(not CLIP.is_file(), reason=f"{CLIP} not found (../shared/data)")
 
 
-def produce(seconds: float, size: tuple[int, int], pix_fmt: str) -> list[str]:
-    return [*PIPES, "produce", str(CLIP), str(seconds), str(size[0]), str(size[1]), pix_fmt]
+def produce(seconds: float, size: tuple[int, int], pix_fmt: str, field_order: int = 0) -> list[str]:
+    return [*PIPES, "produce", str(CLIP), str(seconds), str(size[0]), str(size[1]), pix_fmt, str(field_order)]
 
 
-def pipeline(graph: Path, seconds: float, size: tuple[int, int], pix_fmt: str, *extra: str) -> tuple[dict, str]:
+def pipeline(
+    graph: Path, seconds: float, size: tuple[int, int], pix_fmt: str, *extra: str, field_order: int = 0
+) -> tuple[dict, str]:
     """producer | ifrnet video - -o - | consumer: what the consumer saw, and ifrnet's stderr."""
-    producer = subprocess.Popen(produce(seconds, size, pix_fmt), stdout=subprocess.PIPE)
+    producer = subprocess.Popen(produce(seconds, size, pix_fmt, field_order), stdout=subprocess.PIPE)
     ifrnet = subprocess.Popen(
         [*IFRNET, "video", "-", "-o", "-", "--backend", "onnxruntime", "--checkpoint", str(graph), *extra],
         stdin=producer.stdout,
@@ -89,6 +91,16 @@ def test_y4m_through_a_pipe_keeps_format_count_and_source_frames(exported_s, pix
     assert seen["frames"][::2] == source["frames"]
     assert len(set(seen["frames"][1::2]) - set(source["frames"])) == len(source["frames"]) - 1  # all new but the last
     assert "output: <stdout>" in stderr and "40 frames" in stderr  # the report went to stderr, not into the video
+
+
+def test_y4m_field_order_is_read_and_kept(exported_s):
+    """A top-field-first stream (header ``It``): the user is told it is interlaced, and the output
+    says so too (its source frames are still interlaced); with --deinterlace it is progressive."""
+    _, graph, _ = exported_s
+    seen, stderr = pipeline(graph, 0.5, (64, 48), "yuv420p", "--factor", "2", field_order=2)
+    assert seen["field_order"] == 2 and "interlaced (top field first)" in stderr
+    seen, stderr = pipeline(graph, 0.5, (64, 48), "yuv420p", "--factor", "2", "--deinterlace", field_order=2)
+    assert seen["field_order"] == 1 and len(seen["frames"]) == 10
 
 
 def test_y4m_pipe_memory_is_flat_in_the_length(exported_s):
@@ -146,3 +158,21 @@ def test_stdout_that_is_a_terminal_is_refused(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(pipeline_module.os, "isatty", lambda fd: fd == 1)
     assert main(["video", str(CLIP), "-o", "-"]) == 1
     assert "standard output is a terminal" in capsys.readouterr().err
+
+
+def test_y4m_file_from_rgb_source_takes_the_nearest_yuv(exported_s, tmp_path, capsys):
+    """An RGB source into YUV4MPEG2 (a .y4m file, through a temporary name like any file): 4:4:4 at
+    the same depth, named in a notice; an RGB --pix-fmt, which the header cannot name, refused."""
+    from .videos import moving_frames, write_clip
+
+    _, graph, _ = exported_s
+    src = write_clip(tmp_path / "rgb.mkv", moving_frames(4), pix_fmt="bgr0")
+    out = tmp_path / "out.y4m"
+    engine = ["--backend", "onnxruntime", "--checkpoint", str(graph)]
+    assert main(["video", str(src), "-o", str(out), "-q", *engine]) == 0
+    assert "YUV4MPEG2 cannot write the source's bgr0; writing yuv444p" in capsys.readouterr().err
+    with open(out, "rb") as fh:
+        assert fh.readline().startswith(b"YUV4MPEG2 W64 H48 F50:1 ")
+    assert not list(tmp_path.glob(".out.*"))
+    assert main(["video", str(src), "-o", str(tmp_path / "rgb.y4m"), "--pix-fmt", "rgb24", *engine]) == 1
+    assert "YUV4MPEG2 cannot write pixel format rgb24" in capsys.readouterr().err

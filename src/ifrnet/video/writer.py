@@ -149,14 +149,15 @@ class VideoFileWriter(FrameSink):
         formats = list(Y4M_FORMATS) if y4m else [f.name for f in (encoder.video_formats or [])]
         if encoder.type != "video":
             raise InputError(f"{codec!r} is not a video encoder")
+        writer = "YUV4MPEG2" if y4m else f"encoder {codec}"
         if pix_fmt is None:
             pix_fmt = choose_output_format(info.pix_fmt, formats)
             if pix_fmt != info.pix_fmt and not is_jpeg_format(info.pix_fmt):
                 self.notices.append(
-                    f"{codec} cannot write the source's {info.pix_fmt}; writing {pix_fmt} (--pix-fmt chooses another)"
+                    f"{writer} cannot write the source's {info.pix_fmt}; writing {pix_fmt} (--pix-fmt chooses another)"
                 )
         elif formats and pix_fmt not in formats:
-            raise InputError(f"encoder {codec} cannot write pixel format {pix_fmt}; it supports {', '.join(formats)}")
+            raise InputError(f"{writer} cannot write pixel format {pix_fmt}; it supports {', '.join(formats)}")
         self._check_size(info, pix_fmt)
         try:
             # faststart: the index goes first, so the file plays while it downloads (a pipe cannot go back)
