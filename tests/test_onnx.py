@@ -104,11 +104,16 @@ def test_onnx_backend_runs_without_torch(exported, tmp_path):
         video = ["video", folder + "/clip.mkv", "-o", folder + "/out.mkv", "--codec", "ffv1", "--pix-fmt", "bgr0", "-q"]
         assert main(video + ["--backend", "onnxruntime", "--checkpoint", graph]) == 0
         assert not [m for m in sys.modules if m == "torch" or m.startswith("torch.")]
+        # weights need the torch engine: without torch, one line that says what to do instead
+        assert main(video + ["--overwrite"]) == 1
         print("no torch")
         """
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0 and "no torch" in done.stdout, done.stderr
+    assert "ifrnet: error: the torch engine needs PyTorch, which is not installed here: run an exported graph" in (
+        done.stderr
+    )
     written = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert written == ["frame_001_t0.2500.png", "frame_002_t0.5000.png", "frame_003_t0.7500.png"]
     frames, _, rate = read_clip(tmp_path / "out.mkv")

@@ -138,7 +138,8 @@ def test_pipe_refusals(tmp_path, capsys):
     with open(src, "wb") as out:
         subprocess.run(produce(0.3, (64, 48), "yuv420p"), stdout=out, check=True)
     assert main(["video", str(src), "-o", str(tmp_path / "o.y4m"), "--codec", "libx264"]) == 1
-    assert "YUV4MPEG2 holds raw frames" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'o.y4m'}: YUV4MPEG2 holds raw frames" in err and ".partial" not in err
     assert main(["video", str(src), "-o", str(tmp_path / "o.bin"), "--output-format", "nonesuch"]) == 1
     assert "--output-format nonesuch: FFmpeg has no such muxer" in capsys.readouterr().err
     assert not list(tmp_path.glob("o.*")) and not list(tmp_path.glob(".o.*"))

@@ -190,6 +190,21 @@ def test_slow_motion_keeps_the_rate_and_drops_audio(tmp_path, interp):
     assert any("audio dropped (slow motion" in n for n in summary.notices)
 
 
+@pytest.mark.parametrize(
+    ("container", "pix_fmt"), [("mkv", "bgr0"), ("avi", "bgr0"), ("y4m", "yuv444p"), ("mp4", "yuv444p")]
+)
+def test_fps_interpolates_whatever_the_timestamp_tick(tmp_path, interp, container, pix_fmt):
+    """10 -> 25 fps: AVI and YUV4MPEG2 stamp frames in ticks of one frame (time base 1/10), Matroska
+    in milliseconds, MP4 finer. Half a one-frame tick once passed every output time through as a
+    source frame (0 interpolated); now every container gives the same 25 frames, 18 of them new
+    (the last source frame is held for its interval, as always)."""
+    frames = moving_frames(10)
+    codec = {"y4m": "rawvideo", "mp4": "libx264"}.get(container, "ffv1")
+    src = write_clip(tmp_path / f"in.{container}", frames, rate=Fraction(10), codec=codec, pix_fmt=pix_fmt)
+    summary = run(src, tmp_path / "out.mkv", interp, fps=Fraction(25), pix_fmt=None)
+    assert (summary.frames_out, summary.interpolated) == (25, 18)
+
+
 def test_variable_frame_rate_follows_timestamps(tmp_path, interp):
     frames = moving_frames(5)
     times = [Fraction(0), Fraction(40, 1000), Fraction(160, 1000), Fraction(200, 1000), Fraction(320, 1000)]

@@ -284,7 +284,13 @@ class EngineSpec:
         return engine
 
     def _build_torch(self) -> Engine:
-        import torch
+        try:
+            import torch
+        except ImportError:
+            raise InputError(
+                "the torch engine needs PyTorch, which is not installed here: run an exported graph "
+                "(--backend onnxruntime --checkpoint MODEL.onnx, from 'ifrnet export'), or install torch"
+            ) from None
 
         from .inference import Interpolator
         from .weights import load_model
@@ -339,8 +345,12 @@ def _suffix(checkpoint: str | None) -> str:
 
 
 def _gpu_present() -> bool:
-    """Whether PyTorch sees a GPU (imports torch: only asked when the weights need it anyway)."""
-    from .devices import best_device
+    """Whether PyTorch sees a GPU (imports torch: only asked when the weights need it anyway;
+    without torch, none that this package could use)."""
+    try:
+        from .devices import best_device
+    except ImportError:
+        return False
 
     return best_device().type != "cpu"
 

@@ -144,7 +144,8 @@ def user_path(path: str | os.PathLike) -> Path:
 
 def hide_temporary_names(text: str, output: str | os.PathLike) -> str:
     """``text`` with every :func:`atomic_output` temporary name in it replaced by ``output``."""
-    return re.sub(r"'?[^\s']*\.partial[^\s']*'?", str(output), text)
+    # the name ends at a space, a quote, or the punctuation after it ("NAME: cause", "NAME, ...")
+    return re.sub(r"'?[^\s']*\.partial[^\s':,;)]*'?", str(output), text)
 
 
 def describe_os_error(exc: OSError) -> str:

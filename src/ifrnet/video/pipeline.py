@@ -210,7 +210,8 @@ def interpolate_video(
             if folder:
                 sink: FrameSink = ImageSequenceWriter(output, overwrite=options.overwrite, rotation=info.rotation)
             else:
-                sink = VideoFileWriter(
+                sink = _open_writer(
+                    output,
                     output if streaming else stack.enter_context(atomic_output(output)),
                     info,
                     write_rate,
@@ -246,6 +247,14 @@ def interpolate_video(
             owned.close(cancel=not finished)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _open_writer(output: Path, path: Path, *args: object, **kwargs: object) -> VideoFileWriter:
+    """A :class:`VideoFileWriter` on ``path`` (the output's temporary name); its refusals name ``output``."""
+    try:
+        return VideoFileWriter(path, *args, **kwargs)
+    except InputError as exc:
+        raise InputError(hide_temporary_names(str(exc), output)) from None
 
 
 def _check_request(
@@ -305,14 +314,14 @@ def _container_format(path: str | os.PathLike, given: str | None = None) -> str:
         if name not in av.formats_available:
             raise InputError(f"--output-format {given}: FFmpeg has no such muxer (y4m, nut, matroska, mp4, ...)")
         return name
-    if str(path) == "-":
-        return "yuv4mpegpipe"
     suffix = Path(path).suffix.lower().lstrip(".")
     known = {"mkv": "matroska", "m4v": "mp4", "ts": "mpegts", "y4m": "yuv4mpegpipe"}
     if suffix in known:
         return known[suffix]
     if suffix in av.formats_available:
         return suffix
+    if is_stream(path):  # standard output, or a named pipe with no telling extension: raw frames
+        return "yuv4mpegpipe"
     raise InputError(
         f"{path}: cannot tell the container format from the extension; use .mp4, .mkv, .mov, .webm or .y4m "
         "(or --output-format)"

@@ -43,9 +43,13 @@ def parse_rate(text: str | float | Fraction) -> Fraction:
 
 def pass_through_tolerance(rate: Fraction, sample_rate: Fraction, tick: Fraction = Fraction(0)) -> Fraction:
     """How near an output time must be to a source frame for that frame to be passed through
-    (``--fps``): half a timestamp tick, and at least 1/50 of the shorter frame interval: invisible,
-    yet enough for jittery phone timestamps to land on the output times they mean."""
-    return max(Fraction(tick) / 2, 1 / (50 * max(Fraction(rate), Fraction(sample_rate))))
+    (``--fps``): half a timestamp tick (what the container's rounding can move a frame by), but at
+    least 1/50 and at most 1/10 of the shorter frame interval: invisible, yet enough for jittery
+    phone timestamps to land on the output times they mean. The cap matters where a tick is as
+    long as a frame (AVI, YUV4MPEG2: time base 1/rate): such stamps round nothing within a frame,
+    and half of one would pass every output time through as the nearest source frame."""
+    shorter = 1 / max(Fraction(rate), Fraction(sample_rate))
+    return max(min(Fraction(tick) / 2, shorter / 10), shorter / 50)
 
 
 @dataclass(frozen=True)
