@@ -21,12 +21,26 @@ from ifrnet.models import create_model
 from ifrnet.training.losses import LossForward
 
 
-def measure(name: str, precision: str, device: torch.device, batch: int, size: int, steps: int, warmup: int) -> float:
+def measure(
+    name: str,
+    precision: str,
+    device: torch.device,
+    batch: int,
+    size: int,
+    steps: int,
+    warmup: int,
+    channels_last: bool = False,
+    compiled: bool = False,
+) -> float:
     torch.manual_seed(0)
-    step = LossForward(create_model(name).to(device)).train()
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    step = LossForward(create_model(name).to(device, memory_format=layout)).train()
     optimizer = torch.optim.AdamW(step.parameters(), lr=1e-4)
+    forward = torch.compile(step) if compiled else step
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16" and device.type == "cuda")
-    img0, imgt, img1 = (torch.rand(batch, 3, size, size, device=device) for _ in range(3))
+    img0, imgt, img1 = (
+        torch.rand(batch, 3, size, size, device=device).contiguous(memory_format=layout) for _ in range(3)
+    )
     flow = torch.randn(batch, 4, size, size, device=device)
     embt = torch.full((batch, 1, 1, 1), 0.5, device=device)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
@@ -36,7 +50,7 @@ def measure(name: str, precision: str, device: torch.device, batch: int, size: i
             torch.cuda.synchronize(device)
         start = time.perf_counter()
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss = step(img0, img1, embt, imgt, flow)["total"]
+            loss = forward(img0, img1, embt, imgt, flow)["total"]
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss.float()).backward()
         scaler.step(optimizer)
@@ -65,18 +79,25 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--channels-last", action="store_true", help="NHWC memory layout for model and frames")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the forward and losses")
     args = parser.parse_args()
     device = resolve_device(args.device)
     print(
         f"device {device}, {torch.get_num_threads()} threads, batch {args.batch}, {args.size}x{args.size}, "
         f"median of {args.steps} steps"
+        + (", channels_last" if args.channels_last else "")
+        + (", compiled" if args.compile else "")
     )
     if device.type == "cpu":
         native = native_bf16(device)
         print(f"native bf16 convolutions on this CPU (oneDNN): {'yes' if native else 'no: bf16 runs a slow fallback'}")
     print(f"{'variant':<10}" + "".join(f"{p + ' samples/s':>18}" for p in args.precisions))
     for name in args.models:
-        rates = [measure(name, p, device, args.batch, args.size, args.steps, args.warmup) for p in args.precisions]
+        rates = [
+            measure(name, p, device, args.batch, args.size, args.steps, args.warmup, args.channels_last, args.compile)
+            for p in args.precisions
+        ]
         print(f"{name:<10}" + "".join(f"{r:>18.2f}" for r in rates), flush=True)
 
 

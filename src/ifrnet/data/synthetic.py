@@ -21,6 +21,11 @@ time 1, so ``flow_t0(p) = M0 M(t)^-1 p - p`` and ``flow_t1(p) = M1 M(t)^-1 p - p
 label is also defined where that point is hidden at time 0 or 1 (as the pseudo-labels of a flow
 network are).
 
+``style="cel"`` draws animation instead of photographs, with the same geometry and labels: a
+painted background (a gradient sky, flat-coloured hills and buildings with dark outlines, as
+background art is), and foreground layers filled with one flat colour and its shadow tone (cel
+shading), ringed by a dark line. ``"mixed"`` draws either, half and half.
+
 Textures default to photographs bundled inside the scikit-image wheel (public domain or CC0 per
 scikit-image's documentation; nothing is downloaded); any list of uint8 images or image files
 (frames of your own footage, say) can be given instead.
@@ -75,6 +80,10 @@ NO_TEXTURES = (
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # Alpha above which a layer owns a pixel's flow label, and the bounds that make a pixel "solid"
 # (one layer alone, no blending with what is below or above).
+#: what a scene is drawn from: photographs, animation cels, or either by chance
+STYLES = ("photo", "cel", "mixed")
+#: side of a painted background (cel style); the renderer zooms it as it zooms a photograph
+_PAINTED_SIDE = 384
 _OWNER_ALPHA = 0.5
 _SOLID_ALPHA = 0.99
 _CLEAR_ALPHA = 0.01
@@ -255,6 +264,8 @@ class SyntheticMotion(TripletDataset):
     each. ``noise``: largest standard deviation of the per-frame Gaussian noise (in [0, 1] units;
     each item draws one in [0, noise]); ``brightness``: largest gain and offset change from t=0
     to t=1 (linear in time, so imgt stays consistent). Set both to 0 for noise-free frames.
+    ``style``: ``"photo"`` (layers cut from the textures), ``"cel"`` (animation: painted
+    background, flat-shaded outlined layers; no textures needed) or ``"mixed"`` (each item either).
 
     An item is a pure function of the generator the base class derives from (seed, epoch, index).
     """
@@ -277,8 +288,12 @@ class SyntheticMotion(TripletDataset):
         max_scale: float = 0.1,
         noise: float = 2.0 / 255.0,
         brightness: float = 0.05,
+        style: str = "photo",
     ) -> None:
         super().__init__(augment, seed, skip_bad, flow_estimator)
+        if style not in STYLES:
+            raise InputError(f"style must be one of {', '.join(STYLES)}; got {style!r}")
+        self.style = style
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
             raise InputError(f"length must be a positive integer; got {length!r}")
         self.length = int(length)
@@ -310,7 +325,7 @@ class SyntheticMotion(TripletDataset):
         self.noise = float(noise)
         self.brightness = float(brightness)
         if textures is None:
-            if _skimage_data_dir() is None:  # fail at construction, not in a DataLoader worker
+            if style != "cel" and _skimage_data_dir() is None:  # fail at construction, not in a DataLoader worker
                 raise InputError(NO_TEXTURES)
             self.textures: list[np.ndarray | str] | None = None
         else:
@@ -324,7 +339,8 @@ class SyntheticMotion(TripletDataset):
         source = "scikit-image photographs" if self.textures is None else f"{len(self.textures)} textures"
         return (
             f"SyntheticMotion(length={self.length}, size={w}x{h} (WxH), {source}, max_shift={self.max_shift}, "
-            f"layers={self.layers}, t={self.t_range if self.fixed_t is None else self.fixed_t})"
+            f"layers={self.layers}, t={self.t_range if self.fixed_t is None else self.fixed_t}"
+            + (f", style={self.style})" if self.style != "photo" else ")")
         )
 
     def _load(self, index: int, rng: np.random.Generator) -> tuple[Frames, np.ndarray | None, float]:
@@ -374,9 +390,9 @@ class SyntheticMotion(TripletDataset):
             sprite[:, :, 3] = torch.from_numpy(alpha)
         return sprite.permute(2, 0, 1)
 
-    def _background(self, rng: np.random.Generator, t: float) -> _Layer:
+    def _background(self, rng: np.random.Generator, t: float, cel: bool = False) -> _Layer:
         h, w = self.size
-        tex = self._texture(rng)
+        tex = _painted(rng) if cel else self._texture(rng)
         th, tw = tex.shape[:2]
         zoom = math.exp(rng.uniform(math.log(0.8), math.log(1.6)))
         tilt = rng.uniform(-0.15, 0.15)
@@ -400,26 +416,34 @@ class SyntheticMotion(TripletDataset):
         m0 = place @ _rotate_scale(0.0, zoom) @ _translate(*(np.array([x0, y0]) - anchor))
         return _Layer(self._sprite(tex[y0:y1, x0:x1], rng), m0, motion @ m0, shift)
 
-    def _foreground(self, rng: np.random.Generator) -> _Layer:
+    def _foreground(self, rng: np.random.Generator, cel: bool = False) -> _Layer:
         h, w = self.size
-        tex = self._texture(rng)
-        th, tw = tex.shape[:2]
+        # the draws in the order they always had, so that photographs' scenes stay as they were
+        tex = None if cel else self._texture(rng)
         radius = rng.uniform(0.12, 0.35) * min(h, w)
         zoom = math.exp(rng.uniform(math.log(0.7), math.log(1.6)))
-        soft = rng.uniform(0.4, 1.5)  # edge blur in sprite pixels
-        pad = math.ceil(3.0 * soft) + 2
-        zoom = max(zoom, 2.0 * radius / max(1.0, min(th, tw) - 2.0 * pad - 4.0))
-        inner = radius / zoom
-        half = min(math.ceil(inner) + pad, (min(th, tw) - 1) // 2)
-        cx = int(rng.integers(half, tw - half))
-        cy = int(rng.integers(half, th - half))
-        alpha = self._shape(rng, half, min(inner, half - pad), soft)
+        if tex is None:  # a drawn shape: crisp edges, room for its outline, no texture to fit inside
+            soft = rng.uniform(0.3, 0.7)
+            pad = math.ceil(3.0 * soft) + 2 + _OUTLINE_MAX
+            inner = radius / zoom
+            half = math.ceil(inner) + pad
+            pixels, alpha = _cel(self._shape(rng, half, inner, soft), rng)
+        else:
+            th, tw = tex.shape[:2]
+            soft = rng.uniform(0.4, 1.5)  # edge blur in sprite pixels
+            pad = math.ceil(3.0 * soft) + 2
+            zoom = max(zoom, 2.0 * radius / max(1.0, min(th, tw) - 2.0 * pad - 4.0))
+            inner = radius / zoom
+            half = min(math.ceil(inner) + pad, (min(th, tw) - 1) // 2)
+            cx = int(rng.integers(half, tw - half))
+            cy = int(rng.integers(half, th - half))
+            alpha = self._shape(rng, half, min(inner, half - pad), soft)
+            pixels = tex[cy - half : cy + half + 1, cx - half : cx + half + 1]
         position = rng.uniform([0.0, 0.0], [w - 1.0, h - 1.0])
         spin = rng.uniform(-math.pi, math.pi)
         m0 = _translate(*position) @ _rotate_scale(spin, zoom) @ _translate(-half, -half)
         motion, shift = self._motion(rng, position, 1.0)
-        sprite = self._sprite(tex[cy - half : cy + half + 1, cx - half : cx + half + 1], rng, alpha)
-        return _Layer(sprite, m0, motion @ m0, shift)
+        return _Layer(self._sprite(pixels, rng, alpha), m0, motion @ m0, shift)
 
     @staticmethod
     def _shape(rng: np.random.Generator, half: int, radius: float, soft: float) -> np.ndarray:
@@ -455,8 +479,10 @@ class SyntheticMotion(TripletDataset):
         """Draw and render one scene from ``rng``: the triplet, its exact flow label, t and the bookkeeping."""
         h, w = self.size
         t = self._draw_t(rng)
+        # (photographs draw nothing more: their scenes stay what they were before styles existed)
+        cel = self.style == "cel" or (self.style == "mixed" and bool(rng.integers(0, 2)))
         count = int(rng.integers(self.layers[0], self.layers[1] + 1))
-        scene = [self._background(rng, t)] + [self._foreground(rng) for _ in range(count)]
+        scene = [self._background(rng, t, cel)] + [self._foreground(rng, cel) for _ in range(count)]
         gain_change, offset_change = rng.uniform(-1.0, 1.0, size=2) * self.brightness
         sigma = rng.uniform(0.0, self.noise)
         noise_seed = int(rng.integers(0, 2**63 - 1))
@@ -502,6 +528,59 @@ class SyntheticMotion(TripletDataset):
             solid=solid.numpy(),
             shift=np.stack([layer.shift for layer in scene]),
         )
+
+
+#: widest dark outline of a cel layer, in sprite pixels
+_OUTLINE_MAX = 3
+
+
+def _colour(rng: np.random.Generator, lightness: tuple[float, float] = (0.35, 0.95)) -> np.ndarray:
+    """A saturated colour, as animation paints with (RGB in 0-255, float)."""
+    hue, sat, val = rng.uniform(0.0, 1.0), rng.uniform(0.35, 0.9), rng.uniform(*lightness)
+    rgb = np.clip(np.abs((hue * 6.0 + np.array([0.0, 4.0, 2.0])) % 6.0 - 3.0) - 1.0, 0.0, 1.0)
+    return 255.0 * val * (1.0 - sat + sat * rgb)
+
+
+def _cel(alpha: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A flat-shaded cel for the soft shape ``alpha``: a base colour, its shadow tone on the side
+    away from a light, and a dark line round the edge; returns (uint8 pixels, the wider alpha)."""
+    side = alpha.shape[0]
+    inside = Image.fromarray((alpha >= 0.5).astype(np.uint8) * 255)
+    width = int(rng.integers(1, _OUTLINE_MAX + 1))
+    outer = np.asarray(inside.filter(ImageFilter.MaxFilter(2 * width + 1)), dtype=np.float32) / 255.0
+    inner = np.asarray(inside.filter(ImageFilter.MinFilter(3)), dtype=np.float32) / 255.0
+    base = _colour(rng)
+    shadow = base * rng.uniform(0.55, 0.8)
+    line = _colour(rng, (0.05, 0.2))
+    # the shadow: the shape shifted towards the light, subtracted (a hard terminator, as cels have)
+    lit = np.roll(inner, tuple(int(v) for v in rng.integers(-side // 6, side // 6 + 1, size=2)), axis=(0, 1))
+    pixels = np.where((lit >= 0.5)[..., None], base, shadow)
+    pixels = np.where((inner >= 0.5)[..., None], pixels, line)
+    soft = Image.fromarray((outer * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.5))
+    return np.clip(pixels, 0, 255).astype(np.uint8), np.asarray(soft, dtype=np.float32) / np.float32(255.0)
+
+
+def _painted(rng: np.random.Generator) -> np.ndarray:
+    """A painted background: a gradient sky and flat-coloured hills and blocks with dark outlines."""
+    side = _PAINTED_SIDE
+    top, bottom = _colour(rng, (0.6, 1.0)), _colour(rng, (0.4, 0.9))
+    ramp = np.linspace(0.0, 1.0, side, dtype=np.float32)[:, None, None]
+    image = Image.fromarray(((1.0 - ramp) * top + ramp * bottom).repeat(side, axis=1).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(4, 11))):
+        fill = tuple(int(c) for c in _colour(rng, (0.2, 0.9)))
+        outline = tuple(int(c) for c in _colour(rng, (0.05, 0.2)))
+        if rng.integers(0, 2):  # a hill: a wide ellipse rising from below
+            cx, cy = rng.uniform(0, side), rng.uniform(side * 0.4, side * 1.1)
+            rx, ry = rng.uniform(side * 0.15, side * 0.6), rng.uniform(side * 0.08, side * 0.35)
+            draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=fill, outline=outline, width=2)
+        else:  # a building or rock: a quadrilateral
+            x, y = rng.uniform(0, side), rng.uniform(side * 0.2, side)
+            bw, bh = rng.uniform(side * 0.05, side * 0.3), rng.uniform(side * 0.1, side * 0.5)
+            corners = [(x, y), (x + bw, y + rng.uniform(-4, 4)), (x + bw, y - bh), (x, y - bh + rng.uniform(-8, 8))]
+            draw.polygon([(float(a), float(b)) for a, b in corners], fill=fill, outline=outline, width=2)
+    # brush softness: a painted background is not pixel-sharp
+    return np.asarray(image.filter(ImageFilter.GaussianBlur(0.6)), dtype=np.uint8)
 
 
 def _footprint(layer: _Layer, times: Sequence[float], h: int, w: int) -> tuple[int, int, int, int] | None:
