@@ -298,3 +298,18 @@ def test_build_dataset_synthetic_options() -> None:
     assert isinstance(data, SyntheticMotion)
     assert (data.style, data.max_shift, data.size, len(data)) == ("cel", 30.0, (48, 64), 4)
     assert "style=cel" in repr(data)
+
+
+def test_a_clip_is_the_triplet_scene_shot_continuously() -> None:
+    """``render_clip(rng, 3)`` is the scene ``render`` draws from the same generator at t = 1/2, frame
+    for frame; a longer clip moves a little every frame and ends where the triplet ends."""
+    triplet = SyntheticMotion(8, size=(64, 80), fixed_t=0.5, style="cel", noise=0.0)  # noise is per frame
+    for seed in range(3):
+        item = triplet.render(np.random.default_rng(seed))
+        clip3 = triplet.render_clip(np.random.default_rng(seed), 3)
+        assert all(np.array_equal(a, b) for a, b in zip(clip3, item.frames, strict=True))
+        clip9 = triplet.render_clip(np.random.default_rng(seed), 9)
+        assert len(clip9) == 9 and np.array_equal(clip9[4], item.frames[1])
+        assert all(not np.array_equal(a, b) for a, b in zip(clip9, clip9[1:]))
+    with pytest.raises(InputError, match="at least 2 frames"):
+        triplet.render_clip(np.random.default_rng(0), 1)

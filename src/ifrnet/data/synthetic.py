@@ -477,8 +477,30 @@ class SyntheticMotion(TripletDataset):
 
     def render(self, rng: np.random.Generator) -> SyntheticItem:
         """Draw and render one scene from ``rng``: the triplet, its exact flow label, t and the bookkeeping."""
-        h, w = self.size
         t = self._draw_t(rng)
+        scene, look = self._scene(rng, t)
+        frames, owner, solid, flow = self._compose(scene, (0.0, t, 1.0), look, label=1)
+        return SyntheticItem(
+            frames=frames,
+            flow=flow,
+            t=t,
+            owner=owner,
+            solid=solid,
+            shift=np.stack([layer.shift for layer in scene]),
+        )
+
+    def render_clip(self, rng: np.random.Generator, frames: int) -> list[np.ndarray]:
+        """One scene as a continuous shot of ``frames`` frames at s = k / (frames - 1), uint8
+        ``(H, W, 3)``: each layer moves by ``max_shift`` at most over the whole shot, so by
+        ``max_shift / (frames - 1)`` a frame (held-out clips for ``ifrnet eval --video``)."""
+        if frames < 2:
+            raise InputError(f"a clip needs at least 2 frames; got {frames}")
+        scene, look = self._scene(rng, 0.5)
+        times = tuple(k / (frames - 1) for k in range(frames))
+        return self._compose(scene, times, look)[0]
+
+    def _scene(self, rng: np.random.Generator, t: float) -> tuple[list[_Layer], tuple[float, float, float, int]]:
+        """The layers of a scene (background first) and its look: gain and offset drift, noise, noise seed."""
         # (photographs draw nothing more: their scenes stay what they were before styles existed)
         cel = self.style == "cel" or (self.style == "mixed" and bool(rng.integers(0, 2)))
         count = int(rng.integers(self.layers[0], self.layers[1] + 1))
@@ -486,48 +508,55 @@ class SyntheticMotion(TripletDataset):
         gain_change, offset_change = rng.uniform(-1.0, 1.0, size=2) * self.brightness
         sigma = rng.uniform(0.0, self.noise)
         noise_seed = int(rng.integers(0, 2**63 - 1))
+        return scene, (float(gain_change), float(offset_change), float(sigma), noise_seed)
 
-        times = (0.0, t, 1.0)
+    def _compose(
+        self,
+        scene: list[_Layer],
+        times: Sequence[float],
+        look: tuple[float, float, float, int],
+        label: int | None = None,
+    ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray | None]:
+        """The scene at each of ``times``: uint8 frames, which layer owns each pixel, where a layer
+        is alone, and the exact flow label at ``times[label]`` (``None`` without a label)."""
+        h, w = self.size
+        n = len(times)
+        gain_change, offset_change, sigma, noise_seed = look
         xs = torch.arange(w, dtype=torch.float32)
         ys = torch.arange(h, dtype=torch.float32)
-        canvas = torch.empty(3, 3, h, w)  # (channel, time, H, W): grid_sample's layout for the 3 times at once
-        owner = torch.zeros(3, h, w, dtype=torch.int8)
-        solid = torch.ones(3, h, w, dtype=torch.bool)
-        flow = torch.empty(h, w, 4)
+        canvas = torch.empty(3, n, h, w)  # (channel, time, H, W): grid_sample's layout for all times at once
+        owner = torch.zeros(n, h, w, dtype=torch.int8)
+        solid = torch.ones(n, h, w, dtype=torch.bool)
+        flow = torch.empty(h, w, 4) if label is not None else None
         for k, layer in enumerate(scene):
             box = (0, h, 0, w) if k == 0 else _footprint(layer, times, h, w)
             if box is None:  # a layer that never enters the frame
                 continue
             y0, y1, x0, x1 = box
             rgb, alpha = _sample(layer, times, xs[x0:x1], ys[y0:y1], reflect=k == 0)
-            here = _label(layer, t, xs[x0:x1], ys[y0:y1])
+            here = _label(layer, times[label], xs[x0:x1], ys[y0:y1]) if flow is not None else None
             if alpha is None:
                 canvas.copy_(rgb)
-                flow.copy_(here)
+                if flow is not None:
+                    flow.copy_(here)
                 continue
             canvas[:, :, y0:y1, x0:x1].lerp_(rgb, alpha.unsqueeze(0))
             covers = alpha >= _OWNER_ALPHA
             owner[:, y0:y1, x0:x1].masked_fill_(covers, k)
             region = solid[:, y0:y1, x0:x1]
             region.copy_(torch.where(alpha >= _SOLID_ALPHA, True, region & (alpha <= _CLEAR_ALPHA)))
-            patch = flow[y0:y1, x0:x1]
-            patch.copy_(torch.where(covers[1].unsqueeze(-1), here, patch))
+            if flow is not None:
+                patch = flow[y0:y1, x0:x1]
+                patch.copy_(torch.where(covers[label].unsqueeze(-1), here, patch))
 
         frames = canvas.transpose(0, 1)  # (time, channel, H, W)
         # brightness and contrast drift linearly in time, so imgt is their in-between too
-        change = torch.tensor(times, dtype=torch.float32).view(3, 1, 1, 1)
-        frames.mul_(255.0 * (1.0 + change * float(gain_change))).add_(255.0 * float(offset_change) * change)
+        change = torch.tensor(times, dtype=torch.float32).view(n, 1, 1, 1)
+        frames.mul_(255.0 * (1.0 + change * gain_change)).add_(255.0 * offset_change * change)
         if sigma > 0:
-            frames.add_(_noise(frames.shape, noise_seed), alpha=255.0 * float(sigma))
+            frames.add_(_noise(frames.shape, noise_seed), alpha=255.0 * sigma)
         pixels = frames.round_().clamp_(0.0, 255.0).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-        return SyntheticItem(
-            frames=list(pixels.numpy()),
-            flow=flow.numpy(),
-            t=t,
-            owner=owner.numpy(),
-            solid=solid.numpy(),
-            shift=np.stack([layer.shift for layer in scene]),
-        )
+        return list(pixels.numpy()), owner.numpy(), solid.numpy(), None if flow is None else flow.numpy()
 
 
 #: widest dark outline of a cel layer, in sprite pixels
@@ -602,7 +631,7 @@ def _footprint(layer: _Layer, times: Sequence[float], h: int, w: int) -> tuple[i
 def _sample(
     layer: _Layer, times: Sequence[float], xs: torch.Tensor, ys: torch.Tensor, reflect: bool
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The layer seen at frame pixels ``ys x xs`` at each of the 3 ``times``: RGB ``(3, 3, h, w)``, alpha ``(3, h, w)``.
+    """The layer seen at frame pixels ``ys x xs`` at each of the T ``times``: RGB ``(3, T, h, w)``, alpha ``(T, h, w)``.
 
     Backward mapping: each pixel samples the sprite bilinearly where ``M(s)^-1`` sends it.
     Alpha is None for the (opaque) background.
@@ -610,19 +639,20 @@ def _sample(
     channels, sh, sw = layer.sprite.shape
     # frame pixel -> sprite coordinates in grid_sample's unit square, per time
     thetas = np.stack([_pixel_to_unit(sh, sw) @ np.linalg.inv(_at(layer.m0, layer.m1, s)) for s in times])
-    th = torch.from_numpy(thetas[:, :2].astype(np.float32)).view(3, 2, 3, 1, 1)
-    grid = torch.empty(3, len(ys), len(xs), 2)
+    n = len(times)
+    th = torch.from_numpy(thetas[:, :2].astype(np.float32)).view(n, 2, 3, 1, 1)
+    grid = torch.empty(n, len(ys), len(xs), 2)
     for i in (0, 1):
         grid[..., i] = xs * th[:, i, 0] + ys.unsqueeze(1) * th[:, i, 1] + th[:, i, 2]
     sampled = F.grid_sample(
         layer.sprite.unsqueeze(0),
-        grid.view(1, 3 * len(ys), len(xs), 2),
+        grid.view(1, n * len(ys), len(xs), 2),
         mode="bilinear",
         # outside a foreground sprite alpha is 0; the background region was chosen inside its
         # texture, so reflection only guards against rounding at the edge
         padding_mode="reflection" if reflect else "zeros",
         align_corners=True,
-    )[0].view(channels, 3, len(ys), len(xs))
+    )[0].view(channels, n, len(ys), len(xs))
     return (sampled, None) if channels == 3 else (sampled[:3], sampled[3])
 
 
