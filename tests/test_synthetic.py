@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import pickle
 import shutil
 from pathlib import Path
@@ -310,6 +311,6 @@ def test_a_clip_is_the_triplet_scene_shot_continuously() -> None:
         assert all(np.array_equal(a, b) for a, b in zip(clip3, item.frames, strict=True))
         clip9 = triplet.render_clip(np.random.default_rng(seed), 9)
         assert len(clip9) == 9 and np.array_equal(clip9[4], item.frames[1])
-        assert all(not np.array_equal(a, b) for a, b in zip(clip9, clip9[1:]))
+        assert all(not np.array_equal(a, b) for a, b in itertools.pairwise(clip9))
     with pytest.raises(InputError, match="at least 2 frames"):
         triplet.render_clip(np.random.default_rng(0), 1)
