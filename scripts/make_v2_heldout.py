@@ -1,0 +1,82 @@
+"""Write the held-out sets issue 26 scores starter weights v2 on, besides vtest frames 0-299 and visp_castel.
+
+    python scripts/make_v2_heldout.py [--holdout /work/train_data/holdout] [--out /work/train_data/heldout_v2]
+
+- **Fast motion**: the held-out clips (``scripts/prepare_starter_data.py``) keeping every 3rd
+  and every 4th frame (``*_stride3.mkv``, ``*_stride4.mkv``), so each scored pair is 6 or 8 source
+  frames apart. Lossless FFV1, the rate kept.
+- **Animation**: ``anime_cel.mkv``, 16 generated shots of 9 frames each (``SyntheticMotion(style="cel")``,
+  384x288, up to 160 px of motion over a shot, so 20 px a frame), joined by cuts that
+  ``ifrnet eval --video`` skips. The generators are ``default_rng(2_600_000 + k)``, which no
+  training item draws from (training derives its generators from the config's seed, epoch and
+  index). The clip is the same on every machine.
+
+Score each with ``ifrnet eval --video CLIP --factor 2`` (and ``--factor 4`` for the strided ones).
+"""
+
+from __future__ import annotations
+
+import argparse
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+ANIME_SHOTS = 16
+ANIME_FRAMES = 9
+ANIME_SIZE = (288, 384)
+ANIME_SEED = 2_600_000
+STRIDES = (3, 4)
+
+
+def _write(path: Path, frames: list[np.ndarray], rate: Fraction) -> None:
+    tmp = path.with_name(f".{path.name}.partial.mkv")
+    with av.open(str(tmp), "w") as out:
+        stream = out.add_stream("ffv1", rate=rate)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "bgr0"
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="bgr0")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    tmp.replace(path)
+    print(f"wrote {path} ({len(frames)} frames, {frames[0].shape[1]}x{frames[0].shape[0]}, {float(rate):g} fps)")
+
+
+def strided(holdout: Path, out: Path) -> None:
+    from ifrnet.video.reader import open_source
+
+    for clip in sorted(holdout.glob("*.mkv")):
+        with open_source(clip) as source:
+            rate = source.info.rate
+            frames = [f.image for f in source.frames()]
+        for stride in STRIDES:
+            _write(out / f"{clip.stem}_stride{stride}.mkv", frames[::stride], rate)
+
+
+def animation(out: Path) -> None:
+    from ifrnet.data import SyntheticMotion
+
+    scenes = SyntheticMotion(1, size=ANIME_SIZE, style="cel", max_shift=160.0, layers=(1, 4))
+    frames = []
+    for k in range(ANIME_SHOTS):
+        frames += scenes.render_clip(np.random.default_rng(ANIME_SEED + k), ANIME_FRAMES)
+    _write(out / "anime_cel.mkv", frames, Fraction(24000, 1001))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--holdout", type=Path, default=Path("/work/train_data/holdout"))
+    parser.add_argument("--out", type=Path, default=Path("/work/train_data/heldout_v2"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    strided(args.holdout, args.out)
+    animation(args.out)
+
+
+if __name__ == "__main__":
+    main()
