@@ -382,3 +382,29 @@ def test_ctrl_c_at_any_moment_of_start_up(tmp_path, clip, delay):
     assert "Traceback" not in err and "terminate called" not in err
     if proc.returncode == 130:
         assert not (tmp_path / "o.mkv").exists() and not leftovers(tmp_path)
+
+
+def test_make_parents_takes_a_folder_another_process_made_meanwhile(tmp_path, monkeypatch):
+    """Two parallel workers creating the same folder (ifrnet flow --workers 2 writing
+    flow/00001/0001/): the one that loses the race must carry on, not fail with "File exists".
+    The race is staged: the folder appears between the check and the mkdir."""
+    from pathlib import Path
+
+    from ifrnet.io.files import make_parents
+
+    target = tmp_path / "flow" / "00001" / "0001"
+    real_mkdir = Path.mkdir
+
+    def racing_mkdir(self, *args, **kwargs):
+        if self == target.parent:
+            real_mkdir(self)  # the other worker's
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", racing_mkdir)
+    created = make_parents(target)
+    assert target.is_dir()
+    assert created == [tmp_path / "flow", target]  # the other worker's folder is not ours to remove
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(Exception, match="cannot create this folder"):
+        make_parents(blocker / "sub")

@@ -114,7 +114,13 @@ def make_parents(folder: Path) -> list[Path]:
     created: list[Path] = []
     try:
         for path in reversed(missing):
-            path.mkdir()
+            try:
+                path.mkdir()
+            except FileExistsError:
+                # another process (a parallel worker) made it since we looked: that is what we wanted
+                if not path.is_dir():
+                    raise
+                continue
             created.append(path)
     except OSError as exc:
         remove_created(created)
