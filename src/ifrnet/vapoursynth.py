@@ -219,6 +219,7 @@ class _Interpolation:
         self._thumbs = _LRU(_THUMBS_KEPT)
         self._measures = _LRU(_THUMBS_KEPT)
         self._pairs = _LRU(_PAIRS_KEPT)
+        self._located = _LRU(_THUMBS_KEPT)
 
     # -- the output clip --
 
@@ -237,11 +238,9 @@ class _Interpolation:
             np.copyto(np.asarray(frame[plane]), image[plane], casting="unsafe")
         props = frame.props
         source = self._frame(props_from)[1]
-        for key in source:
+        for key in source:  # (the blank frame has no scene-change props of its own)
             if key not in (_NEXT, _PREV):
                 props[key] = source[key]
-        for key in (_NEXT, _PREV):
-            props.pop(key, None)
         nxt, prev = self.cut_marks(n)
         if nxt:
             props[_NEXT] = 1
@@ -265,8 +264,13 @@ class _Interpolation:
         return self._frame(shown)[0], shown
 
     def _locate(self, k: int) -> tuple[_Segment, Step]:
-        seg = self.segment(self.map.source_of(k))
-        return seg, next(s for s in self.map.steps(seg.a, seg.b) if s.index == k)
+        """Output frame ``k``'s segment and step; kept, since a frame's neighbours ask for it too (cut marks)."""
+
+        def make() -> tuple[_Segment, Step]:
+            seg = self.segment(self.map.source_of(k))
+            return seg, next(s for s in self.map.steps(seg.a, seg.b) if s.index == k)
+
+        return self._located.get(k, make)
 
     def segment(self, j: int) -> _Segment:
         """The source frames around source position ``j`` and what lies between them, as the

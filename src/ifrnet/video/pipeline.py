@@ -26,7 +26,7 @@ from ..engine import Engine
 from ..errors import IFRNetError, InputError
 from ..io.files import atomic_output, check_output_path, hide_temporary_names, quietly
 from .parallel import result_of
-from .reader import FrameSource, SourceFrame, VideoInfo, demuxer_name, is_stream, open_source
+from .reader import FrameSource, SourceFrame, VideoInfo, format_name, is_stream, open_source
 from .scenes import DEFAULT_HOLD_TOLERANCE, DEFAULT_SCENE_THRESHOLD, Change, CutList, SceneDetector, held
 from .schedule import Step, Timeline
 from .writer import (
@@ -195,7 +195,7 @@ def interpolate_video(
         deinterlace=options.deinterlace,
         input_format=options.input_format,
     )
-    once = getattr(source, "streaming", False)  # a piped input cannot be opened again for its audio
+    once = source.streaming  # a piped input cannot be opened again for its audio
     owned = None
     finished = False
     try:
@@ -310,14 +310,11 @@ def _container_format(path: str | os.PathLike, given: str | None = None) -> str:
     import av
 
     if given is not None:
-        name = demuxer_name(given)
+        name = format_name(given)
         if name not in av.formats_available:
             raise InputError(f"--output-format {given}: FFmpeg has no such muxer (y4m, nut, matroska, mp4, ...)")
         return name
-    suffix = Path(path).suffix.lower().lstrip(".")
-    known = {"mkv": "matroska", "m4v": "mp4", "ts": "mpegts", "y4m": "yuv4mpegpipe"}
-    if suffix in known:
-        return known[suffix]
+    suffix = format_name(Path(path).suffix.lstrip("."))
     if suffix in av.formats_available:
         return suffix
     if is_stream(path):  # standard output, or a named pipe with no telling extension: raw frames

@@ -89,6 +89,8 @@ class FrameSource(abc.ABC):
     info: VideoInfo
     #: Human-readable notes about skipped or repaired data, filled while decoding.
     warnings: list[str]
+    #: read once, front to back (standard input, a named pipe): the input cannot be opened again
+    streaming: bool = False
 
     @abc.abstractmethod
     def frames(self) -> Iterator[SourceFrame]:
@@ -126,14 +128,13 @@ class VideoFileReader(FrameSource):
     ) -> None:
         import av
 
-        #: read once, front to back (standard input, a named pipe): nothing is opened twice
-        self.streaming = is_stream(path)
+        self.streaming = is_stream(path)  # then nothing is opened twice
         self.path = STDIN if str(path) == "-" else Path(path)
         if not self.streaming and not self.path.exists():
             raise InputError(f"{self.path}: no such file")
         if self.path.is_dir():
             raise InputError(f"{self.path}: is a directory; for image folders pass the folder or a %d pattern")
-        demuxer = demuxer_name(input_format)
+        demuxer = format_name(input_format)
         if demuxer is not None and demuxer not in av.formats_available:
             raise InputError(f"--input-format {input_format}: FFmpeg has no such demuxer (y4m, nut, matroska, ...)")
         url = "pipe:0" if self.path == STDIN else str(self.path)
@@ -221,7 +222,7 @@ class VideoFileReader(FrameSource):
 
         if self.streaming:
             self._decoder = self._decoded()
-            self._peeked = [frame for frame in itertools.islice(self._decoder, 1)]
+            self._peeked = list(itertools.islice(self._decoder, 1))
             return self._peeked[0] if self._peeked else None
         try:
             with open_input(str(self.path)) as probe:
@@ -585,11 +586,13 @@ def open_input(url: str, **kwargs: object):
 #: how standard input is named in messages and summaries
 STDIN = Path("<stdin>")
 #: short names people use for FFmpeg's demuxers and muxers (``ffmpeg -f`` takes the long ones)
-FORMAT_ALIASES = {"y4m": "yuv4mpegpipe", "yuv4mpeg": "yuv4mpegpipe", "mkv": "matroska"}
+#: (also the file extensions that differ from FFmpeg's names)
+FORMAT_ALIASES = {"y4m": "yuv4mpegpipe", "yuv4mpeg": "yuv4mpegpipe", "mkv": "matroska", "m4v": "mp4", "ts": "mpegts"}
 
 
-def demuxer_name(name: str | None) -> str | None:
-    """FFmpeg's name for a container format as people write it (``y4m`` -> ``yuv4mpegpipe``)."""
+def format_name(name: str | None) -> str | None:
+    """FFmpeg's name for a container format as people write it, or as a file extension
+    (``y4m`` -> ``yuv4mpegpipe``, ``mkv`` -> ``matroska``)."""
     return None if name is None else FORMAT_ALIASES.get(name.lower(), name.lower())
 
 

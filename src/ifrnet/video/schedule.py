@@ -160,12 +160,17 @@ class Timeline:
             steps = [Step(self.next_index + k, Fraction(k, n)) for k in range(n)]
             self.next_index += n
             return steps
-        tol = self.tolerance
-        steps = []
-        for k in range(self.map.first_at_or_after(a - tol), self.map.first_at_or_after(a + span - tol)):
-            offset = self.map.time_of(k) - a
-            steps.append(Step(k, Fraction(0) if abs(offset) <= tol else offset / span))
-        return steps
+        return _sampled_steps(self.map, self.tolerance, a, span)
+
+
+def _sampled_steps(tmap: TimeMap, tolerance: Fraction, start: Fraction, span: Fraction) -> list[Step]:
+    """Output frames of ``tmap`` in the source interval ``[start, start + span)`` (shifted back by
+    ``tolerance``), with ``t`` across it: 0 for a frame within ``tolerance`` of ``start``."""
+    steps = []
+    for k in range(tmap.first_at_or_after(start - tolerance), tmap.first_at_or_after(start + span - tolerance)):
+        offset = tmap.time_of(k) - start
+        steps.append(Step(k, Fraction(0) if abs(offset) <= tolerance else offset / span))
+    return steps
 
 
 class FrameMap:
@@ -212,13 +217,7 @@ class FrameMap:
     def steps(self, a: int, b: int) -> list[Step]:
         """The output frames from source frame ``a`` up to (not including) ``b`` (``frames`` for the
         end), with ``t`` measured across ``[a, b)``: 0 for ``a`` passed through."""
-        first, end = self._first(a), self._first(b)
         if self.factor is not None:
-            n = end - first
+            first, n = self._first(a), self.factor * (b - a)
             return [Step(first + k, Fraction(k, n)) for k in range(n)]
-        start, span = a / self.rate, (b - a) / self.rate
-        steps = []
-        for k in range(first, end):
-            offset = self.map.time_of(k) - start
-            steps.append(Step(k, Fraction(0) if abs(offset) <= self.tolerance else offset / span))
-        return steps
+        return _sampled_steps(self.map, self.tolerance, a / self.rate, (b - a) / self.rate)
