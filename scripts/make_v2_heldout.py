@@ -20,7 +20,6 @@ import argparse
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 
 ANIME_SHOTS = 16
@@ -31,20 +30,20 @@ STRIDES = (3, 4)
 
 
 def _write(path: Path, frames: list[np.ndarray], rate: Fraction) -> None:
-    tmp = path.with_name(f".{path.name}.partial.mkv")
-    with av.open(str(tmp), "w") as out:
-        stream = out.add_stream("ffv1", rate=rate)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "bgr0"
+    """Lossless FFV1 (bgr0) through the package's own writer, under a temporary name until complete."""
+    from ifrnet.io.files import atomic_output
+    from ifrnet.video.reader import VideoInfo
+    from ifrnet.video.writer import VideoFileWriter
+
+    height, width = frames[0].shape[:2]
+    with atomic_output(path) as tmp:
+        sink = VideoFileWriter(
+            tmp, VideoInfo(path, width, height, rate), rate, codec="ffv1", pix_fmt="bgr0", container_format="matroska"
+        )
         for i, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="bgr0")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    tmp.replace(path)
-    print(f"wrote {path} ({len(frames)} frames, {frames[0].shape[1]}x{frames[0].shape[0]}, {float(rate):g} fps)")
+            sink.write(image, i)
+        sink.close()
+    print(f"wrote {path} ({len(frames)} frames, {width}x{height}, {float(rate):g} fps)")
 
 
 def strided(holdout: Path, out: Path) -> None:
