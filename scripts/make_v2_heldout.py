@@ -11,7 +11,11 @@
   training item draws from (training derives its generators from the config's seed, epoch and
   index). The clip is the same on every machine.
 
-Score each with ``ifrnet eval --video CLIP --factor 2`` (and ``--factor 4`` for the strided ones).
+Score each with ``ifrnet eval --video CLIP --factor 2`` (and ``--factor 4``).
+
+``--tuning DIR`` writes instead ``DIR/anime_cel_tuning.mkv``: the same kind of animation from
+``default_rng(2_700_000 + k)``, for choosing settings (``benchmarks/auto_scale.py``'s threshold)
+on material that is neither trained on nor reported.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ ANIME_SHOTS = 16
 ANIME_FRAMES = 9
 ANIME_SIZE = (288, 384)
 ANIME_SEED = 2_600_000
+TUNING_SEED = 2_700_000
 STRIDES = (3, 4)
 
 
@@ -57,24 +62,29 @@ def strided(holdout: Path, out: Path) -> None:
             _write(out / f"{clip.stem}_stride{stride}.mkv", frames[::stride], rate)
 
 
-def animation(out: Path) -> None:
+def animation(path: Path, seed: int = ANIME_SEED) -> None:
     from ifrnet.data import SyntheticMotion
 
     scenes = SyntheticMotion(1, size=ANIME_SIZE, style="cel", max_shift=160.0, layers=(1, 4))
     frames = []
     for k in range(ANIME_SHOTS):
-        frames += scenes.render_clip(np.random.default_rng(ANIME_SEED + k), ANIME_FRAMES)
-    _write(out / "anime_cel.mkv", frames, Fraction(24000, 1001))
+        frames += scenes.render_clip(np.random.default_rng(seed + k), ANIME_FRAMES)
+    _write(path, frames, Fraction(24000, 1001))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--holdout", type=Path, default=Path("/work/train_data/holdout"))
     parser.add_argument("--out", type=Path, default=Path("/work/train_data/heldout_v2"))
+    parser.add_argument("--tuning", type=Path, default=None, help="write only the tuning animation, here")
     args = parser.parse_args()
+    if args.tuning is not None:
+        args.tuning.mkdir(parents=True, exist_ok=True)
+        animation(args.tuning / "anime_cel_tuning.mkv", TUNING_SEED)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     strided(args.holdout, args.out)
-    animation(args.out)
+    animation(args.out / "anime_cel.mkv")
 
 
 if __name__ == "__main__":

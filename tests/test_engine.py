@@ -24,6 +24,7 @@ from .conftest import seeded_model, smooth_frames, uint8_frame
     [
         ("scale", 0.0, "--scale must be in (0, 1]; got 0"),
         ("scale", 1.5, "--scale must be in (0, 1]; got 1.5"),
+        ("scale", "fast", "--scale must be a number or auto; got 'fast'"),
         ("precision", "fp8", "--precision must be one of fp32, bf16, fp16"),
         ("backend", "tensorrt", "--backend must be one of auto, torch, onnxruntime"),
         ("threads", 0, "--threads must be at least 1; got 0"),
@@ -50,6 +51,10 @@ def test_command_line_engine_options_come_from_the_spec():
     with pytest.raises(SystemExit):
         parser.parse_args(["--scale", "2"])
     assert engine_spec(parser.parse_args(["--scale", "0.5", "--threads", "3"])) == EngineSpec(scale=0.5, threads=3)
+    # a numeric option's words pass as themselves; other text is refused as not a number
+    assert engine_spec(parser.parse_args(["--scale", "auto"])) == EngineSpec(scale="auto")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--scale", "fast"])
 
 
 def test_only_restricts_the_generated_options():
@@ -208,6 +213,7 @@ def test_auto_runs_a_graph_exactly_and_keeps_torch_options_on_torch(cpu_only):
     assert (spec.backend, spec.precision) == ("onnxruntime", "fp32") and "exactly" in why
     for given, flag in (
         ({"scale": 0.5}, "--scale 0.5"),
+        ({"scale": "auto"}, "--scale auto"),
         ({"compile": True}, "--compile"),
         ({"channels_last": False}, "--channels-last"),
     ):

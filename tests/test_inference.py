@@ -28,6 +28,31 @@ def test_scale_factor_pads_to_a_multiple_of_16_over_scale(model_s):
     torch.testing.assert_close(out, manual[..., :70, :90], rtol=0, atol=0)
 
 
+def test_auto_scale_runs_each_pair_of_a_batch_at_its_own_scale(model_s, monkeypatch):
+    import ifrnet.inference as inference
+
+    frames = smooth_frames(4, 48, 64, seed=9)
+    img0, img1 = frames[[0, 2]], frames[[1, 3]]
+    auto = Interpolator(model_s, scale_factor="auto")
+    motion = auto.motion(img0, img1)
+    assert len(motion) == 2 and motion[0] != motion[1] and min(motion) >= 0
+    # a threshold between the two pairs' motions sends one pair to each scale
+    monkeypatch.setattr(inference, "AUTO_SCALE_MOTION", sum(motion) / 2)
+    scales = auto.pair_scales(img0, img1)
+    assert sorted(scales) == [0.5, 1.0]
+    together = auto.interpolate(img0, img1, [0.25, 0.5])
+    for i, scale in enumerate(scales):
+        alone = Interpolator(model_s, scale_factor=scale).interpolate(img0[i : i + 1], img1[i : i + 1], [0.25, 0.5])
+        for whole, single in zip(together, alone, strict=True):
+            torch.testing.assert_close(whole[i : i + 1], single, rtol=0, atol=0)
+    # the flows shown are those of the scale the pair runs at
+    flows = auto.flows_and_mask(img0[1:], img1[1:], 0.5)
+    fixed = Interpolator(model_s, scale_factor=scales[1]).flows_and_mask(img0[1:], img1[1:], 0.5)
+    for a, b in zip(flows, fixed, strict=True):
+        assert np.array_equal(a, b)
+    assert "scale auto" in auto.describe()
+
+
 def test_many_times_equal_separate_calls_with_one_encoder_run(model_s):
     frames = smooth_frames(2, 48, 80, seed=4)
     interp = Interpolator(model_s)

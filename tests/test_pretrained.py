@@ -300,3 +300,18 @@ def test_honours_t_on_held_out_windows(shipped_model):
     # time must be clearly better served by its own prediction than by the middle one.
     for t, per_window in gains.items():
         assert np.mean(per_window) > 0.25, (t, per_window)
+
+
+def test_the_motion_probe_measures_pans_with_the_shipped_weights(shipped_model):
+    """``--scale auto``'s probe (a quarter-scale pass of the weights) measures the motion of a
+    held-out frame panned by known amounts: near zero when still, within 40% of the pan for 8 and
+    16 pixels, and growing with it."""
+    frame = read_image(EXAMPLES / "vtest_200.png")
+    auto = Interpolator(shipped_model, device="cpu", scale_factor="auto")
+    pans = (0, 8, 16)
+    # the right part of the frame moves left by `shift` pixels: a pan without a wrapped edge
+    before = np.stack([frame[:, : -max(pans)]] * len(pans))
+    after = np.stack([frame[:, shift : frame.shape[1] - max(pans) + shift] for shift in pans])
+    still, small, large = auto.motion(before, after)
+    assert still < 2 < 0.6 * 8 < small < 1.4 * 8 and 0.6 * 16 < large < 1.4 * 16, (still, small, large)
+    assert auto.pair_scales(before[:1], after[:1]) == [1.0]

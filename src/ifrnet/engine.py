@@ -28,6 +28,9 @@ BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
 #: Arithmetic of the network, for inference and training alike: fp32 (exact), bf16 (GPUs, and
 #: CPUs with native bf16: avx512_bf16 or AMX), fp16 (GPUs).
 PRECISIONS = ("fp32", "bf16", "fp16")
+#: ``--scale auto``: the torch engine picks the network scale per pair from a quick estimate of its
+#: motion (``Interpolator.pair_scales``).
+AUTO_SCALE = "auto"
 
 
 class Engine(abc.ABC):
@@ -107,11 +110,15 @@ class Option:
     #: what the command line names it, when not the field name with dashes
     flag: str | None = None
     metavar: str | None = None
+    #: words a numeric option also takes (such as ``auto``)
+    words: tuple[str, ...] = ()
 
     def problem(self, value: Any) -> str | None:
         """What is wrong with ``value`` ("must be ...; got ..."), or None."""
-        if value is None:
+        if value is None or value in self.words:
             return None
+        if isinstance(value, str) and self.words:
+            return f"must be a number or {' or '.join(self.words)}; got {value!r}"
         if self.choices is not None and value not in self.choices:
             return f"must be one of {', '.join(self.choices)}; got {value!r}"
         if self.open_low and self.high is not None and not self.low < value <= self.high:
@@ -158,8 +165,14 @@ class EngineSpec:
         "found, else the shipped starter weights",
     )
     device: str | None = _option(None, help="cpu, cuda, cuda:N, mps (default: best available)")
-    scale: float = _option(
-        1.0, low=0.0, high=1.0, open_low=True, help="network scale factor in (0, 1]: 0.5 for 4K, large motion"
+    scale: float | str = _option(
+        1.0,
+        low=0.0,
+        high=1.0,
+        open_low=True,
+        words=(AUTO_SCALE,),
+        help="network scale factor in (0, 1]: 0.5 for 4K, large motion; or auto: 0.5 for the pairs whose "
+        "motion a quick quarter-scale pass estimates as large, 1 for the others",
     )
     precision: str | None = _option(
         None,
@@ -224,7 +237,7 @@ class EngineSpec:
         torch_only = [
             flag
             for flag, given in (
-                (f"--scale {self.scale:g}", self.scale != 1.0),
+                (f"--scale {_shown(self.scale)}", self.scale != 1.0),
                 ("--compile", self.compile),
                 ("--channels-last", self.channels_last is not None),
             )
@@ -336,6 +349,11 @@ class EngineSpec:
         if self.model and official_variant(self.model) != engine.model_name:
             raise InputError(f"{graph} holds {engine.model_name}, not {self.model}")
         return engine
+
+
+def _shown(value: float | str) -> str:
+    """A number as the command line shows it (``0.5``), a word as itself."""
+    return value if isinstance(value, str) else format(value, "g")
 
 
 def _suffix(checkpoint: str | None) -> str:

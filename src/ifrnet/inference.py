@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from .devices import resolve_device
-from .engine import PRECISIONS, FlowEngine
+from .engine import AUTO_SCALE, PRECISIONS, FlowEngine
 from .errors import InputError
 from .models import IFRNet
 from .models.ifrnet import Decoded
 from .models.ops import resize
 from .times import Padder, bisect, check_times, dyadic, factor_times
 
-__all__ = ["PRECISIONS", "Interpolator", "bisect", "check_times", "dyadic", "factor_times"]
+__all__ = ["AUTO_SCALE", "PRECISIONS", "Interpolator", "bisect", "check_times", "dyadic", "factor_times"]
+
+#: The scale of the probe pass that estimates a pair's motion, and the scale a large motion gets.
+AUTO_SCALE_PROBE = 0.25
+AUTO_SCALE_LARGE = 0.5
+#: Pixels (of the frames) of displacement between the two inputs, 95th percentile over the frame,
+#: above which ``"auto"`` runs the network at :data:`AUTO_SCALE_LARGE`. Measured: see
+#: ``benchmarks/auto_scale.py``.
+AUTO_SCALE_MOTION = 32.0
 
 
 class Interpolator(FlowEngine):
@@ -41,7 +49,7 @@ class Interpolator(FlowEngine):
         self,
         model: IFRNet,
         device: str | torch.device | None = None,
-        scale_factor: float = 1.0,
+        scale_factor: float | str = 1.0,
         precision: str = "fp32",
         channels_last: bool | None = None,
         compile: bool = False,
@@ -63,8 +71,10 @@ class Interpolator(FlowEngine):
         self.channels_last = bool(channels_last)
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = model.to(self.device, memory_format=memory_format).eval()
-        Padder(16, 16, scale_factor)  # validates the range
-        self.scale_factor = float(scale_factor)
+        if scale_factor != AUTO_SCALE:
+            Padder(16, 16, scale_factor)  # validates the range
+        #: the network scale, or "auto": chosen per pair by :meth:`pair_scales`
+        self.scale_factor: float | str = scale_factor if scale_factor == AUTO_SCALE else float(scale_factor)
         self.uses_time = model.uses_time()
         self.compiled = bool(compile)
         self._encode, self._decode = self.model.encode, self.model.decode
@@ -82,7 +92,8 @@ class Interpolator(FlowEngine):
             [self.precision]
             + (["channels_last"] if self.channels_last else [])
             + (["compiled"] if self.compiled else [])
-            + ([f"scale {self.scale_factor:g}"] if self.scale_factor != 1.0 else [])
+            + ([f"scale {self.scale_factor}"] if self.scale_factor == AUTO_SCALE else [])
+            + ([f"scale {self.scale_factor:g}"] if self.scale_factor not in (1.0, AUTO_SCALE) else [])
         )
         return f"{self.model.config.name} on {self.device} (PyTorch, {', '.join(extras)})"
 
@@ -106,11 +117,65 @@ class Interpolator(FlowEngine):
         with torch.inference_mode():
             if self.compiled and self.device.type == "cuda":
                 torch.compiler.cudagraph_mark_step_begin()
-            if self.uses_time:
-                outputs = self._predict(img0, img1, values)
-            else:
-                outputs = bisect(lambda a, b: self._predict(a, b, (0.5,))[0], img0, img1, values)
+            outputs = self._per_scale(img0, img1, lambda a, b, scale: self._times(a, b, values, scale))
         return [self._from_tensor(o, kind) for o in outputs]
+
+    def pair_scales(self, frame0: np.ndarray | Tensor, frame1: np.ndarray | Tensor) -> list[float]:
+        """The network scale each pair of the batch runs at: the engine's; with ``"auto"``,
+        :data:`AUTO_SCALE_LARGE` where the pair's :meth:`motion` exceeds :data:`AUTO_SCALE_MOTION`
+        pixels and 1 elsewhere."""
+        img0, img1, _ = self._pair(frame0, frame1)
+        with torch.inference_mode():
+            return self._pair_scales(img0, img1)
+
+    def motion(self, frame0: np.ndarray | Tensor, frame1: np.ndarray | Tensor) -> list[float]:
+        """Each pair's estimated motion: the 95th percentile over the frame of the displacement
+        between the two inputs, ``|flow t->0| + |flow t->1|`` at t = 1/2, in pixels of the frames.
+
+        It comes from a probe pass of the network itself at scale :data:`AUTO_SCALE_PROBE` (about
+        1/16 of a full pass's work): at a quarter of the resolution the coarsest decoder level
+        spans four times the displacement it spans at scale 1, so the probe still sees motion a
+        full-scale pass misses.
+        """
+        img0, img1, _ = self._pair(frame0, frame1)
+        with torch.inference_mode():
+            return self._motion(img0, img1)
+
+    def _motion(self, img0: Tensor, img1: Tensor) -> list[float]:
+        padder = Padder.like(img0, AUTO_SCALE_PROBE)
+        _, _, _, (decoded,) = self._network(img0, img1, padder, [0.5], AUTO_SCALE_PROBE)
+        # the flows are at the padded probe resolution: back to pixels of the frames
+        motion = (decoded.flow0.norm(dim=1) + decoded.flow1.norm(dim=1)).flatten(1) / AUTO_SCALE_PROBE
+        return torch.quantile(motion.float(), 0.95, dim=1).tolist()
+
+    def _pair_scales(self, img0: Tensor, img1: Tensor) -> list[float]:
+        if self.scale_factor != AUTO_SCALE:
+            return [float(self.scale_factor)] * img0.shape[0]
+        return [AUTO_SCALE_LARGE if m > AUTO_SCALE_MOTION else 1.0 for m in self._motion(img0, img1)]
+
+    def _per_scale(
+        self, img0: Tensor, img1: Tensor, run: Callable[[Tensor, Tensor, float], list[Tensor]]
+    ) -> list[Tensor]:
+        """``run(img0, img1, scale)`` over the batch, split into the groups of pairs that share a scale."""
+        scales = self._pair_scales(img0, img1)
+        if len(set(scales)) == 1:
+            return run(img0, img1, scales[0])
+        outputs: list[Tensor] | None = None
+        for scale in sorted(set(scales)):
+            index = torch.tensor([i for i, s in enumerate(scales) if s == scale], device=img0.device)
+            part = run(img0[index], img1[index], scale)
+            if outputs is None:
+                outputs = [img0.new_empty(img0.shape[:1] + o.shape[1:]) for o in part]
+            for whole, piece in zip(outputs, part, strict=True):
+                whole[index] = piece
+        assert outputs is not None
+        return outputs
+
+    def _times(self, img0: Tensor, img1: Tensor, values: Sequence[float], scale: float) -> list[Tensor]:
+        """The frames at ``values``: directly, or by bisection for weights that ignore t."""
+        if self.uses_time:
+            return self._predict(img0, img1, values, scale)
+        return bisect(lambda a, b: self._predict(a, b, (0.5,), scale)[0], img0, img1, values)
 
     def flows_and_mask(
         self, frame0: np.ndarray | Tensor, frame1: np.ndarray | Tensor, t: float
@@ -121,12 +186,14 @@ class Interpolator(FlowEngine):
         weights that ignore t these are the t = 0.5 prediction's.
         """
         img0, img1, _ = self._pair(frame0, frame1)
-        padder = Padder.like(img0, self.scale_factor)
+        img0, img1 = img0[:1], img1[:1]
         with torch.inference_mode():
-            _, _, _, (decoded,) = self._network(img0, img1, padder, [check_times([t])[0]])
+            scale = self._pair_scales(img0, img1)[0]
+            padder = Padder.like(img0, scale)
+            _, _, _, (decoded,) = self._network(img0, img1, padder, [check_times([t])[0]], scale)
         flow0, flow1, mask = decoded.flow0, decoded.flow1, decoded.mask
-        if self.scale_factor != 1.0:  # back to the frames' resolution, as synthesize does
-            inv = 1.0 / self.scale_factor
+        if scale != 1.0:  # back to the frames' resolution, as synthesize does
+            inv = 1.0 / scale
             flow0, flow1, mask = resize(flow0, inv) * inv, resize(flow1, inv) * inv, resize(mask, inv)
 
         def crop(x: Tensor) -> np.ndarray:
@@ -137,11 +204,10 @@ class Interpolator(FlowEngine):
     # -- prediction --
 
     def _network(
-        self, img0: Tensor, img1: Tensor, padder: Padder, times: Sequence[float]
+        self, img0: Tensor, img1: Tensor, padder: Padder, times: Sequence[float], scale: float
     ) -> tuple[Tensor, Tensor, Tensor, list[Decoded]]:
-        """Pad, normalise, resize, encode the pair once and decode once per t: the padded,
-        mean-subtracted frames, their mean and each time's decoder outputs (fp32)."""
-        scale = self.scale_factor
+        """Pad, normalise, resize to ``scale``, encode the pair once and decode once per t: the
+        padded, mean-subtracted frames, their mean and each time's decoder outputs (fp32)."""
         x0, x1, mean = self.model.normalize(padder.pad(img0), padder.pad(img1))
         small0, small1 = resize(x0, scale), resize(x1, scale)
         if self.channels_last:
@@ -162,11 +228,11 @@ class Interpolator(FlowEngine):
             )
         return x0, x1, mean, decoded
 
-    def _predict(self, img0: Tensor, img1: Tensor, times: Sequence[float]) -> list[Tensor]:
-        """Direct prediction: the network, then the warp and blend at full resolution, cropped."""
-        padder = Padder.like(img0, self.scale_factor)
-        x0, x1, mean, decoded = self._network(img0, img1, padder, times)
-        return [padder.unpad(self.model.synthesize(x0, x1, mean, d, self.scale_factor)) for d in decoded]
+    def _predict(self, img0: Tensor, img1: Tensor, times: Sequence[float], scale: float) -> list[Tensor]:
+        """Direct prediction: the network at ``scale``, then the warp and blend at full resolution, cropped."""
+        padder = Padder.like(img0, scale)
+        x0, x1, mean, decoded = self._network(img0, img1, padder, times, scale)
+        return [padder.unpad(self.model.synthesize(x0, x1, mean, d, scale)) for d in decoded]
 
     def _reduced_precision(self):
         if self.precision == "fp32":

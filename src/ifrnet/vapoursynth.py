@@ -70,7 +70,7 @@ def interpolate(
     checkpoint: str | None = None,
     backend: str = "auto",
     device: str | None = None,
-    scale: float = 1.0,
+    scale: float | str = 1.0,
     precision: str | None = None,
     threads: int | None = None,
     scene_detect: bool = True,

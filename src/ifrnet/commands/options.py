@@ -30,11 +30,14 @@ def checked_type(option: Option, kind: type):
     """An argparse type that parses ``kind`` and applies the option's range."""
 
     def parse(text: str):
+        if text in option.words:
+            return text
         try:
             value = kind(text)
         except ValueError:
+            expected = "an integer" if kind is int else "a number"
             raise argparse.ArgumentTypeError(
-                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+                f"expected {' or '.join([expected, *option.words])}, got {text!r}"
             ) from None
         problem = option.problem(value)
         if problem is not None:
