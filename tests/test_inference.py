@@ -50,7 +50,18 @@ def test_auto_scale_runs_each_pair_of_a_batch_at_its_own_scale(model_s, monkeypa
     fixed = Interpolator(model_s, scale_factor=scales[1]).flows_and_mask(img0[1:], img1[1:], 0.5)
     for a, b in zip(flows, fixed, strict=True):
         assert np.array_equal(a, b)
-    assert "scale auto" in auto.describe()
+    assert "scale auto: 0.5 above" in auto.describe()
+    # weights that ignore t bisect each pair at the scale chosen for it
+    monkeypatch.setattr(auto, "uses_time", False)
+    bisected = auto.interpolate(img0, img1, [0.25])
+    for i, scale in enumerate(scales):
+        fixed = Interpolator(model_s, scale_factor=scale)
+        fixed.uses_time = False
+        torch.testing.assert_close(
+            bisected[0][i : i + 1], fixed.interpolate(img0[i : i + 1], img1[i : i + 1], [0.25])[0]
+        )
+    with pytest.raises(InputError, match="--compile needs a fixed --scale"):
+        Interpolator(model_s, scale_factor="auto", compile=True)
 
 
 def test_many_times_equal_separate_calls_with_one_encoder_run(model_s):

@@ -314,4 +314,5 @@ def test_the_motion_probe_measures_pans_with_the_shipped_weights(shipped_model):
     after = np.stack([frame[:, shift : frame.shape[1] - max(pans) + shift] for shift in pans])
     still, small, large = auto.motion(before, after)
     assert still < 2 < 0.6 * 8 < small < 1.4 * 8 and 0.6 * 16 < large < 1.4 * 16, (still, small, large)
+    assert small < large
     assert auto.pair_scales(before[:1], after[:1]) == [1.0]

@@ -467,3 +467,9 @@ def test_uhd_shorthand_runs_the_network_at_half_size(tmp_path, capsys, checkpoin
     assert "6 frames" in out and "2 interpolated" in out
     frames, _, _ = read_clip(tmp_path / "o.mkv")
     assert frames[1].shape == (72, 100, 3)
+    # --uhd is --scale 0.5: given with another scale, neither silently wins
+    argv = ["video", str(src), "-o", str(tmp_path / "p.mkv"), "--uhd", "--scale", "auto"]
+    argv += ["--checkpoint", str(checkpoint_s)]
+    assert main(argv) == 1
+    assert "give either --uhd or --scale auto, not both" in capsys.readouterr().err
+    assert not (tmp_path / "p.mkv").exists()

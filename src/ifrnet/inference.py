@@ -73,6 +73,11 @@ class Interpolator(FlowEngine):
         self.model = model.to(self.device, memory_format=memory_format).eval()
         if scale_factor != AUTO_SCALE:
             Padder(16, 16, scale_factor)  # validates the range
+        elif compile:
+            # each pair's scale (and the probe, and every group size of a split batch) is another
+            # input shape: torch.compile would recompile, or fall back once past its limit of shapes
+            raise InputError("--compile needs a fixed --scale: with auto the network's input size changes per pair")
+        self.auto_scale = scale_factor == AUTO_SCALE
         #: the network scale, or "auto": chosen per pair by :meth:`pair_scales`
         self.scale_factor: float | str = scale_factor if scale_factor == AUTO_SCALE else float(scale_factor)
         self.uses_time = model.uses_time()
@@ -92,7 +97,7 @@ class Interpolator(FlowEngine):
             [self.precision]
             + (["channels_last"] if self.channels_last else [])
             + (["compiled"] if self.compiled else [])
-            + ([f"scale {self.scale_factor}"] if self.scale_factor == AUTO_SCALE else [])
+            + ([f"scale auto: {AUTO_SCALE_LARGE:g} above {AUTO_SCALE_MOTION:g} px"] if self.auto_scale else [])
             + ([f"scale {self.scale_factor:g}"] if self.scale_factor not in (1.0, AUTO_SCALE) else [])
         )
         return f"{self.model.config.name} on {self.device} (PyTorch, {', '.join(extras)})"
@@ -129,7 +134,8 @@ class Interpolator(FlowEngine):
             return self._pair_scales(img0, img1)
 
     def motion(self, frame0: np.ndarray | Tensor, frame1: np.ndarray | Tensor) -> list[float]:
-        """Each pair's estimated motion: the 95th percentile over the frame of the displacement
+        """Each pair's estimated motion: the 95th percentile over the frame (as padded for the probe:
+        replicated edges included) of the displacement
         between the two inputs, ``|flow t->0| + |flow t->1|`` at t = 1/2, in pixels of the frames.
 
         It comes from a probe pass of the network itself at scale :data:`AUTO_SCALE_PROBE` (about

@@ -96,6 +96,8 @@ def _engine(args: argparse.Namespace):
     from ..errors import InputError
     from ..video.parallel import WorkerPool, parse_devices
 
+    if args.uhd and args.scale != 1.0:
+        raise InputError(f"give either --uhd or --scale {args.scale}, not both (--uhd is --scale 0.5)")
     spec = engine_spec(args, scale=0.5) if args.uhd else engine_spec(args)
     if args.devices:
         if args.device:
