@@ -77,7 +77,6 @@ class Interpolator(FlowEngine):
             # each pair's scale (and the probe, and every group size of a split batch) is another
             # input shape: torch.compile would recompile, or fall back once past its limit of shapes
             raise InputError("--compile needs a fixed --scale: with auto the network's input size changes per pair")
-        self.auto_scale = scale_factor == AUTO_SCALE
         #: the network scale, or "auto": chosen per pair by :meth:`pair_scales`
         self.scale_factor: float | str = scale_factor if scale_factor == AUTO_SCALE else float(scale_factor)
         self.uses_time = model.uses_time()
@@ -93,12 +92,15 @@ class Interpolator(FlowEngine):
     # -- public API --
 
     def describe(self) -> str:
+        if self.scale_factor == AUTO_SCALE:
+            scale = [f"scale auto: {AUTO_SCALE_LARGE:g} above {AUTO_SCALE_MOTION:g} px"]
+        else:
+            scale = [f"scale {self.scale_factor:g}"] if self.scale_factor != 1.0 else []
         extras = (
             [self.precision]
             + (["channels_last"] if self.channels_last else [])
             + (["compiled"] if self.compiled else [])
-            + ([f"scale auto: {AUTO_SCALE_LARGE:g} above {AUTO_SCALE_MOTION:g} px"] if self.auto_scale else [])
-            + ([f"scale {self.scale_factor:g}"] if self.scale_factor not in (1.0, AUTO_SCALE) else [])
+            + scale
         )
         return f"{self.model.config.name} on {self.device} (PyTorch, {', '.join(extras)})"
 
