@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import InputError
 from ..io.files import atomic_output, check_output_path
 from ..times import Padder
+from .graph import graph_feed
 
 #: the bound ``ifrnet export --precision int8`` refuses beyond (dB of PSNR on any held-out set)
 DEFAULT_MAX_DROP = 0.3
@@ -76,7 +77,7 @@ def _inputs(img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> dict[str, np.
     a = np.ascontiguousarray(img0.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255)
     b = np.ascontiguousarray(img1.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255)
     padder = Padder.like(a)
-    return {"img0": padder.pad(a), "img1": padder.pad(b), "embt": np.full((1, 1, 1, 1), t, dtype=np.float32)}
+    return graph_feed(padder.pad(a), padder.pad(b), t)
 
 
 def _psnrs(compiled, triplets: Sequence[Triplet]) -> list[float]:

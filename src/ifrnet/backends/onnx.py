@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from ..errors import CheckpointError, InputError
-from .graph import GraphEngine
+from .graph import GraphEngine, graph_feed
 
 
 def _providers(device: str | None) -> list[str]:
@@ -56,5 +56,4 @@ class OnnxInterpolator(GraphEngine):
         return "cuda" if self._on_gpu else "cpu"
 
     def run(self, img0: np.ndarray, img1: np.ndarray, t: float) -> np.ndarray:
-        embt = np.full((img0.shape[0], 1, 1, 1), t, dtype=np.float32)
-        return self.session.run(["frame"], {"img0": img0, "img1": img1, "embt": embt})[0]
+        return self.session.run(["frame"], graph_feed(img0, img1, t))[0]

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import CheckpointError, InputError
 from ..io.files import cache_dir
-from .graph import GraphEngine
+from .graph import GraphEngine, graph_feed
 
 #: our precision names -> (OpenVINO's element type for the hint, the CPU capability it needs)
 _PRECISIONS = {"fp32": ("f32", "FP32"), "bf16": ("bf16", "BF16"), "fp16": ("f16", "FP16")}
@@ -144,7 +144,6 @@ class OpenVinoInterpolator(GraphEngine):
         return request
 
     def run(self, img0: np.ndarray, img1: np.ndarray, t: float) -> np.ndarray:
-        embt = np.full((img0.shape[0], 1, 1, 1), t, dtype=np.float32)
         request = self._request(tuple(img0.shape))
         # copied out: the request reuses its output buffer on the next call
-        return np.array(request.infer({"img0": img0, "img1": img1, "embt": embt})["frame"])
+        return np.array(request.infer(graph_feed(img0, img1, t))["frame"])
