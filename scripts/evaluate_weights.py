@@ -1,7 +1,7 @@
 """Score weights on the held-out sets, as MODEL_CARD.md reports them, against the baselines.
 
     python scripts/evaluate_weights.py [--checkpoint starter [--checkpoint B.safetensors ...]]
-        [--sets holdout,v2] [--data DIR] [--out eval/weights] [--baselines-only] [--overwrite]
+        [--sets holdout,v2,tuning] [--data DIR] [--out eval/weights] [--baselines-only] [--overwrite]
 
 For every held-out run (a clip and a factor: ``ifrnet eval --video``, 2x holds out every other
 frame, 4x three of every four, windows across a scene cut skipped) it scores the weight-free
@@ -12,7 +12,10 @@ The sets:
 - ``holdout``: what ``scripts/prepare_starter_data.py`` held out (frames 0-299 of opencv_vtest.avi,
   all of visp_castel.mkv), the starter's tables;
 - ``v2``: what ``scripts/make_v2_heldout.py`` made from the same held-out frames for issue 26 --
-  fast motion (the clips at frame strides 3 and 4) and a generated animation never trained on.
+  fast motion (the clips at frame strides 3 and 4) and a generated animation never trained on;
+- ``tuning``: material never reported, on which settings are chosen (``make_v2_heldout.py
+  --tuning`` writes its cel clip; the footage is two training clips), e.g. the share of a weight
+  average: ``--sets tuning --no-baselines --tables-only``.
 
 Then, per checkpoint, whether the weights honour t (on 4x windows the predictions at t = 1/4 and
 3/4 against the t = 1/2 prediction, both scored on the true frames at 1/4 and 3/4) and whether they
@@ -55,6 +58,14 @@ SETS: dict[str, tuple[tuple[str, str, int, int | None], ...]] = {
         ("heldout_v2", "visp_castel_stride3.mkv", 4, None),
         ("heldout_v2", "anime_cel.mkv", 2, None),
         ("heldout_v2", "anime_cel.mkv", 4, None),
+    ),
+    # never reported: where a setting (a weight average's share, --scale auto's threshold) is chosen;
+    # the two footage clips are training clips, the cel clip comes from other seeds than anime_cel
+    "tuning": (
+        ("tuning", "anime_cel_tuning.mkv", 2, None),
+        ("tuning", "anime_cel_tuning.mkv", 4, None),
+        ("footage", "opencv_vtest_f300-794.mkv", 4, 20),
+        ("footage", "opencv_box.mp4", 4, 20),
     ),
 }
 BASELINES = "repeat,blend,dis,minterpolate"
