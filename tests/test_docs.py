@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import importlib
 import re
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from .conftest import REPO
+
 PACKAGE = REPO / "src" / "ifrnet"
 README = REPO / "README.md"
 

@@ -18,9 +18,10 @@ import pytest
 
 from ifrnet.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
-CLIP = ROOT.parent / "shared" / "data" / "opencv_vtest.avi"  # 10 fps, real footage
-PIPES = [sys.executable, str(ROOT / "tests" / "pipes.py")]
+from .conftest import REPO
+
+CLIP = REPO.parent / "shared" / "data" / "opencv_vtest.avi"  # 10 fps, real footage
+PIPES = [sys.executable, str(REPO / "tests" / "pipes.py")]
 # ifrnet in a child, reporting its own peak memory (kB) on its last stderr line
 IFRNET = [
     sys.executable,

@@ -18,6 +18,7 @@ from ifrnet import CheckpointError, InputError
 from ifrnet.models import create_model
 from ifrnet.training.trainer import STATE_FILE, TrainConfig, Trainer, cosine_lr, load_config_file
 
+from .conftest import REPO
 from .datasets import make_vimeo_septuplets, make_vimeo_triplets
 
 
@@ -48,7 +49,6 @@ def test_cosine_schedule_matches_the_paper():
     assert cosine_lr(100, 100, 1e-4, 1e-5) == pytest.approx(1e-5)
 
 
-REPO = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIGS = sorted((REPO / "configs").glob("*.toml"))
 
 

@@ -21,10 +21,10 @@ import pytest
 
 from ifrnet.cli import main
 
+from .conftest import REPO
 from .videos import SHARED_DATA, read_clip, real_frames, write_clip
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / ".venv-vs"
+VENV = REPO / ".venv-vs"
 #: what the venv holds besides this package (installed with --no-deps: torch stays out)
 PACKAGES = ("vapoursynth>=70", "numpy>=1.24", "onnxruntime>=1.20", "av>=18.1", "pillow>=10.0", "safetensors>=0.4")
 
@@ -54,7 +54,7 @@ def vs_python() -> Path:
         steps = [
             [base, "-m", "venv", str(VENV)],
             [str(python), "-m", "pip", "install", "-q", *PACKAGES],
-            [str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT)],
+            [str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(REPO)],
         ]
         for step in steps:
             done = subprocess.run(step, capture_output=True, text=True)
@@ -92,7 +92,7 @@ def filtered(vs_python, clip, twos, exported_s, tmp_path_factory) -> tuple[dict,
     _, graph, _ = exported_s
     out = tmp_path_factory.mktemp("vs-out") / "results.npz"
     done = subprocess.run(
-        [str(vs_python), str(ROOT / "tests" / "vs_child.py"), str(clip), str(twos), str(graph), str(out)],
+        [str(vs_python), str(REPO / "tests" / "vs_child.py"), str(clip), str(twos), str(graph), str(out)],
         capture_output=True,
         text=True,
         timeout=600,
