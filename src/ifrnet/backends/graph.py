@@ -23,7 +23,8 @@ from ..times import Padder, bisect, check_times
 def graph_feed(img0: np.ndarray, img1: np.ndarray, t: float) -> dict[str, np.ndarray]:
     """The inputs of a graph written by ``ifrnet export``, by name: ``img0`` and ``img1`` float32
     ``(B, 3, H, W)`` in [0, 1] of a size the network accepts (:class:`~ifrnet.times.Padder`), and
-    ``embt``, t in (0, 1) as float32 ``(B, 1, 1, 1)`` (paper Sec. 3.1: t enters the decoder as a map)."""
+    ``embt``, t in (0, 1) as float32 ``(B, 1, 1, 1)``, repeated over the coarsest decoder's grid
+    (``docs/IFRNET.md`` section 3)."""
     return {"img0": img0, "img1": img1, "embt": np.full((img0.shape[0], 1, 1, 1), t, dtype=np.float32)}
 
 
