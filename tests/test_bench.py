@@ -131,13 +131,18 @@ def test_cost_helpers():
 
 
 def test_peak_memory_sees_an_allocation():
+    import mmap
+
     import numpy as np
 
     with peak_memory(torch.device("cpu")) as peak:
-        block = np.ones(64 * 2**20, dtype=np.uint8)  # 64 MiB, touched
+        # a fresh anonymous mapping, not np.ones: malloc may hand back pages an earlier test freed
+        # and that are still resident, and then the resident set does not grow at all (CI saw a
+        # peak of one page once, in a whole-suite run); a new mapping must be faulted in page by page
+        block = mmap.mmap(-1, 64 * 2**20)
+        np.frombuffer(block, dtype=np.uint8)[:] = 1  # touch every page
         # held for many sampling periods: numpy fills it holding the GIL, so the sampler thread
-        # can only look once the fill is done (freed at once, the block was missed now and then;
-        # 50 ms was missed once in a whole-suite run, with other threads of earlier tests about)
+        # can only look once the fill is done
         time.sleep(0.3)
-        del block
+        block.close()  # unmapped: the resident set falls back, so only the sampler can have seen it
     assert peak[0] > 48
