@@ -28,6 +28,29 @@ def graph_feed(img0: np.ndarray, img1: np.ndarray, t: float) -> dict[str, np.nda
     return {"img0": img0, "img1": img1, "embt": np.full((img0.shape[0], 1, 1, 1), t, dtype=np.float32)}
 
 
+def graph_array(frame: np.ndarray, name: str, runtime: str) -> tuple[np.ndarray, str]:
+    """``frame`` as a graph's float32 ``(B, 3, H, W)`` input in [0, 1], with the kind of array it
+    was (``"uint8"``, ``"uint16_batch"``, ``"float"``...) so that outputs are returned alike.
+
+    ``frame`` is uint8 or uint16 ``(H, W, 3)`` / ``(B, H, W, 3)`` RGB (divided by 255 or 65535), or
+    float32 ``(B, 3, H, W)`` (taken as it is). Raises :class:`~ifrnet.errors.InputError` naming
+    ``name`` and ``runtime`` for anything else.
+    """
+    if not isinstance(frame, np.ndarray):
+        raise InputError(f"{name} must be a numpy array for the {runtime} backend; got {type(frame).__name__}")
+    if frame.dtype in (np.uint8, np.uint16) and frame.ndim in (3, 4) and frame.shape[-1] == 3:
+        batch = frame if frame.ndim == 4 else frame[None]
+        peak = np.float32(np.iinfo(frame.dtype).max)
+        array = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) / peak
+        return array, f"{frame.dtype}_batch" if frame.ndim == 4 else str(frame.dtype)
+    if frame.dtype == np.float32 and frame.ndim == 4 and frame.shape[1] == 3:
+        return np.ascontiguousarray(frame), "float"
+    raise InputError(
+        f"{name} must be a uint8 or uint16 (H, W, 3) or (B, H, W, 3) RGB array or a float32 (B, 3, H, W) array; "
+        f"got {frame.dtype} array of shape {frame.shape}"
+    )
+
+
 class GraphEngine(Engine):
     """An :class:`~ifrnet.engine.Engine` over an ONNX graph written by ``ifrnet export``.
 
@@ -68,8 +91,8 @@ class GraphEngine(Engine):
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float] = (0.5,)) -> list[np.ndarray]:
         """The frames at each of ``times`` between ``frame0`` (t=0) and ``frame1`` (t=1), in order given."""
         values = check_times(times)
-        img0, kind = self._to_array(frame0, "frame0")
-        img1, _ = self._to_array(frame1, "frame1")
+        img0, kind = graph_array(frame0, "frame0", self.runtime)
+        img1, _ = graph_array(frame1, "frame1", self.runtime)
         if img0.shape != img1.shape:
             raise InputError(
                 f"frames differ in size: {img0.shape[-1]}x{img0.shape[-2]} and {img1.shape[-1]}x{img1.shape[-2]}"
@@ -84,21 +107,6 @@ class GraphEngine(Engine):
         padder = Padder.like(img0)
         x0, x1 = padder.pad(img0), padder.pad(img1)
         return [padder.unpad(self.run(x0, x1, t)) for t in times]
-
-    def _to_array(self, frame: np.ndarray, name: str) -> tuple[np.ndarray, str]:
-        if not isinstance(frame, np.ndarray):
-            raise InputError(f"{name} must be a numpy array for the {self.runtime} backend; got {type(frame).__name__}")
-        if frame.dtype in (np.uint8, np.uint16) and frame.ndim in (3, 4) and frame.shape[-1] == 3:
-            batch = frame if frame.ndim == 4 else frame[None]
-            peak = np.float32(np.iinfo(frame.dtype).max)
-            array = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) / peak
-            return array, f"{frame.dtype}_batch" if frame.ndim == 4 else str(frame.dtype)
-        if frame.dtype == np.float32 and frame.ndim == 4 and frame.shape[1] == 3:
-            return np.ascontiguousarray(frame), "float"
-        raise InputError(
-            f"{name} must be a uint8 or uint16 (H, W, 3) or (B, H, W, 3) RGB array or a float32 (B, 3, H, W) array; "
-            f"got {frame.dtype} array of shape {frame.shape}"
-        )
 
     @staticmethod
     def _from_array(array: np.ndarray, kind: str) -> np.ndarray:

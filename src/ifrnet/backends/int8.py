@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import InputError
 from ..io.files import atomic_output, check_output_path
 from ..times import Padder
-from .graph import graph_feed
+from .graph import graph_array, graph_feed
 
 #: the bound ``ifrnet export --precision int8`` refuses beyond (dB of PSNR on any held-out set)
 DEFAULT_MAX_DROP = 0.3
@@ -72,12 +72,12 @@ class Int8Result:
         return {name: self.fp32[name] - self.int8[name] for name in self.fp32}
 
 
-def _inputs(img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> dict[str, np.ndarray]:
-    """uint8 (H, W, 3) frames as the graph's padded float32 inputs."""
-    a = np.ascontiguousarray(img0.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255)
-    b = np.ascontiguousarray(img1.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255)
+def _inputs(img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> tuple[dict[str, np.ndarray], Padder]:
+    """uint8 (H, W, 3) frames as the graph's padded float32 inputs, and the padder that crops its output."""
+    a, _ = graph_array(img0, "frame0", "OpenVINO")
+    b, _ = graph_array(img1, "frame1", "OpenVINO")
     padder = Padder.like(a)
-    return graph_feed(padder.pad(a), padder.pad(b), t)
+    return graph_feed(padder.pad(a), padder.pad(b), t), padder
 
 
 def _psnrs(compiled, triplets: Sequence[Triplet]) -> list[float]:
@@ -88,7 +88,8 @@ def _psnrs(compiled, triplets: Sequence[Triplet]) -> list[float]:
 
     scores = []
     for a, truth, b in triplets:
-        out = np.asarray(compiled(_inputs(a, b))[0])[:, :, : truth.shape[0], : truth.shape[1]]
+        feed, padder = _inputs(a, b)
+        out = padder.unpad(np.asarray(compiled(feed)[0]))
         target = torch.from_numpy(np.ascontiguousarray(truth.transpose(2, 0, 1))[None]).float() / 255
         scores.append(float(psnr_uint8(torch.from_numpy(np.ascontiguousarray(out)), target)[0]))
     return scores
@@ -161,7 +162,7 @@ def quantize_graph(
         "preset": nncf.QuantizationPreset.MIXED,
         "ignored_scope": nncf.IgnoredScope(types=list(_NOT_QUANTISED), validate=False),
     }
-    calibration_data = nncf.Dataset(items, lambda item: _inputs(item[2][0], item[2][2]))
+    calibration_data = nncf.Dataset(items, lambda item: _inputs(item[2][0], item[2][2])[0])
     if max_reverted == 0:
         quantized = nncf.quantize(model, calibration_data, **common)
     else:
