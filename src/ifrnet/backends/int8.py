@@ -84,13 +84,14 @@ def _psnrs(compiled, triplets: Sequence[Triplet]) -> list[float]:
     """:func:`ifrnet.metrics.psnr_uint8` of the graph's middle frame against the truth, per triplet."""
     import torch
 
+    from ..data.types import to_tensor
     from ..metrics import psnr_uint8
 
     scores = []
     for a, truth, b in triplets:
         feed, padder = _inputs(a, b)
         out = padder.unpad(np.asarray(compiled(feed)[0]))
-        target = torch.from_numpy(np.ascontiguousarray(truth.transpose(2, 0, 1))[None]).float() / 255
+        target = to_tensor(truth)[None]
         scores.append(float(psnr_uint8(torch.from_numpy(np.ascontiguousarray(out)), target)[0]))
     return scores
 
