@@ -34,6 +34,7 @@ from ..errors import InputError
 from ..io.files import atomic_output, check_output_path
 from ..times import Padder
 from .graph import graph_array, graph_feed
+from .openvino import OpenVinoInterpolator, _graph_metadata
 
 #: the bound ``ifrnet export --precision int8`` refuses beyond (dB of PSNR on any held-out set)
 DEFAULT_MAX_DROP = 0.3
@@ -74,8 +75,8 @@ class Int8Result:
 
 def _inputs(img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> tuple[dict[str, np.ndarray], Padder]:
     """uint8 (H, W, 3) frames as the graph's padded float32 inputs, and the padder that crops its output."""
-    a, _ = graph_array(img0, "frame0", "OpenVINO")
-    b, _ = graph_array(img1, "frame1", "OpenVINO")
+    a, _ = graph_array(img0, "frame0", OpenVinoInterpolator.runtime)
+    b, _ = graph_array(img1, "frame1", OpenVinoInterpolator.runtime)
     padder = Padder.like(a)
     return graph_feed(padder.pad(a), padder.pad(b), t), padder
 
@@ -149,7 +150,6 @@ def quantize_graph(
         from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
     except ImportError:
         raise InputError("int8 quantisation needs NNCF and OpenVINO: pip install 'ifrnet[int8]'") from None
-    from .openvino import _graph_metadata
 
     nncf.set_log_level(logging.WARNING)  # its INFO lines list every op it leaves alone
     metadata = _graph_metadata(graph)
