@@ -34,10 +34,9 @@ import torch
 
 from ifrnet import IFRNet, Interpolator, load_model
 from ifrnet.data import SyntheticMotion
-from ifrnet.evaluation.footage import FootageProtocol
+from ifrnet.evaluation.footage import honours_t
 from ifrnet.evaluation.results import load_summary
 from ifrnet.evaluation.run import run_evaluation
-from ifrnet.metrics import psnr
 from ifrnet.models.ops import resize
 from ifrnet.training.losses import DISTILLED_SCALES
 
@@ -71,18 +70,6 @@ SETS: dict[str, tuple[tuple[str, str, int, int | None], ...]] = {
 BASELINES = "repeat,blend,dis,minterpolate"
 #: (folder, clip) of the 4x windows on which honouring t is measured, and how many
 T_CLIPS = (("holdout", "opencv_vtest_f0-299.mkv", 20), ("heldout_v2", "anime_cel.mkv", 20))
-
-
-def honours_t(interpolator: Interpolator, clip: Path, cache: Path, windows: int = 20) -> dict[float, float]:
-    """Mean PSNR gain (dB) of predicting t = 1/4 and 3/4 directly over using the t = 1/2 frame."""
-    protocol = FootageProtocol(clip, factor=4, limit=windows, cache_dir=cache)
-    gains: dict[float, list[float]] = {0.25: [], 0.75: []}
-    for sample in protocol:
-        targets = dict(sample.targets)
-        frames = interpolator.interpolate(sample.img0, sample.img1, [0.25, 0.5, 0.75])
-        for t, frame in ((0.25, frames[0]), (0.75, frames[2])):
-            gains[t].append((psnr(frame, targets[t]) - psnr(frames[1], targets[t])).item())
-    return {t: float(np.mean(v)) for t, v in gains.items()}
 
 
 @torch.no_grad()
@@ -166,9 +153,11 @@ def main() -> None:
             print(f"- {name}: {error:.2f}")
         for folder, clip, windows in T_CLIPS:
             cache = args.out / f"{Path(clip).stem}_4x" / label / ".frames"
-            gains = honours_t(Interpolator(model, scale_factor=args.scale), args.data / folder / clip, cache, windows)
+            engine = Interpolator(model, scale_factor=args.scale)
+            gains = honours_t(engine, args.data / folder / clip, windows=windows, cache_dir=cache)
             print(f"\n### {label}: honouring t ({clip}, first {windows} windows of 4x)\n")
-            for t, gain in gains.items():
+            for t, per_window in gains.items():
+                gain = float(np.mean(per_window))
                 print(f"- t = {t}: the prediction at t beats the t = 0.5 one by {gain:+.2f} dB PSNR on the true frame")
 
 

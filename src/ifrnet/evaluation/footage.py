@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from ..data.types import to_tensor
 from ..errors import InputError
 from ..video.scenes import DEFAULT_SCENE_THRESHOLD, check_scene_threshold
 from .protocols import BenchmarkProtocol, CropBox, EvalSample, _Entry
+
+if TYPE_CHECKING:
+    from ..inference import Interpolator
 
 
 class FootageProtocol(BenchmarkProtocol):
@@ -79,3 +83,36 @@ class FootageProtocol(BenchmarkProtocol):
         h, w = tensors[0].shape[-2:]
         targets = list(zip(entry.times, tensors[1:-1], strict=True))
         return EvalSample(entry.name, tensors[0], tensors[-1], targets, CropBox(0, 0, h, w))
+
+
+#: The times :func:`honours_t` scores: the quarter windows' outer frames at 4x.
+QUARTER_TIMES = (0.25, 0.75)
+
+
+def honours_t(
+    interpolator: Interpolator,
+    clip: str | os.PathLike,
+    *,
+    windows: int = 20,
+    cache_dir: str | os.PathLike | None = None,
+) -> dict[float, list[float]]:
+    """Per window, how many dB predicting t = 1/4 and t = 3/4 directly beats reusing the t = 1/2 frame.
+
+    The clip is cut as :class:`FootageProtocol` cuts it at factor 4 (the first ``windows`` windows
+    without a scene cut): between frames 4k and 4k + 4, frame 4k + 1 is the truth at t = 1/4 and
+    4k + 3 at t = 3/4. Each gain is ``PSNR(pred(t), truth(t)) - PSNR(pred(1/2), truth(t))`` in dB
+    (:func:`ifrnet.metrics.psnr` on [0, 1] floats); weights that ignore t (the released Vimeo90K
+    ones, or a 2x-only model) score about 0, since their every prediction is the middle frame.
+    Returns ``{0.25: [gain per window], 0.75: [...]}``. Raises
+    :class:`~ifrnet.errors.InputError` as :class:`FootageProtocol` does.
+    """
+    from ..metrics import psnr
+
+    protocol = FootageProtocol(clip, factor=4, limit=windows, cache_dir=cache_dir)
+    gains: dict[float, list[float]] = {t: [] for t in QUARTER_TIMES}
+    for sample in protocol:
+        targets = dict(sample.targets)
+        quarter, half, three_quarters = interpolator.interpolate(sample.img0, sample.img1, [0.25, 0.5, 0.75])
+        for t, frame in zip(QUARTER_TIMES, (quarter, three_quarters), strict=True):
+            gains[t].append((psnr(frame, targets[t]) - psnr(half, targets[t])).item())
+    return gains
