@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ import torch
 from ifrnet import InputError, Interpolator
 from ifrnet.cli import main
 from ifrnet.engine import Engine, EngineSpec
-from ifrnet.io import write_png
+from ifrnet.io import files, write_png
 
 from .conftest import seeded_model, uint8_frame
 
@@ -109,12 +111,39 @@ def test_weights_are_exported_once_into_the_cache_and_new_weights_get_a_new_grap
 
     monkeypatch.setattr(export, "export_onnx", fake_export)
     monkeypatch.setenv("IFRNET_CACHE_DIR", str(tmp_path / "cache"))
+    # the folder holds one and a half graphs at most: each export trims it, least recently used first
+    monkeypatch.setattr(files, "CACHE_MAX_BYTES", graph.stat().st_size * 3 // 2)
+    (tmp_path / "cache" / "graphs").mkdir(parents=True)
+    stale = tmp_path / "cache" / "graphs" / "IFRNet_S-0123456789abcdef.onnx"  # as an older version left it
+    shutil.copyfile(graph, stale)
+    os.utime(stale, (1e9, 1e9))
     weights = tmp_path / "a.pth"
     torch.save(seeded_model("IFRNet_S", 1).state_dict(), weights)
     first = EngineSpec(backend="openvino", checkpoint=str(weights)).build()
     again = EngineSpec(backend="onnxruntime", checkpoint=str(weights)).build()
     assert len(exported) == 1 and exported[0].parent == tmp_path / "cache" / "graphs"
     assert exported[0].name.startswith("IFRNet_S-") and first.path == again.path == exported[0]
+    assert not stale.exists() and exported[0].exists()
     torch.save(seeded_model("IFRNet_S", 2).state_dict(), tmp_path / "b.pth")
     EngineSpec(backend="openvino", checkpoint=str(tmp_path / "b.pth")).build()
     assert len(exported) == 2 and exported[1] != exported[0]
+    assert exported[1].exists() and not exported[0].exists()
+
+
+def test_compiled_shapes_are_kept_on_disk_and_the_cache_is_trimmed(graph, tmp_path, monkeypatch):
+    """OpenVINO writes a blob per compiled shape into the cache and never deletes one; each compile
+    trims the folder, sparing the blob it just wrote."""
+    from ifrnet.backends.openvino import OpenVinoInterpolator
+
+    monkeypatch.setenv("IFRNET_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(files, "CACHE_MAX_BYTES", 1)
+    folder = tmp_path / "openvino"
+    folder.mkdir()
+    old = folder / "123.blob"
+    old.write_bytes(b"x" * 1000)
+    os.utime(old, (1e9, 1e9))
+    engine = OpenVinoInterpolator(graph)
+    a = uint8_frame(32, 48, seed=5)
+    engine.interpolate(a, a, [0.5])
+    blobs = list(folder.iterdir())
+    assert not old.exists() and len(blobs) == 1 and blobs[0].stat().st_size > 1000, blobs

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from . import __version__
 from .errors import InputError
-from .io.files import atomic_output, check_output_path
+from .io.files import atomic_output, cache_dir, check_output_path, prune_cache
 from .models import IFRNet
 from .times import padded_side
 
@@ -112,13 +112,14 @@ def cached_graph(name: str | None, checkpoint: str | os.PathLike | None) -> Path
     The file is named after the variant and the sha256 of the weights file, this package's version
     and the opset, so changed weights or a new exporter get a new graph and a stale one is never
     reused (it leaves out the torch and onnxscript versions: delete the cache after upgrading them
-    to export afresh). Exporting takes about a minute on a 2-core CPU; a line on stderr says so. Raises what
-    :func:`export_onnx` and :func:`ifrnet.weights.load_model` raise.
+    to export afresh). Exporting takes about a minute on a 2-core CPU; a line on stderr says so. After
+    each export the folder is trimmed to :data:`ifrnet.io.files.CACHE_MAX_BYTES`, least recently
+    used graphs first. Raises what :func:`export_onnx` and :func:`ifrnet.weights.load_model` raise.
     """
+    import contextlib
     import hashlib
     import sys
 
-    from .io.files import cache_dir
     from .weights import load_model, resolve_checkpoint
 
     path, _ = resolve_checkpoint(name, checkpoint)
@@ -128,11 +129,16 @@ def cached_graph(name: str | None, checkpoint: str | os.PathLike | None) -> Path
     # found by the digest alone: a cached graph costs no load of the weights
     cached = sorted(folder.glob(f"*-{key}.onnx"))
     if cached:
+        # marked as used, so that pruning (below, after an export) takes graphs left by old versions first
+        with contextlib.suppress(OSError):
+            os.utime(cached[0])
         return cached[0]
     model = load_model(name, path, "cpu")
     out = folder / f"{model.config.name}-{key}.onnx"
     print(f"ifrnet: exporting {path.name} as a graph once (cached as {out})", file=sys.stderr, flush=True)
-    return export_onnx(model, out, overwrite=True)
+    graph = export_onnx(model, out, overwrite=True)
+    prune_cache(folder, keep=[graph])
+    return graph
 
 
 def verify_export(

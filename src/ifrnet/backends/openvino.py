@@ -20,11 +20,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import CheckpointError, InputError
-from ..io.files import cache_dir
+from ..io.files import cache_dir, prune_cache
 from .graph import GraphEngine, graph_feed
 
 #: our precision names -> (OpenVINO's element type for the hint, the CPU capability it needs)
@@ -69,6 +70,16 @@ def native_precisions(core=None) -> frozenset[str]:
         core = ov.Core()
     capabilities = set(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
     return frozenset(name for name, (_, capability) in _PRECISIONS.items() if capability in capabilities)
+
+
+def _listing(folder: str | None) -> set[Path]:
+    """The entries of ``folder``; none when it is None or cannot be read (the cache is optional)."""
+    if folder is None:
+        return set()
+    try:
+        return set(Path(folder).iterdir())
+    except OSError:
+        return set()
 
 
 class OpenVinoInterpolator(GraphEngine):
@@ -137,7 +148,12 @@ class OpenVinoInterpolator(GraphEngine):
         model = self.model.clone()
         batch = shape[0]
         model.reshape({"img0": list(shape), "img1": list(shape), "embt": [batch, 1, 1, 1]})
+        cache = self.config.get("CACHE_DIR")
+        before = _listing(cache)
         request = self.core.compile_model(model, "CPU", self.config).create_infer_request()
+        if cache is not None:
+            # OpenVINO never trims its cache: one blob per shape, precision and OpenVINO version
+            prune_cache(cache, keep=_listing(cache) - before)
         self._compiled[shape] = request
         if len(self._compiled) > _SHAPES_KEPT:
             self._compiled.popitem(last=False)

@@ -28,6 +28,57 @@ def cache_dir(kind: str) -> Path:
     return folder
 
 
+#: What one kind of cache (:func:`cache_dir`) may hold before :func:`prune_cache` deletes its least
+#: recently used files: 25 to 70 of OpenVINO's compiled shapes of IFRNet_S (7-21 MB each, from
+#: 640x360 to 1920x1088) or about 40 exported IFRNet_S graphs (12 MB each).
+CACHE_MAX_BYTES = 512 * 1024 * 1024
+
+
+def prune_cache(
+    folder: str | os.PathLike, keep: Iterable[str | os.PathLike] = (), max_bytes: int | None = None
+) -> list[Path]:
+    """Delete the least recently used files directly in ``folder`` until the rest hold at most
+    ``max_bytes`` bytes (default :data:`CACHE_MAX_BYTES`), the way ccache trims its cache; returns
+    the deleted paths, oldest first.
+
+    A file's last use is the later of its access and modification times (under Linux's default
+    ``relatime`` a read updates the access time at most once a day, which is fine enough to tell a
+    shape used this week from one last used in spring). Files in ``keep`` (the ones the caller is
+    about to use) are never deleted; sub-folders are left alone. It never raises for a file: one that
+    vanished or cannot be deleted (another process pruning, a read-only folder) is skipped, since a
+    cache that cannot be trimmed still works.
+    """
+    limit = CACHE_MAX_BYTES if max_bytes is None else max_bytes
+    kept = {Path(p).resolve() for p in keep}
+    entries: list[tuple[float, int, Path]] = []
+    total = 0
+    try:
+        children = list(Path(folder).iterdir())
+    except OSError:
+        return []
+    for path in children:
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        if not path.is_file():
+            continue
+        total += info.st_size
+        if path.resolve() not in kept:
+            entries.append((max(info.st_atime, info.st_mtime), info.st_size, path))
+    deleted = []
+    for _, size, path in sorted(entries):
+        if total <= limit:
+            break
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        total -= size
+        deleted.append(path)
+    return deleted
+
+
 def check_output_path(
     output: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), overwrite: bool = False
 ) -> Path:
