@@ -277,6 +277,24 @@ def test_interlaced_input_is_noted_and_deinterlaced_on_request(tmp_path, interp)
     assert not np.array_equal(plain[2], deint[2])
 
 
+@pytest.mark.parametrize(("code", "displayed"), [(2, 2), (3, 3), (4, 3), (5, 2)])
+def test_field_order_is_read_and_passed_on_as_displayed(tmp_path, interp, code, displayed):
+    """FFmpeg's tb (4) is top coded first, bottom displayed first, and bt (5) the reverse: the
+    notice names the field displayed first, and a YUV4MPEG2 output (t or b only) carries that one."""
+    names = {2: "top field first", 3: "bottom field first"}
+
+    def tag(_container, stream):
+        stream.codec_context.field_order = code
+
+    src = encode(tmp_path / "in.mkv", moving_frames(3), setup=tag)
+    with av.open(str(src)) as c:
+        assert int(c.streams.video[0].codec_context.field_order) == code
+    summary = run(src, tmp_path / "out.y4m", interp, factor=2)
+    assert any(f"interlaced ({names[displayed]})" in n for n in summary.notices), summary.notices
+    with av.open(str(tmp_path / "out.y4m")) as c:
+        assert int(c.streams.video[0].codec_context.field_order) == displayed
+
+
 # -- image sequences, names and rotation --
 
 

@@ -18,8 +18,14 @@ import numpy as np
 _SWS_MATRIX = {1: "itu709", 4: "fcc", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
 #: AVColorRange values (libavutil/pixfmt.h): 1 = limited ("tv", MPEG), 2 = full ("pc", JPEG)
 LIMITED_RANGE, FULL_RANGE = 1, 2
-#: field orders (AVFieldOrder): 1 progressive, 2-5 interlaced (tt, bb, tb, bt)
-FIELD_ORDERS = {2: "top field first", 3: "bottom field first", 4: "top field first", 5: "bottom field first"}
+#: field orders by the field displayed first, from FFmpeg's AVFieldOrder (libavcodec/defs.h): 1 is
+#: progressive; 2 (tt) and 3 (bb) code and display the same field first; 4 (tb) is top coded first,
+#: bottom displayed first, and 5 (bt) the reverse (QuickTime's 'fiel' 9 and 14, Matroska's
+#: FieldOrder 9 and 14 "swapped"). Motion happens in display order, which is what matters here.
+FIELD_ORDERS = {2: "top field first", 3: "bottom field first", 4: "bottom field first", 5: "top field first"}
+#: the reverse: the AVFieldOrder a writer sets for a display order (YUV4MPEG2's header knows only
+#: t and b, i.e. tt and bb)
+FIELD_ORDER_CODES = {"top field first": 2, "bottom field first": 3}
 # the deprecated full-range "J" formats, and what they are with their range made explicit
 _J_FORMATS = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p", "yuvj440p": "yuv440p"}
 

@@ -67,7 +67,8 @@ class VideoInfo:
     pix_fmt: str = "rgb24"
     #: the stream's timestamp unit in seconds (1/1000 for Matroska); ``None`` for image files
     time_base: Fraction | None = None
-    #: ``"top field first"`` / ``"bottom field first"`` for interlaced sources, else ``None``
+    #: ``"top field first"`` / ``"bottom field first"`` (the field displayed first, see
+    #: :data:`~ifrnet.video.formats.FIELD_ORDERS`) for interlaced sources, else ``None``
     field_order: str | None = None
     #: the shape of a pixel (width / height; 8/9 for PAL 4:3 DVD), ``None`` where unknown or square
     sample_aspect_ratio: Fraction | None = None

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import InputError
 from ..io.files import make_parents, remove_created
 from .formats import (
+    FIELD_ORDER_CODES,
     FULL_RANGE,
     LIMITED_RANGE,
     Colour,
@@ -196,7 +197,7 @@ class VideoFileWriter(FrameSink):
         if y4m and info.field_order and not deinterlaced:
             # the header's I flag: frames passed through are still interlaced, and an encoder
             # downstream should know (the new frames are made from them as progressive pictures)
-            self.stream.codec_context.field_order = 2 if info.field_order == "top field first" else 3
+            self.stream.codec_context.field_order = FIELD_ORDER_CODES[info.field_order]
         self._copier = None
         if copy_from is not None:
             self._copier = _StreamCopier(copy_from, self.container, self.stream, self.notices, timed)
