@@ -277,10 +277,10 @@ def test_interlaced_input_is_noted_and_deinterlaced_on_request(tmp_path, interp)
     assert not np.array_equal(plain[2], deint[2])
 
 
-@pytest.mark.parametrize(("code", "displayed"), [(2, 2), (3, 3), (4, 3), (5, 2)])
-def test_field_order_is_read_and_passed_on_as_displayed(tmp_path, interp, code, displayed):
-    """FFmpeg's tb (4) is top coded first, bottom displayed first, and bt (5) the reverse: the
-    notice names the field displayed first, and a YUV4MPEG2 output (t or b only) carries that one."""
+@pytest.mark.parametrize(("code", "shown"), [(2, 2), (3, 3), (4, 2), (5, 3)])
+def test_a_stream_tag_names_the_field_order_of_frames_without_flags(tmp_path, interp, code, shown):
+    """ffv1 frames carry no interlacing flags, so the container's AVFieldOrder tag decides, read as
+    FFmpeg writes it (tb, 4, for top field first); a YUV4MPEG2 output (t or b only) carries it on."""
     names = {2: "top field first", 3: "bottom field first"}
 
     def tag(_container, stream):
@@ -290,9 +290,24 @@ def test_field_order_is_read_and_passed_on_as_displayed(tmp_path, interp, code, 
     with av.open(str(src)) as c:
         assert int(c.streams.video[0].codec_context.field_order) == code
     summary = run(src, tmp_path / "out.y4m", interp, factor=2)
-    assert any(f"interlaced ({names[displayed]})" in n for n in summary.notices), summary.notices
+    assert any(f"interlaced ({names[shown]})" in n for n in summary.notices), summary.notices
     with av.open(str(tmp_path / "out.y4m")) as c:
-        assert int(c.streams.video[0].codec_context.field_order) == displayed
+        assert int(c.streams.video[0].codec_context.field_order) == shown
+
+
+def test_the_frames_own_field_order_wins_over_the_stream_tag(tmp_path, interp):
+    """An interlaced H.264 bitstream says top field first in every picture; a container tag saying
+    bottom first (bb) is what a remux can leave behind, and bwdif would follow the pictures."""
+
+    def tag(_container, stream):
+        stream.codec_context.field_order = 3
+
+    options = {"x264-params": "interlaced=1:tff=1"}
+    src = encode(tmp_path / "tff.mkv", moving_frames(4), codec="libx264", options=options, setup=tag)
+    with av.open(str(src)) as c:
+        assert int(c.streams.video[0].codec_context.field_order) == 3
+    summary = run(src, tmp_path / "out.mkv", interp, factor=2, **FFV1)
+    assert any("interlaced (top field first)" in n for n in summary.notices), summary.notices
 
 
 # -- image sequences, names and rotation --

@@ -18,12 +18,14 @@ import numpy as np
 _SWS_MATRIX = {1: "itu709", 4: "fcc", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
 #: AVColorRange values (libavutil/pixfmt.h): 1 = limited ("tv", MPEG), 2 = full ("pc", JPEG)
 LIMITED_RANGE, FULL_RANGE = 1, 2
-#: field orders by the field displayed first, from FFmpeg's AVFieldOrder (libavcodec/defs.h): 1 is
-#: progressive; 2 (tt) and 3 (bb) code and display the same field first; 4 (tb) is top coded first,
-#: bottom displayed first, and 5 (bt) the reverse (QuickTime's 'fiel' 9 and 14, Matroska's
-#: FieldOrder 9 and 14 "swapped"). Motion happens in display order, which is what matters here.
-FIELD_ORDERS = {2: "top field first", 3: "bottom field first", 4: "bottom field first", 5: "top field first"}
-#: the reverse: the AVFieldOrder a writer sets for a display order (YUV4MPEG2's header knows only
+#: field orders by the field shown first, from a stream's AVFieldOrder (libavcodec/defs.h): 1 is
+#: progressive, 2 (tt) top and 3 (bb) bottom. 4 (tb) and 5 (bt) are documented as "top (bottom)
+#: coded first, bottom (top) displayed first", but FFmpeg itself writes tb for every top-field-first
+#: encode but MJPEG (fftools/ffmpeg_enc.c) and reads it back as top first (its YUV4MPEG2 muxer
+#: writes 't' for tb), so files in the wild mean top first by tb; this table follows FFmpeg's
+#: practice. A decoded frame's own interlacing flags, where it has them, take precedence (reader).
+FIELD_ORDERS = {2: "top field first", 3: "bottom field first", 4: "top field first", 5: "bottom field first"}
+#: the reverse: the AVFieldOrder a writer sets for a field order (YUV4MPEG2's header knows only
 #: t and b, i.e. tt and bb)
 FIELD_ORDER_CODES = {"top field first": 2, "bottom field first": 3}
 # the deprecated full-range "J" formats, and what they are with their range made explicit

@@ -67,8 +67,8 @@ class VideoInfo:
     pix_fmt: str = "rgb24"
     #: the stream's timestamp unit in seconds (1/1000 for Matroska); ``None`` for image files
     time_base: Fraction | None = None
-    #: ``"top field first"`` / ``"bottom field first"`` (the field displayed first, see
-    #: :data:`~ifrnet.video.formats.FIELD_ORDERS`) for interlaced sources, else ``None``
+    #: ``"top field first"`` / ``"bottom field first"`` for interlaced sources (the first frame's
+    #: flags, else the stream's tag read as :data:`~ifrnet.video.formats.FIELD_ORDERS` says), else ``None``
     field_order: str | None = None
     #: the shape of a pixel (width / height; 8/9 for PAL 4:3 DVD), ``None`` where unknown or square
     sample_aspect_ratio: Fraction | None = None
@@ -183,9 +183,12 @@ class VideoFileReader(FrameSource):
         )
         colour = frame_colour(first, colour) if first is not None else with_format_range(colour, pix_fmt)
         self._check_alpha(first)
-        field_order = FIELD_ORDERS.get(int(ctx.field_order or 0))
-        if field_order is None and first is not None and first.interlaced_frame:
+        # The bitstream's flags (H.264/HEVC/MPEG-2 pictures) are what the decoder and bwdif go by;
+        # the container's tag is the fallback for codecs whose frames carry none (ffv1, rawvideo).
+        if first is not None and first.interlaced_frame:
             field_order = "top field first" if getattr(first, "top_field_first", True) else "bottom field first"
+        else:
+            field_order = FIELD_ORDERS.get(int(ctx.field_order or 0))
         if field_order and not self.deinterlace:
             self.warnings.append(
                 f"{self.path}: interlaced ({field_order}); interpolated as progressive frames, so the combing "

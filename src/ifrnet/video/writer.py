@@ -194,7 +194,7 @@ class VideoFileWriter(FrameSink):
             self.stream.set_display_rotation(info.rotation)
         if info.sample_aspect_ratio:
             self.stream.codec_context.sample_aspect_ratio = info.sample_aspect_ratio
-        if y4m and info.field_order and not deinterlaced:
+        if y4m and info.field_order in FIELD_ORDER_CODES and not deinterlaced:
             # the header's I flag: frames passed through are still interlaced, and an encoder
             # downstream should know (the new frames are made from them as progressive pictures)
             self.stream.codec_context.field_order = FIELD_ORDER_CODES[info.field_order]
