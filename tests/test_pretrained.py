@@ -284,7 +284,8 @@ def test_beats_linear_blend_on_a_held_out_real_triplet(shipped_model):
 
 def test_honours_t_on_held_out_windows(shipped_model, tmp_path):
     """Between frames 4k and 4k+4, the frame 4k+1 is t = 1/4 and 4k+3 is t = 3/4: predictions at
-    those times must be closer to them than the t = 1/2 prediction is (a 2x-only model fails).
+    those times must be closer to them than the t = 1/2 prediction is (a network that takes t but
+    ignores it fails).
     ``honours_t`` is what ``scripts/evaluate_weights.py`` reports for MODEL_CARD.md."""
     from ifrnet.evaluation.footage import honours_t
 

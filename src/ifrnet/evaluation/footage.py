@@ -19,6 +19,7 @@ import numpy as np
 from ..data.folder import cache_source
 from ..data.types import to_tensor
 from ..errors import InputError
+from ..metrics import psnr
 from ..video.scenes import DEFAULT_SCENE_THRESHOLD, check_scene_threshold
 from .protocols import BenchmarkProtocol, CropBox, EvalSample, _Entry
 
@@ -85,10 +86,6 @@ class FootageProtocol(BenchmarkProtocol):
         return EvalSample(entry.name, tensors[0], tensors[-1], targets, CropBox(0, 0, h, w))
 
 
-#: The times :func:`honours_t` scores: the quarter windows' outer frames at 4x.
-QUARTER_TIMES = (0.25, 0.75)
-
-
 def honours_t(
     interpolator: Interpolator,
     clip: str | os.PathLike,
@@ -99,20 +96,21 @@ def honours_t(
     """Per window, how many dB predicting t = 1/4 and t = 3/4 directly beats reusing the t = 1/2 frame.
 
     The clip is cut as :class:`FootageProtocol` cuts it at factor 4 (the first ``windows`` windows
-    without a scene cut): between frames 4k and 4k + 4, frame 4k + 1 is the truth at t = 1/4 and
-    4k + 3 at t = 3/4. Each gain is ``PSNR(pred(t), truth(t)) - PSNR(pred(1/2), truth(t))`` in dB
-    (:func:`ifrnet.metrics.psnr` on [0, 1] floats); weights that ignore t (the released Vimeo90K
-    ones, or a 2x-only model) score about 0, since their every prediction is the middle frame.
+    without a scene cut; the whole clip is decoded once into its frame cache, ``cache_dir`` or
+    ``$TMPDIR/ifrnet_eval_cache``): between frames 4k and 4k + 4, frame 4k + 1 is the truth at
+    t = 1/4 and 4k + 3 at t = 3/4. Each gain is ``PSNR(pred(t), truth(t)) - PSNR(pred(1/2),
+    truth(t))`` in dB (:func:`ifrnet.metrics.psnr` on [0, 1] floats). A network that takes t but
+    ignores it scores about 0; weights known to ignore t (``uses_time`` False, the released
+    Vimeo90K ones) reach 1/4 by bisection through the interpolator and score above 0 too.
     Returns ``{0.25: [gain per window], 0.75: [...]}``. Raises
     :class:`~ifrnet.errors.InputError` as :class:`FootageProtocol` does.
     """
-    from ..metrics import psnr
-
     protocol = FootageProtocol(clip, factor=4, limit=windows, cache_dir=cache_dir)
-    gains: dict[float, list[float]] = {t: [] for t in QUARTER_TIMES}
+    quarters = (0.25, 0.75)
+    gains: dict[float, list[float]] = {t: [] for t in quarters}
     for sample in protocol:
         targets = dict(sample.targets)
-        quarter, half, three_quarters = interpolator.interpolate(sample.img0, sample.img1, [0.25, 0.5, 0.75])
-        for t, frame in zip(QUARTER_TIMES, (quarter, three_quarters), strict=True):
+        *predicted, half = interpolator.interpolate(sample.img0, sample.img1, [*quarters, 0.5])
+        for t, frame in zip(quarters, predicted, strict=True):
             gains[t].append((psnr(frame, targets[t]) - psnr(half, targets[t])).item())
     return gains
