@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from ifrnet.io import files
@@ -59,3 +60,30 @@ def test_files_that_cannot_be_deleted_are_skipped_not_raised(tmp_path, monkeypat
     assert prune_cache(tmp_path, max_bytes=150) == [other, newest]
     assert stuck.exists()
     assert prune_cache(tmp_path / "missing", max_bytes=0) == []
+
+
+def test_temporaries_being_written_symlinks_and_folders_are_spared(tmp_path):
+    writing = _file(tmp_path, ".IFRNet_S-ab.x1y2.partial.onnx", 100, time.time() - 60)  # another run's export
+    crashed = _file(tmp_path, ".IFRNet_S-cd.z3w4.partial.onnx", 100, time.time() - 2 * files.PARTIAL_GRACE_S)
+    (tmp_path / "elsewhere").mkdir()
+    target = _file(tmp_path / "elsewhere", "target", 1000, 1.0)
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    fresh = _file(tmp_path, "fresh", 100, 3e9)
+    assert prune_cache(tmp_path, max_bytes=0) == [crashed, fresh]
+    assert writing.exists() and link.is_symlink() and target.exists()
+
+
+def test_a_file_another_process_deleted_counts_as_gone(tmp_path, monkeypatch):
+    first = _file(tmp_path, "first", 100, 1e9)
+    _file(tmp_path, "second", 100, 2e9)
+    real_unlink = Path.unlink
+
+    def unlink(self, missing_ok=False):
+        real_unlink(self, missing_ok)
+        if self.name == "first":  # gone before we could: the other process took it
+            raise FileNotFoundError(2, "No such file or directory", str(self))
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    assert prune_cache(tmp_path, max_bytes=100) == []
+    assert not first.exists() and (tmp_path / "second").exists()

@@ -111,23 +111,25 @@ def test_weights_are_exported_once_into_the_cache_and_new_weights_get_a_new_grap
 
     monkeypatch.setattr(export, "export_onnx", fake_export)
     monkeypatch.setenv("IFRNET_CACHE_DIR", str(tmp_path / "cache"))
-    # the folder holds one and a half graphs at most: each export trims it, least recently used first
-    monkeypatch.setattr(files, "CACHE_MAX_BYTES", graph.stat().st_size * 3 // 2)
+    # the folder holds two and a half graphs at most: each export trims it, least recently used first
+    monkeypatch.setattr(files, "CACHE_MAX_BYTES", graph.stat().st_size * 5 // 2)
     (tmp_path / "cache" / "graphs").mkdir(parents=True)
     stale = tmp_path / "cache" / "graphs" / "IFRNet_S-0123456789abcdef.onnx"  # as an older version left it
     shutil.copyfile(graph, stale)
-    os.utime(stale, (1e9, 1e9))
+    os.utime(stale, (1.5e9, 1.5e9))
     weights = tmp_path / "a.pth"
     torch.save(seeded_model("IFRNet_S", 1).state_dict(), weights)
     first = EngineSpec(backend="openvino", checkpoint=str(weights)).build()
     again = EngineSpec(backend="onnxruntime", checkpoint=str(weights)).build()
     assert len(exported) == 1 and exported[0].parent == tmp_path / "cache" / "graphs"
     assert exported[0].name.startswith("IFRNet_S-") and first.path == again.path == exported[0]
-    assert not stale.exists() and exported[0].exists()
+    os.utime(exported[0], (1e9, 1e9))  # as if exported long before the stale graph...
+    EngineSpec(backend="openvino", checkpoint=str(weights)).build()  # ...but used now
     torch.save(seeded_model("IFRNet_S", 2).state_dict(), tmp_path / "b.pth")
     EngineSpec(backend="openvino", checkpoint=str(tmp_path / "b.pth")).build()
     assert len(exported) == 2 and exported[1] != exported[0]
-    assert exported[1].exists() and not exported[0].exists()
+    # three graphs over two and a half: the one least recently used goes, not the oldest written
+    assert exported[1].exists() and exported[0].exists() and not stale.exists()
 
 
 def test_compiled_shapes_are_kept_on_disk_and_the_cache_is_trimmed(graph, tmp_path, monkeypatch):

@@ -114,8 +114,10 @@ class OpenVinoInterpolator(GraphEngine):
         }
         # compiled shapes kept on disk: a later run at the same size skips the compile; with no
         # writable cache (read-only or unknown home) each run compiles
+        self._cache_dir: str | None = None
         with contextlib.suppress(OSError, RuntimeError):
-            self.config["CACHE_DIR"] = str(cache_dir("openvino"))
+            self._cache_dir = str(cache_dir("openvino"))
+            self.config["CACHE_DIR"] = self._cache_dir
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = int(threads)
         ir = self.path.suffix.lower() == ".xml"
@@ -148,12 +150,13 @@ class OpenVinoInterpolator(GraphEngine):
         model = self.model.clone()
         batch = shape[0]
         model.reshape({"img0": list(shape), "img1": list(shape), "embt": [batch, 1, 1, 1]})
-        cache = self.config.get("CACHE_DIR")
-        before = _listing(cache)
+        before = _listing(self._cache_dir)
         request = self.core.compile_model(model, "CPU", self.config).create_infer_request()
-        if cache is not None:
-            # OpenVINO never trims its cache: one blob per shape, precision and OpenVINO version
-            prune_cache(cache, keep=_listing(cache) - before)
+        written = _listing(self._cache_dir) - before
+        if written:
+            # OpenVINO never trims its cache: one blob per shape (batch included), precision and
+            # OpenVINO version. Only a compile that wrote one can have taken the folder over.
+            prune_cache(self._cache_dir, keep=written)
         self._compiled[shape] = request
         if len(self._compiled) > _SHAPES_KEPT:
             self._compiled.popitem(last=False)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -28,10 +30,13 @@ def cache_dir(kind: str) -> Path:
     return folder
 
 
-#: What one kind of cache (:func:`cache_dir`) may hold before :func:`prune_cache` deletes its least
-#: recently used files: 25 to 70 of OpenVINO's compiled shapes of IFRNet_S (7-21 MB each, from
-#: 640x360 to 1920x1088) or about 40 exported IFRNet_S graphs (12 MB each).
+#: What each kind of cache (:func:`cache_dir`: one folder per kind) may hold before
+#: :func:`prune_cache` deletes its least recently used files: 25 to 70 of OpenVINO's compiled
+#: shapes of IFRNet_S (7-21 MB each, from 640x360 to 1920x1088) or about 40 exported IFRNet_S
+#: graphs (12 MB each).
 CACHE_MAX_BYTES = 512 * 1024 * 1024
+#: How long (seconds) :func:`prune_cache` spares a temporary output, which another run may still be writing
+PARTIAL_GRACE_S = 3600.0
 
 
 def prune_cache(
@@ -41,15 +46,19 @@ def prune_cache(
     ``max_bytes`` bytes (default :data:`CACHE_MAX_BYTES`), the way ccache trims its cache; returns
     the deleted paths, oldest first.
 
-    A file's last use is the later of its access and modification times (under Linux's default
-    ``relatime`` a read updates the access time at most once a day, which is fine enough to tell a
-    shape used this week from one last used in spring). Files in ``keep`` (the ones the caller is
-    about to use) are never deleted; sub-folders are left alone. It never raises for a file: one that
-    vanished or cannot be deleted (another process pruning, a read-only folder) is skipped, since a
-    cache that cannot be trimmed still works.
+    A file's last use is the later of its access and modification times. Under Linux's default
+    ``relatime`` a read updates the access time at most once a day, fine enough to tell a shape
+    used this week from one last used in spring; on a ``noatime`` mount it is the time written.
+    Never deleted: files in ``keep`` (the ones the caller is about to use), another run's
+    :func:`atomic_output` temporary less than :data:`PARTIAL_GRACE_S` old (it is being written; an
+    older one was left by a crash), anything but a regular file (a symbolic link frees nothing).
+    It never raises for a file: one that cannot be deleted (a read-only folder) is skipped and one
+    that vanished (another process pruning too) counts as gone, since a cache that cannot be
+    trimmed still works.
     """
     limit = CACHE_MAX_BYTES if max_bytes is None else max_bytes
     kept = {Path(p).resolve() for p in keep}
+    now = time.time()
     entries: list[tuple[float, int, Path]] = []
     total = 0
     try:
@@ -58,13 +67,14 @@ def prune_cache(
         return []
     for path in children:
         try:
-            info = path.stat()
+            info = path.lstat()
         except OSError:
             continue
-        if not path.is_file():
+        if not stat.S_ISREG(info.st_mode):
             continue
         total += info.st_size
-        if path.resolve() not in kept:
+        writing = _PARTIAL.match(path.name) is not None and now - info.st_mtime < PARTIAL_GRACE_S
+        if not writing and path.resolve() not in kept:
             entries.append((max(info.st_atime, info.st_mtime), info.st_size, path))
     deleted = []
     for _, size, path in sorted(entries):
@@ -72,6 +82,9 @@ def prune_cache(
             break
         try:
             path.unlink()
+        except FileNotFoundError:  # deleted by another process since the listing: gone all the same
+            total -= size
+            continue
         except OSError:
             continue
         total -= size
