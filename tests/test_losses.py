@@ -113,6 +113,27 @@ def test_distillation_against_a_direct_computation():
     assert got.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
+def test_final_level_distillation_adds_the_full_resolution_term():
+    """``final_level`` adds the final flows' own adaptive Charbonnier at scale 1, with the same
+    per-pixel weights, and pulls on the final flows (which the paper's loss leaves alone)."""
+    gen = torch.Generator().manual_seed(2)
+    h, w = 16, 24
+    flows0 = tuple(torch.randn(1, 2, h // s, w // s, generator=gen) for s in (8, 4, 2))
+    flows1 = tuple(torch.randn(1, 2, h // s, w // s, generator=gen) for s in (8, 4, 2))
+    final0, final1 = (torch.randn(1, 2, h, w, generator=gen).requires_grad_() for _ in range(2))
+    label = torch.randn(1, 4, h, w, generator=gen)
+    for robust in (True, False):
+        paper = distillation(flows0, flows1, final0, final1, label, robust=robust)
+        both = distillation(flows0, flows1, final0, final1, label, robust=robust, final_level=True)
+        epe0 = (final0.detach() - label[:, :2]).norm(dim=1, keepdim=True)
+        epe1 = (final1.detach() - label[:, 2:]).norm(dim=1, keepdim=True)
+        w0, w1 = (torch.exp(-0.3 * e) if robust else torch.ones_like(e) for e in (epe0, epe1))
+        term = adaptive_charbonnier(final0 - label[:, :2], w0) + adaptive_charbonnier(final1 - label[:, 2:], w1)
+        assert (both - paper).item() == pytest.approx(term.item(), rel=1e-5)
+        assert not paper.requires_grad  # the final flows only set the paper's weights (detached)
+        assert torch.autograd.grad(both, final0)[0].abs().sum() > 0
+
+
 def test_plain_distillation_keeps_the_signal_of_large_errors():
     # A flow far from its label: the robust weight exp(-0.3 * EPE) all but silences it, which is
     # why a network that has not learnt motion yet cannot learn it from the paper's loss alone.
@@ -155,6 +176,10 @@ def test_compute_losses_terms_and_prediction():
     assert torch.equal(with_flow["rec"], out["rec"]) and torch.equal(with_flow["geo"], out["geo"])
     with_flow["total"].backward()
     assert all(p.grad is not None for p in model.parameters())
+    with torch.no_grad():  # the option reaches the loss: the final flows' term is added to the paper's
+        final = LossForward(model, distillation_final=True)(img0, img1, embt, imgt, flow)
+        paper = LossForward(model)(img0, img1, embt, imgt, flow)
+    assert final["dis"].item() > paper["dis"].item() == pytest.approx(with_flow["dis"].item())
 
 
 def test_loss_forward_owns_nothing_but_the_model():

@@ -454,6 +454,9 @@ def test_plain_distillation_reaches_the_loss(tmp_path, vimeo):
     parse = build_parser().parse_args
     assert parse(["train", "--plain-distillation"]).distillation_robust is False
     assert parse(["train"]).distillation_robust is None  # unset: the config file or the paper's default decides
+    final = Trainer(_config(tmp_path / "c", [f"vimeo90k:{vimeo}"], iterations=1, distillation_final=True))
+    assert final.step_module.distillation_final is True and paper.step_module.distillation_final is False
+    assert parse(["train", "--distillation-final"]).distillation_final is True
 
 
 def test_kaiming_init_keeps_activations_alive_at_depth(tmp_path, vimeo):

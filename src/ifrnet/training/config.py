@@ -89,6 +89,11 @@ class TrainConfig:
         help="the paper's robust per-pixel weighting of the distillation loss; --no-distillation-robust "
         "(or --plain-distillation) weights every pixel alike, a from-scratch warm-up",
     )
+    # not the paper's: exact labels (generated data) can supervise the flows that warp the frames
+    distillation_final: bool = _setting(
+        False,
+        help="distil the final full-resolution flows too, not only levels 4-2 (for exact flow labels)",
+    )
     # PyTorch's default leaves activations ~0.003 at depth on mean-subtracted frames, and a network
     # starting there learns motion slowly; Kaiming's keeps their variance through the PReLUs
     weight_init: str = _setting(

@@ -84,6 +84,7 @@ def distillation(
     final1: Tensor,
     label: Tensor,
     robust: bool = True,
+    final_level: bool = False,
 ) -> Tensor:
     """Robust flow distillation of the level-2, 3 and 4 flows towards a full-resolution label.
 
@@ -96,6 +97,11 @@ def distillation(
     the label only where the network already agrees with it, so a network whose flows are still
     near zero gets almost no signal from large motions (exp(-0.3 * 10 px) = 0.05) and can settle
     into blending instead of warping.
+
+    ``final_level=True`` distils the final full-resolution flows too (scale 1, same weights): not
+    the paper's loss, which distils estimated labels and leaves the flows that warp the frames to
+    the reconstruction alone. With exact labels (generated material) those flows can be told where
+    every pixel went, outlines included.
     """
     label0, label1 = label[:, 0:2], label[:, 2:4]
     if robust:
@@ -107,6 +113,8 @@ def distillation(
     for scale, flow0, flow1 in zip(DISTILLED_SCALES, reversed(flows0), reversed(flows1), strict=True):
         total = total + adaptive_charbonnier(scale * resize(flow0, scale) - label0, weight0)
         total = total + adaptive_charbonnier(scale * resize(flow1, scale) - label1, weight1)
+    if final_level:
+        total = total + adaptive_charbonnier(final0 - label0, weight0) + adaptive_charbonnier(final1 - label1, weight1)
     return total
 
 
@@ -122,12 +130,14 @@ class LossForward(nn.Module):
         geometry_weight: float = GEOMETRY_WEIGHT,
         distillation_weight: float = DISTILLATION_WEIGHT,
         distillation_robust: bool = True,
+        distillation_final: bool = False,
     ) -> None:
         super().__init__()
         self.model = model
         self.geometry_weight = geometry_weight
         self.distillation_weight = distillation_weight
         self.distillation_robust = distillation_robust
+        self.distillation_final = distillation_final
 
     def forward(
         self, img0: Tensor, img1: Tensor, embt: Tensor, imgt: Tensor, flow: Tensor | None = None
@@ -155,6 +165,7 @@ class LossForward(nn.Module):
                 decoded.flow1,
                 flow,
                 robust=self.distillation_robust,
+                final_level=self.distillation_final,
             )
         return {"pred": pred, "rec": rec, "geo": geo, "dis": dis, "total": rec + geo + dis}
 

@@ -137,7 +137,11 @@ class Trainer:
         if config.init:
             load_state_into(self.model, read_state_dict(config.init), source=config.init)
         self.step_module = LossForward(
-            self.model, config.geometry_weight, config.distillation_weight, config.distillation_robust
+            self.model,
+            config.geometry_weight,
+            config.distillation_weight,
+            config.distillation_robust,
+            config.distillation_final,
         )
         if self.ctx.distributed:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
