@@ -186,7 +186,7 @@ class VideoFileReader(FrameSource):
         # The bitstream's flags (H.264/HEVC/MPEG-2 pictures) are what the decoder and bwdif go by;
         # the container's tag is the fallback for codecs whose frames carry none (ffv1, rawvideo).
         if first is not None and first.interlaced_frame:
-            field_order = "top field first" if getattr(first, "top_field_first", True) else "bottom field first"
+            field_order = FIELD_ORDERS[2 if getattr(first, "top_field_first", True) else 3]  # tt or bb
         else:
             field_order = FIELD_ORDERS.get(int(ctx.field_order or 0))
         if field_order and not self.deinterlace:
