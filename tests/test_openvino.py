@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -149,3 +151,57 @@ def test_compiled_shapes_are_kept_on_disk_and_the_cache_is_trimmed(graph, tmp_pa
     engine.interpolate(a, a, [0.5])
     blobs = list(folder.iterdir())
     assert not old.exists() and len(blobs) == 1 and blobs[0].stat().st_size > 1000, blobs
+
+
+# Run in a child process: on failure the child dies of SIGSEGV, which must not take the suite with it.
+_SIGNAL_AFTER_ENGINES = """
+import gc, os, signal, sys
+from ifrnet.backends.openvino import OpenVinoInterpolator
+signal.signal(signal.SIGUSR1, lambda *_: print("handled", flush=True))
+first, second = OpenVinoInterpolator(sys.argv[1]), OpenVinoInterpolator(sys.argv[1])
+first.interpolate(*[__import__("numpy").zeros((16, 16, 3), "uint8")] * 2)
+first.close(); del first; gc.collect()   # the first engine goes first...
+second.close(); del second; gc.collect()  # ...then the second
+os.kill(os.getpid(), signal.SIGUSR1)  # a Python handler runs on the alternate signal stack
+"""
+
+_SIGNAL_AFTER_FOREIGN_CORES = """
+import gc, os, signal
+import openvino as ov
+from ifrnet.backends.openvino import lasting_signal_stack
+signal.signal(signal.SIGUSR1, lambda *_: print("handled", flush=True))
+with lasting_signal_stack():  # as NNCF does during calibration: Cores of its own, unloaded first in, first out
+    first, second = ov.Core(), ov.Core()
+    for core in (first, second):
+        core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    del first; gc.collect()
+    del second; gc.collect()
+os.kill(os.getpid(), signal.SIGUSR1)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the plugin swaps signal stacks on Linux only")
+@pytest.mark.parametrize("script", [_SIGNAL_AFTER_ENGINES, _SIGNAL_AFTER_FOREIGN_CORES], ids=["engines", "nncf-like"])
+def test_a_signal_after_openvino_engines_are_gone_is_handled(graph, script):
+    """Issue 34's suite crash, reduced: OpenVINO's CPU plugin, unloaded in the order two were loaded,
+    left the thread's alternate signal stack at unmapped pages, and the next Python signal handler
+    killed the process (SIGSEGV). Engines now share one Core, and the stack is kept one that lasts."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(graph)], capture_output=True, text=True, timeout=120, env=os.environ.copy()
+    )
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-500:]}"
+    assert done.stdout.strip() == "handled"
+
+
+def test_engines_share_one_core_and_refuse_work_once_closed(graph):
+    from ifrnet.backends.openvino import OpenVinoInterpolator, openvino_core
+
+    engine, other = OpenVinoInterpolator(graph), OpenVinoInterpolator(graph)
+    assert engine.core is other.core is openvino_core()
+    a = uint8_frame(16, 16, seed=1)
+    engine.interpolate(a, a)
+    assert engine._compiled
+    engine.close()
+    assert not engine._compiled
+    with pytest.raises(RuntimeError, match="closed"):
+        engine.interpolate(a, a)

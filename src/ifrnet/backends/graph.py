@@ -74,9 +74,19 @@ class GraphEngine(Engine):
         self.model_name = meta["ifrnet_variant"]
         self.uses_time = meta.get("ifrnet_uses_time") == "1"
 
+    #: set by :meth:`close`; a closed engine refuses work
+    closed = False
+
     @abc.abstractmethod
     def run(self, img0: np.ndarray, img1: np.ndarray, t: float) -> np.ndarray:
         """One graph call on float32 (B, 3, H, W) inputs of a size the network accepts."""
+
+    def _release(self) -> None:
+        """Drop what the runtime holds for this graph (sessions, compiled graphs, their threads)."""
+
+    def close(self, cancel: bool = False) -> None:
+        self.closed = True
+        self._release()
 
     def describe(self) -> str:
         return f"{self.model_name} on {self.device_kind} ({self.runtime})"
@@ -90,6 +100,8 @@ class GraphEngine(Engine):
 
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float] = (0.5,)) -> list[np.ndarray]:
         """The frames at each of ``times`` between ``frame0`` (t=0) and ``frame1`` (t=1), in order given."""
+        if self.closed:
+            raise RuntimeError(f"{self.describe()}: the engine was closed")
         values = check_times(times)
         img0, kind = graph_array(frame0, "frame0", self.runtime)
         img1, _ = graph_array(frame1, "frame1", self.runtime)

@@ -34,7 +34,7 @@ from ..errors import InputError
 from ..io.files import atomic_output, check_output_path
 from ..times import Padder
 from .graph import graph_array, graph_feed
-from .openvino import OpenVinoInterpolator, _graph_metadata
+from .openvino import OpenVinoInterpolator, _graph_metadata, lasting_signal_stack, openvino_core
 
 #: the bound ``ifrnet export --precision int8`` refuses beyond (dB of PSNR on any held-out set)
 DEFAULT_MAX_DROP = 0.3
@@ -153,7 +153,7 @@ def quantize_graph(
 
     nncf.set_log_level(logging.WARNING)  # its INFO lines list every op it leaves alone
     metadata = _graph_metadata(graph)
-    core = ov.Core()
+    core = openvino_core()
     model = core.read_model(str(graph))
     exact = {"INFERENCE_PRECISION_HINT": "f32"}
     fp32_model = core.compile_model(model, "CPU", exact)
@@ -164,21 +164,23 @@ def quantize_graph(
         "ignored_scope": nncf.IgnoredScope(types=list(_NOT_QUANTISED), validate=False),
     }
     calibration_data = nncf.Dataset(items, lambda item: _inputs(item[2][0], item[2][2])[0])
-    if max_reverted == 0:
-        quantized = nncf.quantize(model, calibration_data, **common)
-    else:
-        quantized = nncf.quantize_with_accuracy_control(
-            model,
-            calibration_data,
-            nncf.Dataset(items, lambda item: item),
-            validation_fn=validate,
-            max_drop=max_drop / 3,
-            drop_type=nncf.DropType.ABSOLUTE,
-            advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(
-                max_num_iterations=max_reverted, ranking_subset_size=min(len(items), 16)
-            ),
-            **common,
-        )
+    # NNCF builds engines of its own, each with a Core that loads and unloads a CPU plugin
+    with lasting_signal_stack():
+        if max_reverted == 0:
+            quantized = nncf.quantize(model, calibration_data, **common)
+        else:
+            quantized = nncf.quantize_with_accuracy_control(
+                model,
+                calibration_data,
+                nncf.Dataset(items, lambda item: item),
+                validation_fn=validate,
+                max_drop=max_drop / 3,
+                drop_type=nncf.DropType.ABSOLUTE,
+                advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(
+                    max_num_iterations=max_reverted, ranking_subset_size=min(len(items), 16)
+                ),
+                **common,
+            )
     int8_model = core.compile_model(quantized, "CPU", exact)
     result = Int8Result(
         out,

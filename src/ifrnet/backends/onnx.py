@@ -55,5 +55,8 @@ class OnnxInterpolator(GraphEngine):
     def device_kind(self) -> str:
         return "cuda" if self._on_gpu else "cpu"
 
+    def _release(self) -> None:
+        self.session = None  # the session's thread pools and buffers go with it
+
     def run(self, img0: np.ndarray, img1: np.ndarray, t: float) -> np.ndarray:
         return self.session.run(["frame"], graph_feed(img0, img1, t))[0]

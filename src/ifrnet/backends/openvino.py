@@ -13,13 +13,21 @@ bf16 (and fp16) are refused on a CPU that lacks them natively (OpenVINO's ``OPTI
 CAPABILITIES``), where they would be emulated. ``threads`` sets ``INFERENCE_NUM_THREADS``; one
 stream with the latency hint, since frames arrive one batch at a time.
 ``pip install 'ifrnet[openvino]'`` is enough to run it.
+
+Every engine shares one ``openvino.Core`` (:func:`openvino_core`), loaded under
+:func:`lasting_signal_stack`: OpenVINO's CPU plugin swaps the alternate signal stack of the thread
+that loads it, and can leave it pointing at memory it has unmapped (see there).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import sys
+import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +40,96 @@ from .graph import GraphEngine, graph_feed
 _PRECISIONS = {"fp32": ("f32", "FP32"), "bf16": ("bf16", "BF16"), "fp16": ("f16", "FP16")}
 #: compiled shapes kept (a video has one; pairs of other sizes compile their own)
 _SHAPES_KEPT = 4
+
+
+# -- the thread's alternate signal stack ------------------------------------------------------
+#
+# On Linux, OpenVINO's CPU plugin (intel_cpu plugin.cpp, SigAltStackSetup, added for AMX's larger
+# signal frames) maps an alternate signal stack when it is loaded and makes it the loading
+# thread's, remembering the one it replaced. When it is unloaded it puts the remembered one back
+# only if its own is still current, then unmaps its own. Two plugins (two Cores: ours, NNCF's)
+# unloaded in the order they were loaded therefore leave the thread's alternate stack at the first
+# one's unmapped pages. The next signal whose handler runs on the alternate stack (every Python
+# handler: CPython installs them with SA_ONSTACK; Ctrl-C, SIGTERM, torch's DataLoader SIGCHLD
+# handler) then dies in the kernel (SIGSEGV, si_code SI_KERNEL), or, once the pages are mapped
+# again for something else, has its signal frame written over live objects. That was issue 34's
+# test-suite crash. The remedy: after anything that may load or unload a plugin, the thread's
+# alternate stack is one this module owns and never frees.
+
+_SS_DISABLE = 2  # <signal.h>: no alternate stack
+
+
+class _SignalStack(ctypes.Structure):
+    """``stack_t`` of <signal.h> (glibc and musl, every Linux architecture)."""
+
+    _fields_ = (("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t))
+
+
+#: the alternate signal stacks installed by lasting_signal_stack, kept for the life of the process
+_LASTING_STACKS: list[ctypes.Array] = []
+
+
+def _sigaltstack():
+    """libc's ``sigaltstack``, or None where there is none to call (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        call = ctypes.CDLL(None, use_errno=True).sigaltstack
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = (ctypes.POINTER(_SignalStack), ctypes.POINTER(_SignalStack))
+    call.restype = ctypes.c_int
+    return call
+
+
+def current_signal_stack() -> tuple[int, int, int] | None:
+    """The calling thread's alternate signal stack as ``(address, flags, size in bytes)``
+    (``sigaltstack(2)``; flags 2 = SS_DISABLE: none), or None where it cannot be asked."""
+    call = _sigaltstack()
+    stack = _SignalStack()
+    if call is None or call(None, ctypes.byref(stack)) != 0:
+        return None
+    return stack.ss_sp or 0, stack.ss_flags, stack.ss_size
+
+
+@contextlib.contextmanager
+def lasting_signal_stack() -> Iterator[None]:
+    """Run the body (anything that may load or unload OpenVINO's CPU plugin: a new ``Core``,
+    NNCF's calibration), then leave the calling thread an alternate signal stack that lives as
+    long as the process if the body changed it. The new stack is at least as large as the
+    plugin's (which is sized for the CPU's largest signal frame), so nothing it wanted is lost.
+    A no-op where ``sigaltstack`` cannot be called."""
+    before = current_signal_stack()
+    try:
+        yield
+    finally:
+        after = current_signal_stack()
+        if before is not None and after is not None and after != before and not after[1] & _SS_DISABLE:
+            size = max(after[2], 0 if before[1] & _SS_DISABLE else before[2])
+            buffer = ctypes.create_string_buffer(size)
+            stack = _SignalStack(ctypes.addressof(buffer), 0, size)
+            if _sigaltstack()(ctypes.byref(stack), None) == 0:
+                _LASTING_STACKS.append(buffer)
+
+
+_CORE = None
+_CORE_LOCK = threading.Lock()
+
+
+def openvino_core():
+    """The process's one ``openvino.Core``, its CPU plugin loaded (under
+    :func:`lasting_signal_stack`) on first use and never unloaded before the process ends.
+    OpenVINO's Core is thread-safe; one Core also loads the plugin once instead of per engine."""
+    global _CORE
+    with _CORE_LOCK:
+        if _CORE is None:
+            import openvino as ov
+
+            with lasting_signal_stack():
+                core = ov.Core()
+                core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")  # loads the plugin here
+            _CORE = core
+        return _CORE
 
 
 def _graph_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -65,9 +163,7 @@ def native_precisions(core=None) -> frozenset[str]:
     ``OPTIMIZATION_CAPABILITIES``, asked of ``core`` or a new ``openvino.Core``): always fp32;
     bf16 with avx512_bf16 or AMX; fp16 on some."""
     if core is None:
-        import openvino as ov
-
-        core = ov.Core()
+        core = openvino_core()
     capabilities = set(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
     return frozenset(name for name, (_, capability) in _PRECISIONS.items() if capability in capabilities)
 
@@ -95,13 +191,12 @@ class OpenVinoInterpolator(GraphEngine):
         precision: str = "fp32",
     ) -> None:
         try:
-            import openvino as ov
+            self.core = openvino_core()
         except ImportError:
             raise InputError("the openvino backend needs OpenVINO: pip install 'ifrnet[openvino]'") from None
         super().__init__(path)
         if (device or "cpu").split(":")[0].lower() != "cpu":
             raise InputError(f"device {device!r} is not available to the openvino backend here; use --device cpu")
-        self.core = ov.Core()
         if precision not in native_precisions(self.core):
             raise InputError(
                 f"--precision {precision}: this CPU has no native {precision} (OpenVINO offers "
@@ -161,6 +256,9 @@ class OpenVinoInterpolator(GraphEngine):
         if len(self._compiled) > _SHAPES_KEPT:
             self._compiled.popitem(last=False)
         return request
+
+    def _release(self) -> None:
+        self._compiled.clear()  # the compiled graphs and their requests; the shared Core stays
 
     def run(self, img0: np.ndarray, img1: np.ndarray, t: float) -> np.ndarray:
         request = self._request(tuple(img0.shape))
