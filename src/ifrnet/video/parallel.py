@@ -5,7 +5,8 @@ is the expensive part, batches of consecutive frame pairs, and it writes the res
 source order. Splitting the *file* into separately encoded pieces and concatenating them would
 restart the encoder's rate control and GOP at every seam and need the audio re-cut; here the
 encoder sees exactly the frames, in exactly the order, of a single-process run, so the output
-is the same file whatever the number of workers.
+is the same file whatever the number of workers, given the same arithmetic in each: on a CPU,
+the same thread count (PyTorch's kernels may sum in another order with another).
 """
 
 from __future__ import annotations
