@@ -141,7 +141,7 @@ def test_a_fault_while_cleaning_up_does_not_hide_the_first(tmp_path, clip, capsy
     from ifrnet.cli import main
     from ifrnet.video import writer
 
-    def no_space(self, frame, index):
+    def no_space(self, frame, index, time=None):
         raise OSError(28, "No space left on device", str(self.path))
 
     def close_fails(self):

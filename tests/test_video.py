@@ -13,9 +13,10 @@ import pytest
 from ifrnet import InputError, Interpolator
 from ifrnet.cli import main
 from ifrnet.video import Timeline, TimeMap, VideoOptions, interpolate_video, parse_rate
+from ifrnet.video.pipeline import Progress
 
 from .conftest import seeded_model
-from .videos import audio_packets, moving_frames, read_clip, real_frames, write_clip
+from .videos import audio_packets, capture_cut_mid_gop, first_times, moving_frames, read_clip, real_frames, write_clip
 
 LOSSLESS = {"codec": "ffv1", "pix_fmt": "bgr0"}
 
@@ -473,3 +474,100 @@ def test_uhd_shorthand_runs_the_network_at_half_size(tmp_path, capsys, checkpoin
     assert main(argv) == 1
     assert "give either --uhd or --scale auto, not both" in capsys.readouterr().err
     assert not (tmp_path / "p.mkv").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "suffix"),
+    [(VideoOptions(factor=2), ".mkv"), (VideoOptions(fps=Fraction(50)), ".mp4"), (VideoOptions(factor=2), ".ts")],
+)
+def test_a_capture_cut_mid_gop_stays_in_sync_with_its_audio(tmp_path, interp, options, suffix):
+    """Issue 34: the first frames of a TS recording begun mid-GOP do not decode; the output's
+    first frame must still be shown when the source's first decodable frame was, against the
+    copied audio (it was put at the stream's declared start, 0.9 s early)."""
+    src, video_at, audio_at = capture_cut_mid_gop(tmp_path / "cut.ts")
+    with av.open(str(src)) as probe:
+        declared = Fraction(probe.streams.video[0].start_time) * probe.streams.video[0].time_base
+    assert video_at - declared > Fraction(1, 2)  # the case itself: half a second and more lost
+    out = tmp_path / f"out{suffix}"
+    summary = interpolate_video(src, out, interp, options)
+    assert summary.audio == "copied"
+    out_video, out_audio = first_times(out)
+    assert abs((out_video - out_audio) - (video_at - audio_at)) <= Fraction(1, 100), (
+        float(out_video - out_audio),
+        float(video_at - audio_at),
+    )
+
+
+def _relative_times(path) -> list[Fraction]:
+    _, times, _ = read_clip(path)
+    return [t - times[0] for t in times]
+
+
+def test_a_phone_clip_dropping_to_15_fps_doubles_to_a_steady_60(tmp_path, interp):
+    """Issue 34: a phone clip at 30 fps that drops to 15 for a second (75 frames, 3 s, in MP4,
+    whose average rate is 25) came out as 180 frames stamped at 50 fps: 3.6 s against 3 s of
+    audio. The grid is 30 fps, the 15 fps second holds 4 frames per interval, and every frame is
+    stamped at the time it shows: a steady 60 fps, as long as the source, the filling named."""
+    times = [Fraction(i, 30) for i in range(30)] + [1 + Fraction(i, 15) for i in range(15)]
+    times += [2 + Fraction(i, 30) for i in range(30)]
+    src = write_clip(
+        tmp_path / "phone.mp4",
+        moving_frames(75),
+        rate=Fraction(30),
+        times=times,
+        codec="libx264",
+        pix_fmt="yuv420p",
+        audio_seconds=3.0,
+        tick=Fraction(1, 600),  # a phone's timescale: every stamp exact
+    )
+    summary = interpolate_video(src, tmp_path / "out.mp4", interp, VideoOptions(factor=2))
+    assert summary.output_rate == 60 and (summary.frames_in, summary.frames_out) == (75, 180)
+    assert _relative_times(tmp_path / "out.mp4") == [Fraction(k, 60) for k in range(180)]
+    assert any("15 interval(s) longer than one frame at 30.000 fps" in n for n in summary.notices), summary.notices
+    assert not any("variable frame rate" in n for n in summary.notices)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".y4m"])
+def test_frames_between_irregular_stamps_are_stamped_between_them(tmp_path, interp, suffix):
+    """A clip mixing 30 and 24 fps (no common grid): with --factor 2 each interval holds one new
+    frame at its middle, stamped there where the container keeps per-frame times; YUV4MPEG2,
+    which has none, says the variable timing is lost."""
+    times = [Fraction(i, 30) for i in range(10)] + [Fraction(1, 3) + Fraction(i, 24) for i in range(10)]
+    times += [Fraction(1, 3) + Fraction(10, 24) + Fraction(i, 30) for i in range(10)]
+    src = write_clip(
+        tmp_path / "mixed.mp4", moving_frames(30), rate=Fraction(30), times=times, codec="libx264", pix_fmt="yuv420p"
+    )
+    stamped = _relative_times(src)
+    summary = interpolate_video(src, tmp_path / f"out{suffix}", interp, VideoOptions(factor=2))
+    assert summary.frames_out == 60  # N per interval: no interval spans two frames of the 27.7 fps average
+    if suffix == ".y4m":
+        assert any("variable frame rate is lost" in n for n in summary.notices), summary.notices
+        return
+    expected = [t for a, b in itertools.pairwise(stamped) for t in (a, (a + b) / 2)]
+    assert _relative_times(tmp_path / "out.mp4")[:-2] == expected
+    assert any("variable frame rate kept" in n for n in summary.notices), summary.notices
+
+
+def test_video_starting_after_its_audio_is_neither_truncated_nor_longer(tmp_path, interp):
+    """Issue 34: an MKV whose video starts 0.4 s after its audio was said to end early
+    ("truncated?") and to hold 51 frames for 40: the file's end was added to the video's start."""
+    from ifrnet.video import open_source
+
+    times = [Fraction(2, 5) + Fraction(i, 25) for i in range(40)]
+    src = write_clip(tmp_path / "late.mkv", moving_frames(40), times=times, audio_seconds=2.0)
+    with open_source(src) as reader:
+        assert (reader.info.start, reader.info.frame_count, reader.info.duration) == (
+            Fraction(2, 5),
+            40,
+            Fraction(8, 5),
+        )
+    counted = []
+    summary = interpolate_video(
+        src,
+        tmp_path / "out.mkv",
+        interp,
+        VideoOptions(factor=2, **LOSSLESS),
+        progress=lambda total: counted.append(total) or Progress(),
+    )
+    assert counted == [80] and summary.frames_in == 40
+    assert not any("truncated" in n for n in summary.notices), summary.notices

@@ -52,8 +52,10 @@ def write_clip(
     options: dict[str, str] | None = None,
     colour: dict[str, int] | None = None,
     setup: Callable[[object, object], None] | None = None,
+    tick: Fraction = Fraction(1, 1000),
 ) -> Path:
-    """Encode frames (lossless by default). ``times`` (seconds) makes a variable-frame-rate clip.
+    """Encode frames (lossless by default). ``times`` (seconds, rounded to ``tick``) makes a
+    variable-frame-rate clip.
 
     Frames are uint8 or uint16 RGB; ``colour`` sets the codec's colour tags (a full range,
     ``color_range=2``, is also used for the conversion); ``setup(container, stream)`` adds streams,
@@ -68,7 +70,7 @@ def write_clip(
         for key, value in (colour or {}).items():
             setattr(stream.codec_context, key, value)
         if times is not None:
-            stream.codec_context.time_base = Fraction(1, 1000)
+            stream.codec_context.time_base = tick
         if setup:
             setup(out, stream)
         audio = None
@@ -79,7 +81,7 @@ def write_clip(
         full = {"dst_color_range": 2} if (colour or {}).get("color_range") == 2 else {}
         for i, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(image, format=layout).reformat(format=pix_fmt, **full)
-            frame.pts = int(times[i] * 1000) if times is not None else i
+            frame.pts = int(times[i] / tick) if times is not None else i
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode(None):
@@ -129,3 +131,48 @@ def audio_packets(path: Path) -> tuple[list[bytes], Fraction]:
             payloads.append(bytes(packet))
             end = max(end, (packet.pts + (packet.duration or 0)) * stream.time_base)
         return payloads, end
+
+
+def capture_cut_mid_gop(path: Path, lost_packets: int = 40) -> tuple[Path, Fraction, Fraction]:
+    """An MPEG-TS capture that starts inside a GOP, as a recording begun mid-broadcast does:
+    H.264 at 25 fps (a keyframe every second, no B-frames) with MP2 audio interleaved, 3 s, whose
+    first ``lost_packets`` TS packets (188 bytes each) are cut off. Returns the file, the time of
+    its first decodable video frame and the time of its first audio packet (seconds): the video
+    stream itself declares an earlier start, its first frames undecodable."""
+    full = path.with_name(path.stem + "_full.ts")
+    with av.open(str(full), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.options = {"g": "25", "bf": "0"}
+        audio = out.add_stream("mp2", rate=48000)
+        audio.layout = "mono"
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(48000 * 3) / 48000)).astype(np.float32)
+        sent = 0
+        for i, image in enumerate(moving_frames(75)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            for packet in video.encode(frame):
+                out.mux(packet)
+            while sent < (i + 1) * 48000 // 25:  # the audio of this frame's interval, muxed beside it
+                chunk = av.AudioFrame.from_ndarray(tone[None, sent : sent + 1152], format="flt", layout="mono")
+                chunk.sample_rate, chunk.pts = 48000, sent
+                sent += 1152
+                for packet in audio.encode(chunk):
+                    out.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                out.mux(packet)
+    path.write_bytes(full.read_bytes()[188 * lost_packets :])
+    full.unlink()
+    return (path, *first_times(path))
+
+
+def first_times(path: Path) -> tuple[Fraction, Fraction]:
+    """The time of the first decoded video frame and of the first audio packet (seconds)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        video = Fraction(next(container.decode(stream)).pts) * stream.time_base
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        audio = next(Fraction(p.pts) * stream.time_base for p in container.demux(stream) if p.pts is not None)
+    return video, audio

@@ -28,7 +28,7 @@ from ..io.files import atomic_output, check_output_path, hide_temporary_names, q
 from .parallel import result_of
 from .reader import FrameSource, SourceFrame, VideoInfo, format_name, is_stream, open_source
 from .scenes import DEFAULT_HOLD_TOLERANCE, DEFAULT_SCENE_THRESHOLD, Change, CutList, SceneDetector, held
-from .schedule import Step, Timeline
+from .schedule import Step, Timeline, stamp_time_base
 from .writer import (
     STDOUT,
     FrameSink,
@@ -99,6 +99,14 @@ class VideoOptions:
             return input_rate * self.slowmo, input_rate
         return input_rate * (self.factor or 2), input_rate * (self.factor or 2)
 
+    def time_base(self, info: VideoInfo, write_rate: Fraction) -> Fraction:
+        """The output's time base (:func:`~ifrnet.video.schedule.stamp_time_base`): the output grid
+        for ``--fps``; for ``--factor N`` the source's tick split in N as well, for ``--slowmo`` the
+        source's tick (its times stretched N times)."""
+        if self.fps is not None:
+            return stamp_time_base(write_rate)
+        return stamp_time_base(write_rate, info.time_base, 1 if self.slowmo else (self.factor or 2))
+
 
 @dataclass
 class VideoSummary:
@@ -120,6 +128,9 @@ class VideoSummary:
     pix_fmt: str = ""
     notices: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: source intervals spanning several frames (dropped frames, a lower rate for a while), each
+    #: given N output frames per frame it spans (``--factor``, ``--slowmo``)
+    long_intervals: int = 0
 
     def lines(self) -> list[str]:
         rate = self.frames_out / self.seconds if self.seconds else 0.0
@@ -221,7 +232,7 @@ def interpolate_video(
                     pix_fmt=options.pix_fmt,
                     copy_from=Path(source_path) if info.codec != "images" and not once else None,
                     timed=timed,
-                    start=info.start if timed else Fraction(0),
+                    time_base=options.time_base(info, write_rate),
                     container_format=container_format,
                     streaming=streaming,
                     deinterlaced=options.deinterlace,
@@ -294,6 +305,14 @@ def _gather_notices(summary: VideoSummary, source: FrameSource, sink: FrameSink,
     """The reader's, the writer's and the run's notices, and the output format, into the summary."""
     summary.pix_fmt = sink.pix_fmt
     summary.notices = source.warnings + sink.notices
+    if summary.long_intervals and summary.input.codec != "images":  # the reader names a sequence's gaps
+        n = options.factor or options.slowmo
+        summary.notices.append(
+            f"{summary.input.path}: {summary.long_intervals} interval(s) longer than one frame at "
+            f"{float(summary.input.rate):.3f} fps (dropped frames, or a lower frame rate for a while) filled "
+            f"with {n} output frames per frame they span, so the output keeps the source's timing: "
+            f"{summary.frames_out} frames for {summary.frames_in}"
+        )
     unused = options.cuts.unused() if options.cuts is not None else None
     if unused:
         summary.notices.append(unused)
@@ -374,8 +393,7 @@ class _Run:
                     continue
                 if item is _END:
                     return
-                image, index = item
-                sink.write(image, index)
+                sink.write(*item)
         except BaseException as exc:
             self.errors.append(exc)
             self.stop.set()
@@ -417,6 +435,13 @@ class _Run:
             return Timeline(first, info.rate, factor=n, time_base=info.time_base)
         return Timeline(first, info.rate, sample_rate=self.sample_rate, time_base=info.time_base)
 
+    def _shown_at(self, step: Step) -> Fraction:
+        """When output frame ``step`` is shown: the source moment it shows, or in slow motion the
+        time since the first source frame stretched N times (the output then starts at 0)."""
+        if self.options.slowmo is None:
+            return step.time
+        return (step.time - self.origin) * self.options.slowmo
+
     # -- the main loop --
 
     def execute(self, sink: FrameSink) -> None:
@@ -434,6 +459,7 @@ class _Run:
             if prev is None:
                 raise InputError(f"{self.summary.input.path}: no decodable video frames")
             info = self.summary.input
+            self.origin = prev.time
             timeline = self.timeline(prev.time)
             total = timeline.count(info.frame_count, info.duration)
             progress = self.progress = self.progress_factory(total)
@@ -475,6 +501,7 @@ class _Run:
                 tail = timeline.finish(last.time + (last.duration or 1 / info.rate) - kept.time)
             backlog.append(_Segment(tail, kept, kept, Change.DUPLICATE))
             self._flush(backlog)
+            self.summary.long_intervals = timeline.long_intervals
             self._write_finished(0)
             self._put(self.encoded, _END)
             threads[1].join()
@@ -523,7 +550,7 @@ class _Run:
                     image = seg.image_for(step)
                     if seg.needs_model and step.t != 0:
                         self.summary.interpolated += 1
-                    if not self._put(self.encoded, (image, step.index)):
+                    if not self._put(self.encoded, (image, step.index, self._shown_at(step))):
                         self._check_encoder()
                     self.summary.frames_out += 1
                     self.progress.update(1)

@@ -163,7 +163,7 @@ class VideoFileReader(FrameSource):
     def _probe(self) -> VideoInfo:
         s = self.stream
         ctx = s.codec_context
-        rate = s.average_rate or s.guessed_rate or s.base_rate
+        rate = _nominal_rate(s.average_rate, s.guessed_rate) or s.base_rate
         if not rate or rate <= 0:
             rate = Fraction(25)
             self.warnings.append(f"{self.path}: no frame rate stored; assuming 25 fps")
@@ -171,10 +171,14 @@ class VideoFileReader(FrameSource):
         start = Fraction(s.start_time) * tb if s.start_time is not None else Fraction(0)
         if s.duration:
             duration = Fraction(s.duration) * tb
-        elif self.container.duration:
-            duration = Fraction(self.container.duration, 1_000_000)
         else:
-            duration = None
+            # where the stream stores no length (Matroska): where it ends, from its DURATION tag
+            # (mkvmerge's and FFmpeg's, the end on the file's clock) or the file's end, less where
+            # it starts (the video may start after the audio)
+            end = _tag_time((s.metadata or {}).get("DURATION"))
+            if end is None and self.container.duration:
+                end = Fraction((self.container.start_time or 0) + self.container.duration, 1_000_000)
+            duration = end - start if end is not None and end > start else None
         frames = s.frames or (round(duration * rate) if duration else None)
         first = self._first_frame()
         pix_fmt = first.format.name if first is not None else (ctx.pix_fmt or "yuv420p")
@@ -408,6 +412,29 @@ def _refuse_transparency(frame, path: Path) -> None:
             f"{path}: frame {frame.pts} has transparent pixels ({frame.format.name}), and IFRNet interpolates "
             f"colour only; flatten it first, e.g. {_FLATTEN.format(decoder='', path=path)}"
         )
+
+
+def _tag_time(text: str | None) -> Fraction | None:
+    """``"00:01:02.500000000"`` (a Matroska tag's ``HH:MM:SS.fraction``) in seconds, else None."""
+    match = re.fullmatch(r"\s*(\d+):(\d{1,2}):(\d{1,2}(?:\.\d+)?)\s*", text or "")
+    if match is None:
+        return None
+    hours, minutes, seconds = match.groups()
+    return (int(hours) * 60 + int(minutes)) * 60 + Fraction(seconds)
+
+
+def _nominal_rate(average: Fraction | None, guessed: Fraction | None) -> Fraction | None:
+    """The rate of a stream's frame grid, from its average rate and FFmpeg's guess
+    (``av_guess_frame_rate``: ``r_frame_rate``, the lowest rate that holds the first timestamps).
+
+    A dropped frame or a stretch at a lower rate (a phone at 30 fps dropping to 15 in low light)
+    pulls the average below the grid, which the guess keeps; but where the stamps mix rates that
+    share no grid (30 and 24 fps) the guess is their common multiple (120), and it is the field
+    rate of some interlaced streams: so the guess is taken only between the average and twice it.
+    """
+    if average and guessed and average <= guessed < 2 * average:
+        return Fraction(guessed)
+    return Fraction(average) if average else Fraction(guessed) if guessed else None
 
 
 def _pick_clock(frames: deque) -> str:

@@ -52,12 +52,33 @@ def pass_through_tolerance(rate: Fraction, sample_rate: Fraction, tick: Fraction
     return max(min(Fraction(tick) / 2, shorter / 10), shorter / 50)
 
 
+def stamp_time_base(write_rate: Fraction, tick: Fraction | None = None, parts: int = 1) -> Fraction:
+    """The time base an output's timestamps are written in: ``1 / write_rate`` where only the
+    output grid is needed (``tick`` None: ``--fps``, image sequences), else the largest that
+    holds both the grid and the source's tick split in ``parts`` (``--factor N``: N), so a source
+    frame at any tick and the frames between two of them are stamped where they are, never
+    rounded onto each other. A denominator that would not fit a 32-bit timescale (MP4, x264)
+    falls back to microseconds."""
+    grid = 1 / Fraction(write_rate)
+    if not tick:
+        return grid
+    fine = Fraction(tick) / parts
+    base = Fraction(
+        math.gcd(grid.numerator * fine.denominator, fine.numerator * grid.denominator),
+        grid.denominator * fine.denominator,
+    )
+    return base if base.denominator < 2**31 else Fraction(1, 1_000_000)
+
+
 @dataclass(frozen=True)
 class Step:
-    """One output frame: its number and where it lies between the two source frames around it."""
+    """One output frame: its number, where it lies between the two source frames around it
+    (``t`` in [0, 1)), and the moment of the source it shows (``time``, seconds on the source's
+    clock: the writer stamps it, so variable-rate input keeps its timing)."""
 
     index: int
     t: Fraction
+    time: Fraction
 
 
 class TimeMap:
@@ -82,7 +103,8 @@ class TimeMap:
             return []
         span = b - a
         return [
-            Step(k, (self.time_of(k) - a) / span) for k in range(self.first_at_or_after(a), self.first_at_or_after(b))
+            Step(k, (self.time_of(k) - a) / span, self.time_of(k))
+            for k in range(self.first_at_or_after(a), self.first_at_or_after(b))
         ]
 
     def count_until(self, end: Fraction) -> int:
@@ -125,6 +147,8 @@ class Timeline:
         self.factor = factor
         self.previous = self.origin
         self.next_index = 0
+        #: source intervals (``factor``) that span several nominal frames, each given N per frame
+        self.long_intervals = 0
         if sample_rate is not None:
             self.map = TimeMap(self.origin, sample_rate)
             self.tolerance = pass_through_tolerance(self.rate, Fraction(sample_rate), self.tick)
@@ -156,8 +180,9 @@ class Timeline:
             return []
         if self.factor is not None:
             slots = max(1, round(span * self.rate))
+            self.long_intervals += slots > 1
             n = self.factor * slots
-            steps = [Step(self.next_index + k, Fraction(k, n)) for k in range(n)]
+            steps = [Step(self.next_index + k, Fraction(k, n), a + span * Fraction(k, n)) for k in range(n)]
             self.next_index += n
             return steps
         return _sampled_steps(self.map, self.tolerance, a, span)
@@ -169,7 +194,7 @@ def _sampled_steps(tmap: TimeMap, tolerance: Fraction, start: Fraction, span: Fr
     steps = []
     for k in range(tmap.first_at_or_after(start - tolerance), tmap.first_at_or_after(start + span - tolerance)):
         offset = tmap.time_of(k) - start
-        steps.append(Step(k, Fraction(0) if abs(offset) <= tolerance else offset / span))
+        steps.append(Step(k, Fraction(0) if abs(offset) <= tolerance else offset / span, tmap.time_of(k)))
     return steps
 
 
@@ -219,5 +244,5 @@ class FrameMap:
         end), with ``t`` measured across ``[a, b)``: 0 for ``a`` passed through."""
         if self.factor is not None:
             first, n = self._first(a), self.factor * (b - a)
-            return [Step(first + k, Fraction(k, n)) for k in range(n)]
+            return [Step(first + k, Fraction(k, n), (a + Fraction(k * (b - a), n)) / self.rate) for k in range(n)]
         return _sampled_steps(self.map, self.tolerance, a / self.rate, (b - a) / self.rate)

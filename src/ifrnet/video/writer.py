@@ -33,6 +33,8 @@ from .formats import (
 )
 from .reader import IMAGE_SUFFIXES, SourceFrame, VideoInfo, is_pattern, open_input, pattern_regex
 
+#: libavformat's flag for muxers that store each frame's own timestamp
+_AVFMT_VARIABLE_FPS = 0x0400
 #: Codecs that take x264-style ``crf``/``preset`` options.
 _CRF_CODECS = {"libx264", "libx264rgb", "libx265", "libvpx-vp9", "libsvtav1"}
 _PRESET_CODECS = {"libx264", "libx264rgb", "libx265"}
@@ -64,8 +66,9 @@ class FrameSink(abc.ABC):
     pix_fmt: str = "png"
 
     @abc.abstractmethod
-    def write(self, frame: SourceFrame | np.ndarray, index: int) -> None:
-        """Write output frame number ``index`` (0-based, consecutive)."""
+    def write(self, frame: SourceFrame | np.ndarray, index: int, time: Fraction | None = None) -> None:
+        """Write output frame number ``index`` (0-based, consecutive), shown at ``time`` seconds
+        (where the output keeps time; ``None``: at ``index`` over the output's rate)."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -127,7 +130,7 @@ class VideoFileWriter(FrameSink):
         pix_fmt: str | None = None,
         copy_from: Path | None = None,
         timed: bool = True,
-        start: Fraction = Fraction(0),
+        time_base: Fraction | None = None,
         container_format: str | None = None,
         streaming: bool = False,
         deinterlaced: bool = False,
@@ -137,8 +140,11 @@ class VideoFileWriter(FrameSink):
         self.path = STDOUT if str(path) == "-" else Path(path)
         self.notices = []
         self.rate = Fraction(rate)
-        self._pts_offset = round(start * self.rate)
-        y4m = container_format == "yuv4mpegpipe"
+        self.time_base = 1 / self.rate  # until the container is known to keep per-frame times
+        self._first: tuple[Fraction, int] | None = None  # the first frame's time and index
+        self._irregular = 0  # frames stamped off that constant rate (variable-rate timing kept)
+        self._y4m = container_format == "yuv4mpegpipe"
+        y4m = self._y4m
         if y4m and codec not in (None, "wrapped_avframe", "rawvideo"):
             raise InputError(f"{self.path}: YUV4MPEG2 holds raw frames; --codec {codec} applies to other containers")
         codec = codec or ("wrapped_avframe" if y4m else "libx264")
@@ -177,6 +183,13 @@ class VideoFileWriter(FrameSink):
             self.container.close()
             raise InputError(f"{self.path}: {exc}") from None
         self.stream.width, self.stream.height = info.width, info.height
+        # a muxer that keeps each frame's time (AVFMT_VARIABLE_FPS: MP4, Matroska, NUT, TS) takes the
+        # finer time base; others (AVI, YUV4MPEG2) show frames at a constant rate, as FFmpeg's
+        # -fps_mode auto decides from the same flag
+        self.variable_rate = bool(self.container.format.flags & _AVFMT_VARIABLE_FPS)
+        if time_base and self.variable_rate:
+            self.time_base = Fraction(time_base)
+        self.stream.codec_context.time_base = self.time_base
         self.stream.pix_fmt = pix_fmt
         options = {}
         if crf is not None and codec in _CRF_CODECS:
@@ -234,18 +247,36 @@ class VideoFileWriter(FrameSink):
             return convert(native, self.pix_fmt, src=frame_colour(native, self._source_colour), dst=self.colour)
         return from_rgb(frame, self.pix_fmt, self.colour)
 
-    def write(self, frame: SourceFrame | np.ndarray, index: int) -> None:
+    def write(self, frame: SourceFrame | np.ndarray, index: int, time: Fraction | None = None) -> None:
+        """Write output frame ``index`` shown at ``time`` (seconds on the clock the copied streams
+        share; ``None``: ``index / rate``). A constant-rate container gets consecutive frames
+        from the first one's time on."""
         out = self._frame(frame)
-        out.pts = index + self._pts_offset
-        out.time_base = 1 / self.rate
+        shown = Fraction(index) / self.rate if time is None else Fraction(time)
+        if self._first is None:
+            self._first = (shown, index)
+        regular = self._first[0] + (index - self._first[1]) / self.rate
+        if abs(shown - regular) * self.rate > Fraction(1, 10):
+            self._irregular += 1
+        out.pts = round((shown if self.variable_rate else regular) / self.time_base)
+        out.time_base = self.time_base
         if self._copier is not None:
-            self._copier.copy_until(Fraction(out.pts) / self.rate)
+            self._copier.copy_until(Fraction(out.pts) * self.time_base)
         for packet in self.stream.encode(out):
             self.container.mux(packet)
 
     def close(self) -> None:
         for packet in self.stream.encode(None):
             self.container.mux(packet)
+        if self._irregular:
+            self.notices.append(
+                f"{self.container.format.name} shows frames at a constant rate, so the source's variable frame "
+                f"rate is lost: {self._irregular} frame(s) play off the time they show ({float(self.rate):.3f} fps; "
+                "write .mkv or .mp4 to keep it)"
+                if not self.variable_rate
+                else f"variable frame rate kept: {self._irregular} frame(s) off a constant {float(self.rate):.3f} "
+                "fps, each stamped at the time it shows"
+            )
         if self._copier is not None:
             self._copier.copy_until(None)
             self._copier.close()
@@ -458,7 +489,7 @@ class ImageSequenceWriter(FrameSink):
             raise InputError(f"{existing[0]}: output exists; pass --overwrite to replace the image sequence")
         return existing
 
-    def write(self, frame: SourceFrame | np.ndarray, index: int) -> None:
+    def write(self, frame: SourceFrame | np.ndarray, index: int, time: Fraction | None = None) -> None:
         from ..io.images import png_bytes
 
         image = frame.image if isinstance(frame, SourceFrame) else frame
