@@ -16,7 +16,16 @@ from ifrnet.video import Timeline, TimeMap, VideoOptions, interpolate_video, par
 from ifrnet.video.pipeline import Progress
 
 from .conftest import seeded_model
-from .videos import audio_packets, capture_cut_mid_gop, first_times, moving_frames, read_clip, real_frames, write_clip
+from .videos import (
+    audio_packets,
+    capture_cut_mid_gop,
+    first_times,
+    hdr10_clip,
+    moving_frames,
+    read_clip,
+    real_frames,
+    write_clip,
+)
 
 LOSSLESS = {"codec": "ffv1", "pix_fmt": "bgr0"}
 
@@ -571,3 +580,42 @@ def test_video_starting_after_its_audio_is_neither_truncated_nor_longer(tmp_path
     )
     assert counted == [80] and summary.frames_in == 40
     assert not any("truncated" in n for n in summary.notices), summary.notices
+
+
+@pytest.mark.parametrize(("codec", "suffix"), [("libx265", ".mkv"), ("libx265", ".mp4"), ("libsvtav1", ".mkv")])
+def test_hdr10_metadata_reaches_the_output(tmp_path, interp, codec, suffix):
+    """Issue 34: the mastering display and content light level of an HDR10 source vanished; they
+    are now written into the output's bitstream (x265's master-display / max-cll, SVT-AV1's
+    mastering-display / content-light) and decoded back unchanged, on a new frame too."""
+    from ifrnet.video.formats import HdrMetadata
+
+    src = hdr10_clip(tmp_path / "hdr.mkv")
+    with av.open(str(src)) as container:
+        source = HdrMetadata.of(next(container.decode(video=0)))
+    assert source is not None and source.max_cll == 1000 and source.luminance == (Fraction(1, 10000), 1000)
+    out = tmp_path / f"out{suffix}"
+    summary = interpolate_video(src, out, interp, VideoOptions(factor=2, codec=codec))
+    assert not any("HDR10" in n for n in summary.notices), summary.notices
+    with av.open(str(out)) as container:
+        frames = list(container.decode(video=0))
+        assert frames[0].format.name == "yuv420p10le" and frames[0].color_trc == 16
+        carried = HdrMetadata.of(frames[0])
+    assert (carried.max_cll, carried.max_fall) == (source.max_cll, source.max_fall)
+    # AV1 stores the colour volume in binary fixed point (chromaticity in 1/65536, minimum
+    # luminance in 1/16384 cd/m²); HEVC in x265's decimal units, exactly
+    for ours, theirs in zip(_flat(carried), _flat(source), strict=True):
+        assert ours == theirs if codec == "libx265" else ours == pytest.approx(theirs, rel=1e-4, abs=1e-4)
+
+
+def _flat(hdr) -> list[Fraction]:
+    return [*itertools.chain.from_iterable(hdr.primaries), *hdr.white_point, *hdr.luminance]
+
+
+def test_hdr10_metadata_an_encoder_cannot_carry_is_named(tmp_path, interp):
+    src = hdr10_clip(tmp_path / "hdr.mkv", n=3)
+    summary = interpolate_video(src, tmp_path / "out.mkv", interp, VideoOptions(factor=2, codec="ffv1"))
+    assert any(
+        "encoder ffv1 cannot carry the source's HDR10 mastering display (SMPTE ST 2086) and content light level "
+        "(MaxCLL 1000, MaxFALL 400); dropped" in n
+        for n in summary.notices
+    ), summary.notices

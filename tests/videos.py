@@ -176,3 +176,22 @@ def first_times(path: Path) -> tuple[Fraction, Fraction]:
         stream = container.streams.audio[0]
         audio = next(Fraction(p.pts) * stream.time_base for p in container.demux(stream) if p.pts is not None)
     return video, audio
+
+
+#: HDR10 metadata as a grading house writes it for x265: P3-D65 mastering display, 1000 cd/m²
+HDR10_X265 = "master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400"
+
+
+def hdr10_clip(path: Path, n: int = 6) -> Path:
+    """A 10-bit HDR10 HEVC clip (BT.2020, PQ) whose bitstream carries the mastering display and
+    content light level SEI, as x265 writes them for a graded master."""
+    colour = {"color_primaries": 9, "color_trc": 16, "colorspace": 9}
+    frames = [(image.astype(np.uint16) * 257) for image in moving_frames(n, 64, 64)]
+    return write_clip(
+        path,
+        frames,
+        codec="libx265",
+        pix_fmt="yuv420p10le",
+        colour=colour,
+        options={"x265-params": f"{HDR10_X265}:log-level=error"},
+    )

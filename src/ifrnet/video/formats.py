@@ -9,7 +9,9 @@ network are never converted at all (the pipeline passes the decoded frame throug
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cache
 
 import numpy as np
@@ -109,6 +111,90 @@ class Colour:
         if self.color_range in (LIMITED_RANGE, FULL_RANGE):
             out["color_range"] = self.color_range
         return out
+
+
+@dataclass(frozen=True)
+class HdrMetadata:
+    """HDR10 static metadata as FFmpeg's decoders export it on frames: the mastering display's
+    colour volume (SMPTE ST 2086; ``AVMasteringDisplayMetadata``) and the content light level
+    (CTA-861.3; ``AVContentLightMetadata``). Each part is ``None`` where the source lacks it.
+
+    ``primaries``: CIE 1931 (x, y) of the display's red, green and blue; ``white_point`` (x, y);
+    ``luminance``: (min, max) in cd/m²; ``max_cll`` and ``max_fall`` in cd/m².
+    """
+
+    primaries: tuple[tuple[Fraction, Fraction], ...] | None = None
+    white_point: tuple[Fraction, Fraction] | None = None
+    luminance: tuple[Fraction, Fraction] | None = None
+    max_cll: int | None = None
+    max_fall: int | None = None
+
+    @classmethod
+    def of(cls, frame) -> HdrMetadata | None:
+        """The metadata on a decoded ``av.VideoFrame`` (its side data), or None where it has none."""
+        found: dict[str, object] = {}
+        for entry in getattr(frame, "side_data", None) or ():
+            name = getattr(entry.type, "name", str(entry.type))
+            raw = bytes(entry)
+            if name == "MASTERING_DISPLAY_METADATA" and len(raw) >= 88:
+                # 10 AVRationals (r, g, b, white point, min, max luminance), has_primaries, has_luminance
+                ints = struct.unpack("=22i", raw[:88])
+                q = [Fraction(ints[i], ints[i + 1]) if ints[i + 1] else Fraction(0) for i in range(0, 20, 2)]
+                if ints[20]:
+                    found["primaries"] = ((q[0], q[1]), (q[2], q[3]), (q[4], q[5]))
+                    found["white_point"] = (q[6], q[7])
+                if ints[21]:
+                    found["luminance"] = (q[8], q[9])
+            elif name == "CONTENT_LIGHT_LEVEL" and len(raw) >= 8:
+                found["max_cll"], found["max_fall"] = struct.unpack("=2I", raw[:8])
+        return cls(**found) if found else None
+
+    def describe(self) -> str:
+        parts = []
+        if self.primaries or self.luminance:
+            parts.append("mastering display (SMPTE ST 2086)")
+        if self.max_cll is not None:
+            parts.append(f"content light level (MaxCLL {self.max_cll}, MaxFALL {self.max_fall})")
+        return " and ".join(parts)
+
+    def encoder_options(self, codec: str) -> dict[str, str] | None:
+        """What tells ``codec`` to write this metadata into its bitstream (x265's ``master-display``
+        and ``max-cll``, SVT-AV1's ``mastering-display`` and ``content-light``), or None where the
+        encoder has no way to carry it."""
+        if codec not in _HDR_PARAMS:
+            return None
+        key, display, light, chroma, nits = _HDR_PARAMS[codec]
+        params = []
+        if self.primaries and self.white_point and self.luminance:
+            (r, g, b), white = self.primaries, self.white_point
+            # both take green, blue, red, the white point, then (max, min) luminance
+            points = "".join(f"{k}({chroma(x)},{chroma(y)})" for k, (x, y) in (("G", g), ("B", b), ("R", r)))
+            low, high = self.luminance
+            params.append(f"{display}={points}WP({chroma(white[0])},{chroma(white[1])})L({nits(high)},{nits(low)})")
+        if self.max_cll is not None:
+            params.append(f"{light}={self.max_cll},{self.max_fall or 0}")
+        return {key: ":".join(params)}
+
+
+#: encoder -> (its parameter option, the names it gives the mastering display and the light
+#: level, how it writes a chromaticity and a luminance): x265 counts 0.00002 and 0.0001 cd/m²
+#: (its --master-display), SVT-AV1 takes decimals
+_HDR_PARAMS = {
+    "libx265": (
+        "x265-params",
+        "master-display",
+        "max-cll",
+        lambda v: str(round(v * 50000)),
+        lambda v: str(round(v * 10000)),
+    ),
+    "libsvtav1": (
+        "svtav1-params",
+        "mastering-display",
+        "content-light",
+        lambda v: f"{float(v):.4f}",
+        lambda v: f"{float(v):.4f}",
+    ),
+}
 
 
 def is_jpeg_format(pix_fmt: str) -> bool:

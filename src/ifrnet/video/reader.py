@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .formats import FIELD_ORDERS, Colour, PixelFormat, frame_colour, to_8bit, to_rgb, with_format_range
+from .formats import FIELD_ORDERS, Colour, HdrMetadata, PixelFormat, frame_colour, to_8bit, to_rgb, with_format_range
 
 #: Frame rate assumed for image folders when none is given.
 DEFAULT_FOLDER_FPS = Fraction(25)
@@ -72,6 +72,8 @@ class VideoInfo:
     field_order: str | None = None
     #: the shape of a pixel (width / height; 8/9 for PAL 4:3 DVD), ``None`` where unknown or square
     sample_aspect_ratio: Fraction | None = None
+    #: HDR10 static metadata of the first frame (mastering display, light level), ``None`` without
+    hdr: HdrMetadata | None = None
 
     @property
     def depth(self) -> int:
@@ -216,6 +218,7 @@ class VideoFileReader(FrameSource):
             time_base=Fraction(tb),
             field_order=field_order,
             sample_aspect_ratio=Fraction(ctx.sample_aspect_ratio) if ctx.sample_aspect_ratio else None,
+            hdr=HdrMetadata.of(first) if first is not None else None,
         )
 
     def _first_frame(self):

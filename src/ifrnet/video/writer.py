@@ -198,6 +198,15 @@ class VideoFileWriter(FrameSink):
                 options["b"] = "0"
         if preset and codec in _PRESET_CODECS:
             options["preset"] = preset
+        if info.hdr is not None:
+            carried = info.hdr.encoder_options(codec)
+            if carried is None:
+                self.notices.append(
+                    f"{writer} cannot carry the source's HDR10 {info.hdr.describe()}; dropped, so players "
+                    "tone-map without it (--codec libx265 or libsvtav1 keeps it)"
+                )
+            else:
+                options.update(carried)
         self.stream.options = options
         self.pix_fmt = pix_fmt
         self.colour = output_colour(info, pix_fmt)
