@@ -619,3 +619,37 @@ def test_hdr10_metadata_an_encoder_cannot_carry_is_named(tmp_path, interp):
         "(MaxCLL 1000, MaxFALL 400); dropped" in n
         for n in summary.notices
     ), summary.notices
+
+
+def _read_png16(path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        assert frame.format.name == "rgb48be", f"{path.name}: {frame.format.name}"
+        return frame.to_ndarray(format="rgb48le")
+
+
+@pytest.mark.parametrize("output", ["frames", "clip.mkv"])
+def test_a_16_bit_png_sequence_stays_16_bit(tmp_path, interp, output):
+    """Issue 34: a 16-bit PNG sequence (a renderer's or a grader's output) was read through
+    Pillow, which rounds 16-bit RGB to 8 bits, and came out as 8-bit PNG: off by up to 279/65535.
+    Its frames now pass through to 16-bit PNG (or a 16-bit video) exactly, new frames at 16 bits."""
+    from ifrnet.io.images import png_bytes
+
+    rng = np.random.default_rng(5)
+    frames = [f.astype(np.uint16) * 257 + rng.integers(0, 257, f.shape).astype(np.uint16) for f in moving_frames(3)]
+    (tmp_path / "in").mkdir()
+    for i, image in enumerate(frames):
+        (tmp_path / "in" / f"{i:04d}.png").write_bytes(png_bytes(image))
+    out = tmp_path / output
+    options = VideoOptions(factor=2, codec="ffv1" if output.endswith(".mkv") else None)
+    summary = interpolate_video(tmp_path / "in", f"{out}/" if output == "frames" else out, interp, options)
+    assert summary.input.depth == 16 and summary.frames_out == 6
+    if output == "frames":
+        written = [_read_png16(p) for p in sorted(out.iterdir())]
+    else:
+        assert summary.pix_fmt.endswith(("48le", "64le", "16le")), summary.pix_fmt
+        with av.open(str(out)) as container:
+            written = [f.to_ndarray(format="rgb48le") for f in container.decode(video=0)]
+    for i, image in enumerate(frames):
+        assert np.array_equal(written[2 * i], image), f"source frame {i} changed"
+    assert np.unique(written[1] % 257).size > 1  # the new frame has values no 8-bit frame has

@@ -457,15 +457,18 @@ class ImageFolderReader(FrameSource):
     ``(n - first) / rate``, so a gap in the numbering becomes a longer interval (named in a notice),
     as FFmpeg's image2 demuxer with ``-ts_from_file`` off would not do but a render farm means.
     Names without a number fall back to natural order and one interval each.
+    ``keep_depth``: a sequence whose first image is deeper than 8 bits (16-bit PNG or TIFF) gives
+    uint16 images, decoded by FFmpeg (Pillow reads 16-bit RGB as 8-bit); else every image is uint8.
     """
 
-    def __init__(self, source: str | os.PathLike, rate: Fraction | None = None) -> None:
+    def __init__(self, source: str | os.PathLike, rate: Fraction | None = None, keep_depth: bool = False) -> None:
         from ..io.images import read_image
 
-        self._read = read_image
         self.path = Path(source)
         numbered = numbered_image_files(self.path)
         self.files = [p for _, p in numbered]
+        deep = keep_depth and _image_depth(self.files[0]) > 8
+        self._read = _read_deep_image if deep else read_image
         self.warnings = []
         if rate is None:
             rate = DEFAULT_FOLDER_FPS
@@ -489,6 +492,7 @@ class ImageFolderReader(FrameSource):
             duration=Fraction(self.slots[-1] + 1) / rate,
             frame_count=len(self.files),
             codec="images",
+            pix_fmt="rgb48le" if deep else "rgb24",
         )
 
     def frames(self) -> Iterator[SourceFrame]:
@@ -505,6 +509,31 @@ class ImageFolderReader(FrameSource):
 
     def close(self) -> None:
         return None  # each image file is opened and closed as it is read
+
+
+def _image_depth(path: Path) -> int:
+    """Bits per component of an image file, as FFmpeg decodes it (8 where it cannot tell)."""
+    import av
+
+    try:
+        with open_input(str(path)) as container:
+            return PixelFormat.of(container.streams.video[0].codec_context.pix_fmt).depth
+    except (av.error.FFmpegError, IndexError, ValueError, TypeError):
+        return 8  # read_image then reports what is wrong with it
+
+
+def _read_deep_image(path: Path) -> np.ndarray:
+    """A 9-16 bit image file as uint16 ``(H, W, 3)`` RGB (8-bit files scaled up by 257), decoded
+    by FFmpeg; transparency is refused as for 8-bit images."""
+    import av
+
+    try:
+        with open_input(str(path)) as container:
+            frame = next(container.decode(video=0))
+    except (av.error.FFmpegError, StopIteration, IndexError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable image ({_ffmpeg_reason(exc) or 'no picture'})") from None
+    _refuse_transparency(frame, path)
+    return frame.to_ndarray(format="rgb48le")
 
 
 def is_pattern(path: str | os.PathLike) -> bool:
@@ -601,7 +630,7 @@ def open_source(
     if input_format is None and not is_stream(path) and is_sequence(p):
         if deinterlace:
             raise InputError(f"{p}: --deinterlace applies to video files, not image sequences")
-        return ImageFolderReader(p, rate)
+        return ImageFolderReader(p, rate, keep_depth=keep_depth)
     return VideoFileReader(
         path, keep_depth=keep_depth, keep_native=keep_native, deinterlace=deinterlace, input_format=input_format
     )
