@@ -17,6 +17,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -408,3 +409,37 @@ def test_make_parents_takes_a_folder_another_process_made_meanwhile(tmp_path, mo
     blocker.write_text("x")
     with pytest.raises(Exception, match="cannot create this folder"):
         make_parents(blocker / "sub")
+
+
+@pytest.mark.parametrize("form", ["file", "frames"])
+def test_two_runs_onto_one_new_output_never_replace_each_other(tmp_path, clip, form):
+    """Issue 34: two runs onto one output that did not exist both passed the check made before the
+    work, and the second to finish silently replaced the first. Run A is stopped mid-work (its
+    temporary output exists), run B writes the output meanwhile; A, resumed, must keep B's output
+    and publish its own beside it, saying where, with status 1."""
+    out_dir = tmp_path / "out"
+    target = out_dir / "o.mkv" if form == "file" else out_dir / "frames"
+    output = target if form == "file" else f"{target}/"
+    short = encode(tmp_path / "in" / "short.mkv", moving_frames(3, height=96, width=128), rate=Fraction(10))
+    first = _start(["video", clip, "-o", output, "--quiet"])
+    try:
+        _wait_for(lambda: out_dir.is_dir() and any(".partial" in p.name for p in out_dir.iterdir()))
+        first.send_signal(signal.SIGSTOP)
+        second = cli("video", short, "-o", output, "--quiet")
+        assert second.returncode == 0, second.stderr
+        theirs = {k: v for k, v in digest(out_dir).items() if ".partial" not in k}  # B's, without A's temporary
+    finally:
+        first.send_signal(signal.SIGCONT)
+    _, err = first.communicate(timeout=180)
+    beside = out_dir / ("o.1.mkv" if form == "file" else "frames.1")
+    assert first.returncode == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"{target if form == 'file' else target / '%08d.png'}: appeared while this run was working" in err, err
+    assert str(beside) in err, err
+    # B's output is untouched, A's complete result is beside it, and nothing temporary is left
+    assert {k: v for k, v in digest(out_dir).items() if not k.startswith(beside.name)} == theirs
+    if form == "file":
+        with av.open(str(beside)) as container:
+            assert sum(1 for _ in container.decode(video=0)) == 60
+    else:
+        assert len(list(beside.iterdir())) == 60 and len(list(target.iterdir())) == 6
+    assert not leftovers(tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import stat
@@ -129,12 +130,79 @@ def check_writable(folder: str | os.PathLike) -> None:
         remove_created(created)
 
 
+def _rename_noreplace(source: Path, target: Path) -> bool:
+    """``renameat2(RENAME_NOREPLACE)``: False where the system or file system lacks it; raises
+    :class:`FileExistsError` when ``target`` exists."""
+    import ctypes
+    import errno
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        call = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_cwd, noreplace = -100, 1
+    if call(at_cwd, os.fsencode(source), at_cwd, os.fsencode(target), noreplace) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code == errno.EEXIST:
+        raise FileExistsError(code, os.strerror(code), str(target))
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM):
+        return False
+    raise OSError(code, os.strerror(code), str(target))
+
+
+def publish(source: Path, target: Path) -> None:
+    """Give a finished file or folder its final name without ever replacing what is there:
+    :class:`FileExistsError` if ``target`` appeared meanwhile (another run writing the same
+    output). ``renameat2(RENAME_NOREPLACE)`` where the kernel and file system have it, else a hard
+    link (made only where the name is free) and the temporary name removed, else a rename after a
+    last look (a folder rename never replaces a non-empty folder anyway)."""
+    if _rename_noreplace(source, target):
+        return
+    if source.is_file():
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            raise
+        except OSError:
+            pass  # no hard links here (FAT, some network file systems)
+        else:
+            os.unlink(source)
+            return
+    if os.path.lexists(target):
+        raise FileExistsError(17, "File exists", str(target))
+    os.rename(source, target)
+
+
+def publish_beside(source: Path, target: Path) -> Path:
+    """Publish ``source`` at the first free name beside ``target`` (``clip.1.mkv``, ``frames.1``)
+    and return it: where a result goes when its own name was taken while it was being made."""
+    for n in itertools.count(1):
+        candidate = target.with_name(f"{target.stem}.{n}{target.suffix}")
+        with suppress(FileExistsError):
+            publish(source, candidate)
+            return candidate
+    raise AssertionError("unreachable")
+
+
+def appeared(target: Path, kept: Path) -> InputError:
+    """The error for an output that appeared while this run worked on it (see :func:`publish`)."""
+    return InputError(
+        f"{target}: appeared while this run was working (another run?); kept it, and this result is at {kept}"
+    )
+
+
 @contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
 
     Readers never see a partial file under the final name, and an error or Ctrl-C leaves
-    the previous file (if any) untouched.
+    the previous file (if any) untouched. ``replace=False`` (an output checked absent, without
+    ``--overwrite``): a file that appeared under ``path`` meanwhile is kept, this result is
+    published beside it (:func:`publish_beside`) and :class:`InputError` says where.
     """
     final = Path(path)
     created = make_parents(final.parent)
@@ -150,7 +218,13 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         if tmp.exists():
             os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, final)
+        if replace:
+            os.replace(tmp, final)
+        else:
+            try:
+                publish(tmp, final)
+            except FileExistsError:
+                raise appeared(final, publish_beside(tmp, final)) from None
         done = True
     finally:
         if tmp.exists():

@@ -223,7 +223,7 @@ def interpolate_video(
             else:
                 sink = _open_writer(
                     output,
-                    output if streaming else stack.enter_context(atomic_output(output)),
+                    output if streaming else stack.enter_context(atomic_output(output, replace=options.overwrite)),
                     info,
                     write_rate,
                     codec=options.codec,

@@ -10,6 +10,7 @@ bit.
 from __future__ import annotations
 
 import abc
+import contextlib
 import os
 from collections.abc import Iterator
 from fractions import Fraction
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io.files import make_parents, remove_created
+from ..io.files import appeared, make_parents, publish, publish_beside, remove_created
 from .formats import (
     FIELD_ORDER_CODES,
     FULL_RANGE,
@@ -477,6 +478,7 @@ class ImageSequenceWriter(FrameSink):
         self.pattern = str(final)
         self.notices = []
         self.rotation = int(rotation) % 360
+        self._overwrite = overwrite
         self._stale = set(self.check(pattern, overwrite))
         self._folder = final.parent
         self._created = make_parents(self._folder.parent)
@@ -511,17 +513,30 @@ class ImageSequenceWriter(FrameSink):
         self._written.append(name)
 
     def close(self) -> None:
-        """Publish the frames: the temporary folder becomes the target, or its files move into it."""
+        """Publish the frames: the temporary folder becomes the target, or its files move into it.
+
+        Without ``overwrite``, frames another run put under the pattern meanwhile are kept: this
+        sequence then goes to a folder beside (``frames.1``) and :class:`InputError` says where."""
         if not self._folder.exists():
-            os.replace(self._tmp, self._folder)
-        else:
-            for name in self._written:
+            with contextlib.suppress(FileExistsError):  # else the folder appeared meanwhile: below
+                publish(self._tmp, self._folder)
+                return
+        pattern = self._folder / self._name
+        if not self._overwrite and existing_sequence_files(pattern):
+            raise appeared(pattern, publish_beside(self._tmp, self._folder) / self._name)
+        for name in self._written:
+            if self._overwrite:
                 os.replace(self._tmp / name, self._folder / name)
-                self._stale.discard(self._folder / name)
-            # with --overwrite, files of an older and longer sequence must not look like part of this one
-            for path in self._stale:
-                path.unlink(missing_ok=True)
-            self._tmp.rmdir()
+            else:
+                try:
+                    publish(self._tmp / name, self._folder / name)
+                except FileExistsError:
+                    raise appeared(pattern, publish_beside(self._tmp, self._folder) / self._name) from None
+            self._stale.discard(self._folder / name)
+        # with --overwrite, files of an older and longer sequence must not look like part of this one
+        for path in self._stale:
+            path.unlink(missing_ok=True)
+        self._tmp.rmdir()
 
     def abort(self) -> None:
         import shutil
