@@ -653,3 +653,29 @@ def test_a_16_bit_png_sequence_stays_16_bit(tmp_path, interp, output):
     for i, image in enumerate(frames):
         assert np.array_equal(written[2 * i], image), f"source frame {i} changed"
     assert np.unique(written[1] % 257).size > 1  # the new frame has values no 8-bit frame has
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec", "expected_codec", "expected_format"),
+    [(".gif", None, "gif", "bgr8"), (".gif", "gif", "gif", "bgr8"), (".webm", None, "vp9", "yuv420p")],
+)
+def test_gif_and_webm_work_at_their_defaults(tmp_path, interp, suffix, codec, expected_codec, expected_format):
+    """Issue 34: `--codec gif` failed at the first frame ("Operation not supported": it chose pal8,
+    which swscale cannot write), and .gif and .webm outputs were refused with the default libx264.
+    Each container now gets FFmpeg's own encoder, in a pixel format its frames convert to."""
+    src = write_clip(tmp_path / "clip.mkv", moving_frames(4), codec="libx264", pix_fmt="yuv420p")
+    out = tmp_path / f"out{suffix}"
+    summary = interpolate_video(src, out, interp, VideoOptions(factor=2, codec=codec))
+    assert summary.frames_out == 8
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == expected_codec
+        frames = list(container.decode(stream))
+    assert len(frames) == 8 and summary.pix_fmt == expected_format
+
+
+def test_a_pixel_format_frames_cannot_be_converted_to_is_refused_before_work(tmp_path, capsys, checkpoint_s):
+    src = write_clip(tmp_path / "clip.mkv", moving_frames(3))
+    code, err = _cli(capsys, src, "-o", tmp_path / "o.gif", "--pix-fmt", "pal8", "--checkpoint", checkpoint_s)
+    assert code == 1 and err.count("\n") == 1 and "cannot be converted to pal8" in err, err
+    assert not list(tmp_path.glob("*o*.gif"))

@@ -42,7 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rate.add_argument("--slowmo", type=positive_int, default=None, help="N times slower at the same frame rate")
     enc = parser.add_argument_group("encoding")
     enc.add_argument(
-        "--codec", default=None, help="FFmpeg encoder: libx264 (default), libx265, ffv1, ...; y4m holds raw frames"
+        "--codec",
+        default=None,
+        help="FFmpeg encoder: libx265, ffv1, ...; default: libx264 where the container takes H.264, else "
+        "its own (libvpx-vp9 for .webm, gif for .gif); y4m holds raw frames",
     )
     enc.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (lower is better; 18)")
     enc.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")

@@ -268,13 +268,16 @@ def from_rgb(image: np.ndarray, pix_fmt: str, colour: Colour):
 def choose_output_format(source: str, supported: list[str]) -> str:
     """The encoder's pixel format nearest to the source's (FFmpeg's own choice, made explicit).
 
-    Same kind first (YUV, RGB, grey), then no less depth and no more chroma subsampling than the
+    Colour kept first (a colour source never goes grey while a colour format is offered), then
+    same kind (YUV, RGB, grey), then no less depth and no more chroma subsampling than the
     source, then the least excess; alpha and palettes only where nothing else fits. ``supported``
     empty means the encoder takes anything: the source's format is kept.
     """
     name = _J_FORMATS.get(source, source)
     if not supported or name in supported:
         return name
+    # swscale writes no palette formats (pal8): frames could not be converted to one
+    supported = [f for f in supported if not PixelFormat.of(f).palette] or supported
     src = PixelFormat.of(name)
     if src.palette:
         src = PixelFormat.of("rgb24")
@@ -288,6 +291,20 @@ def choose_output_format(source: str, supported: list[str]) -> str:
         excess = max(0, c.depth - src.depth) + max(0, src.chroma_w - c.chroma_w) + max(0, src.chroma_h - c.chroma_h)
         semi_planar = candidate.startswith(("nv", "p0", "p2", "p4"))  # NV12-style: same content, fewer tools read it
         jpeg = candidate in _J_FORMATS
-        return (shallower > 0, coarser, kind, shallower, c.alpha, c.palette, semi_planar, excess, jpeg, candidate)
+        # colour lost (grey for a colour source) is worse than depth lost (GIF's 8-bit RGB)
+        greyed = c.gray and not src.gray
+        return (
+            greyed,
+            shallower > 0,
+            coarser,
+            kind,
+            shallower,
+            c.alpha,
+            c.palette,
+            semi_planar,
+            excess,
+            jpeg,
+            candidate,
+        )
 
     return min(supported, key=cost)

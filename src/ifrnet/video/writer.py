@@ -148,7 +148,7 @@ class VideoFileWriter(FrameSink):
         y4m = self._y4m
         if y4m and codec not in (None, "wrapped_avframe", "rawvideo"):
             raise InputError(f"{self.path}: YUV4MPEG2 holds raw frames; --codec {codec} applies to other containers")
-        codec = codec or ("wrapped_avframe" if y4m else "libx264")
+        codec = codec or ("wrapped_avframe" if y4m else default_encoder(container_format or self.path.suffix))
         try:
             encoder = av.Codec(codec, "w")
         except (av.error.FFmpegError, ValueError):
@@ -167,6 +167,7 @@ class VideoFileWriter(FrameSink):
         elif formats and pix_fmt not in formats:
             raise InputError(f"{writer} cannot write pixel format {pix_fmt}; it supports {', '.join(formats)}")
         self._check_size(info, pix_fmt)
+        self._check_conversion(info, pix_fmt, writer)
         try:
             # faststart: the index goes first, so the file plays while it downloads (a pipe cannot go back)
             options = {"movflags": "+faststart"} if container_format in ("mp4", "mov") and not streaming else {}
@@ -234,6 +235,21 @@ class VideoFileWriter(FrameSink):
                 "use --pix-fmt yuv444p (or an RGB codec such as ffv1) to keep the size"
             )
 
+    @staticmethod
+    def _check_conversion(info: VideoInfo, pix_fmt: str, writer: str) -> None:
+        """Convert one blank frame now, so that a pixel format the converter cannot make (swscale
+        writes no palette formats) is one line before any work, not a failure at the first frame."""
+        import av
+
+        blank = np.zeros((info.height, info.width, 3), np.uint16 if info.depth > 8 else np.uint8)
+        try:
+            from_rgb(blank, pix_fmt, output_colour(info, pix_fmt))
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise InputError(
+                f"{writer}: frames cannot be converted to {pix_fmt} ({getattr(exc, 'strerror', None) or exc}); "
+                "choose another --pix-fmt"
+            ) from None
+
     def _tag_colour(self) -> None:
         ctx = self.stream.codec_context
         c = self.colour
@@ -296,6 +312,41 @@ class VideoFileWriter(FrameSink):
         if self._copier is not None:
             self._copier.close()
         self.container.close()
+
+
+def default_encoder(container: str) -> str:
+    """The encoder for a container when none is asked for (``container``: FFmpeg's muxer name or
+    a file suffix): libx264 wherever the container takes H.264, else the muxer's own default, as
+    ``ffmpeg`` picks it (libvpx-vp9 for WebM, gif for GIF, apng for APNG)."""
+    import io
+
+    import av
+
+    from .reader import format_name
+
+    try:
+        probe = av.open(io.BytesIO(), "w", format=format_name(container.lstrip(".")))
+    except (av.error.FFmpegError, ValueError):
+        return "libx264"  # an unknown container is refused where it is opened
+    try:
+        default = probe.default_video_codec
+        if not default or default == "h264":
+            return "libx264"
+        # a header with an H.264 stream, written to memory: the muxer says whether it takes one
+        try:
+            stream = probe.add_stream("libx264", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+            probe.start_encoding()
+            return "libx264"
+        except (av.error.FFmpegError, ValueError):
+            pass
+        try:
+            return av.Codec(default, "w").name
+        except (av.error.FFmpegError, ValueError):
+            return "libx264"  # the muxer's own encoder is not in this build: refused where it is opened
+    finally:
+        with contextlib.suppress(Exception):
+            probe.close()
 
 
 class _StreamCopier:
