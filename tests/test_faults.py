@@ -443,3 +443,24 @@ def test_two_runs_onto_one_new_output_never_replace_each_other(tmp_path, clip, f
     else:
         assert len(list(beside.iterdir())) == 60 and len(list(target.iterdir())) == 6
     assert not leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("output", ["afile/%04d.png", "afile/frames/%04d.png", "afile/", "afile/o.mkv"])
+def test_an_output_inside_a_plain_file_is_refused_before_work(tmp_path, clip, output):
+    """Issue 34: `-o afile/%04d.png` with afile a plain file ran the whole job, then failed naming a
+    hidden temporary path (.afile.XXXX.partial/0000.png). It is one line before any work, naming
+    afile, and afile is untouched."""
+    afile = tmp_path / "afile"
+    afile.write_bytes(b"not a folder")
+    proc = cli("video", clip, "-o", f"{tmp_path}/{output}", "--quiet")
+    one_line(proc, 1, f"{afile}: is a file, not a folder")
+    assert ".partial" not in proc.stderr
+    assert afile.read_bytes() == b"not a folder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "in"]
+
+
+def test_temporary_folder_names_are_mapped_back_in_messages():
+    from ifrnet.io.files import describe_os_error
+
+    exc = OSError(28, "No space left on device", "/out/.frames.k3j2x.partial/00000007.png")
+    assert describe_os_error(exc) == "/out/frames/00000007.png: No space left on device"

@@ -249,6 +249,8 @@ def make_parents(folder: Path) -> list[Path]:
     while not folder.exists():
         missing.append(folder)
         folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"{folder}: is a file, not a folder, so {(missing or [folder])[0]} cannot be made in it")
     created: list[Path] = []
     try:
         for path in reversed(missing):
@@ -279,11 +281,15 @@ _PARTIAL = re.compile(r"^\.(?P<stem>.+)\.[^./]+\.partial(?P<suffix>\.[^/]*)?$")
 
 
 def user_path(path: str | os.PathLike) -> Path:
-    """The name the user gave for a path, seeing through :func:`atomic_output`'s temporary names
-    (``.clip.k3j2.partial.mp4`` -> ``clip.mp4``)."""
+    """The name the user gave for a path, seeing through the temporary names of
+    :func:`atomic_output` and of image-sequence folders in any component
+    (``.clip.k3j2.partial.mp4`` -> ``clip.mp4``, ``.frames.x8.partial/0001.png`` -> ``frames/0001.png``)."""
     p = Path(path)
-    m = _PARTIAL.match(p.name)
-    return p.with_name(m.group("stem") + (m.group("suffix") or "")) if m else p
+    parts = []
+    for part in p.parts:
+        m = _PARTIAL.match(part)
+        parts.append(m.group("stem") + (m.group("suffix") or "") if m else part)
+    return Path(*parts) if parts else p
 
 
 def hide_temporary_names(text: str, output: str | os.PathLike) -> str:

@@ -545,7 +545,11 @@ class ImageSequenceWriter(FrameSink):
 
     @staticmethod
     def check(pattern: str | os.PathLike, overwrite: bool) -> list[Path]:
-        """The files an earlier sequence left under ``pattern``; refused unless ``overwrite``."""
+        """The files an earlier sequence left under ``pattern``; refused unless ``overwrite``, as is
+        a pattern whose folder is a file."""
+        folder = folder_pattern(pattern).parent
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"{folder}: is a file, not a folder, so the frames of {pattern} cannot be written there")
         existing = existing_sequence_files(folder_pattern(pattern))
         if existing and not overwrite:
             raise InputError(f"{existing[0]}: output exists; pass --overwrite to replace the image sequence")
