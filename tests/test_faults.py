@@ -391,6 +391,7 @@ def test_make_parents_takes_a_folder_another_process_made_meanwhile(tmp_path, mo
     The race is staged: the folder appears between the check and the mkdir."""
     from pathlib import Path
 
+    from ifrnet import InputError
     from ifrnet.io.files import make_parents
 
     target = tmp_path / "flow" / "00001" / "0001"
@@ -407,7 +408,7 @@ def test_make_parents_takes_a_folder_another_process_made_meanwhile(tmp_path, mo
     assert created == [tmp_path / "flow", target]  # the other worker's folder is not ours to remove
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(Exception, match="cannot create this folder"):
+    with pytest.raises(InputError, match="file: is a file, not a folder, so .*file/sub cannot be made in it"):
         make_parents(blocker / "sub")
 
 
