@@ -408,7 +408,7 @@ def test_make_parents_takes_a_folder_another_process_made_meanwhile(tmp_path, mo
     assert created == [tmp_path / "flow", target]  # the other worker's folder is not ours to remove
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(InputError, match="file: is a file, not a folder, so .*file/sub cannot be made in it"):
+    with pytest.raises(InputError, match=r"file: is a file, not a folder, so .*file/sub cannot be made in it"):
         make_parents(blocker / "sub")
 
 
