@@ -19,8 +19,9 @@ import pytest
 from ifrnet.cli import main
 
 from .conftest import REPO
+from .videos import SHARED_DATA
 
-CLIP = REPO.parent / "shared" / "data" / "opencv_vtest.avi"  # 10 fps, real footage
+CLIP = SHARED_DATA / "opencv_vtest.avi"  # 10 fps, real footage
 PIPES = [sys.executable, str(REPO / "tests" / "pipes.py")]
 # ifrnet in a child, reporting its own peak memory (kB) on its last stderr line
 IFRNET = [
