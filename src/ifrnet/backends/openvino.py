@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError, InputError
-from ..io.files import cache_dir, prune_cache
+from ..io.files import cache_dir, libc_function, prune_cache
 from .graph import GraphEngine, graph_feed
 
 #: our precision names -> (OpenVINO's element type for the hint, the CPU capability it needs)
@@ -71,11 +70,8 @@ _LASTING_STACKS: list[ctypes.Array] = []
 
 def _sigaltstack():
     """libc's ``sigaltstack``, or None where there is none to call (not Linux)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        call = ctypes.CDLL(None, use_errno=True).sigaltstack
-    except (OSError, AttributeError):
+    call = libc_function("sigaltstack")
+    if call is None:
         return None
     call.argtypes = (ctypes.POINTER(_SignalStack), ctypes.POINTER(_SignalStack))
     call.restype = ctypes.c_int

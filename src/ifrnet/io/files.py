@@ -130,18 +130,28 @@ def check_writable(folder: str | os.PathLike) -> None:
         remove_created(created)
 
 
+def libc_function(name: str):
+    """The C library's function ``name`` (through ctypes, errno kept), or None where there is none
+    to call: not Linux (the calls wanted are Linux's), or a C library without it."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def _rename_noreplace(source: Path, target: Path) -> bool:
     """``renameat2(RENAME_NOREPLACE)``: False where the system or file system lacks it; raises
     :class:`FileExistsError` when ``target`` exists."""
     import ctypes
     import errno
-    import sys
 
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        call = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
+    call = libc_function("renameat2")
+    if call is None:
         return False
     at_cwd, noreplace = -100, 1
     if call(at_cwd, os.fsencode(source), at_cwd, os.fsencode(target), noreplace) == 0:

@@ -144,8 +144,7 @@ class VideoFileWriter(FrameSink):
         self.time_base = 1 / self.rate  # until the container is known to keep per-frame times
         self._first: tuple[Fraction, int] | None = None  # the first frame's time and index
         self._irregular = 0  # frames stamped off that constant rate (variable-rate timing kept)
-        self._y4m = container_format == "yuv4mpegpipe"
-        y4m = self._y4m
+        y4m = container_format == "yuv4mpegpipe"
         if y4m and codec not in (None, "wrapped_avframe", "rawvideo"):
             raise InputError(f"{self.path}: YUV4MPEG2 holds raw frames; --codec {codec} applies to other containers")
         codec = codec or ("wrapped_avframe" if y4m else default_encoder(container_format or self.path.suffix))
@@ -547,10 +546,12 @@ class ImageSequenceWriter(FrameSink):
     def check(pattern: str | os.PathLike, overwrite: bool) -> list[Path]:
         """The files an earlier sequence left under ``pattern``; refused unless ``overwrite``, as is
         a pattern whose folder is a file."""
-        folder = folder_pattern(pattern).parent
-        if folder.exists() and not folder.is_dir():
-            raise InputError(f"{folder}: is a file, not a folder, so the frames of {pattern} cannot be written there")
-        existing = existing_sequence_files(folder_pattern(pattern))
+        final = folder_pattern(pattern)
+        if final.parent.exists() and not final.parent.is_dir():
+            raise InputError(
+                f"{final.parent}: is a file, not a folder, so the frames of {pattern} cannot be written there"
+            )
+        existing = existing_sequence_files(final)
         if existing and not overwrite:
             raise InputError(f"{existing[0]}: output exists; pass --overwrite to replace the image sequence")
         return existing
