@@ -89,9 +89,80 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     par = parser.add_argument_group("parallel workers (same output as one process)")
     par.add_argument("--workers", type=int_at_least(1), default=None, help="run the network in N processes")
     par.add_argument("--devices", default=None, help="one worker per device, e.g. cuda:0,cuda:1")
+    add_job_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    parser.add_argument(
+        "--progress",
+        choices=("bar", "json", "none"),
+        default="bar",
+        help="a progress bar (default), JSON lines on standard error for front-ends, or none",
+    )
     add_engine_args(parser)
+
+
+def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """Chunks, resume and the executor: ``ifrnet video`` and ``ifrnet batch`` share them."""
+    from ..jobs.run import DEFAULT_CHUNK_SECONDS
+
+    job = parser.add_argument_group("long jobs (chunks, resume, Ray)")
+    job.add_argument(
+        "--chunk-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help=f"run in chunks of about S seconds of source, kept beside the output until joined, so --resume can "
+        f"finish an interrupted run (default with --resume, --keep-work or --executor ray: {DEFAULT_CHUNK_SECONDS:g})",
+    )
+    job.add_argument("--resume", action="store_true", help="finish the chunked run an earlier command left")
+    job.add_argument("--keep-work", action="store_true", help="keep the chunk files after the join")
+    job.add_argument(
+        "--executor", choices=("local", "ray"), default="local", help="render chunks here (default) or on Ray"
+    )
+    job.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="auto or HOST:PORT of a running Ray cluster (default: start one on this machine, loopback only)",
+    )
+    job.add_argument(
+        "--ray-workers",
+        type=int_at_least(1),
+        default=None,
+        metavar="N",
+        help="Ray workers (default: one per GPU with --device cuda, else the cluster's cores / --threads)",
+    )
+
+
+def is_job(args: argparse.Namespace) -> bool:
+    """Whether the options ask for a chunked job."""
+    return bool(args.chunk_seconds or args.resume or args.keep_work or args.executor == "ray")
+
+
+def executor(args: argparse.Namespace):
+    """The executor a chunked job's chunks run on."""
+    from ..errors import InputError
+
+    if args.executor == "ray":
+        if args.workers or args.devices:
+            raise InputError("--workers and --devices are for one process; with --executor ray give --ray-workers")
+        from ..jobs.ray_cluster import RayExecutor
+
+        return RayExecutor(engine_spec(args), args.ray_address, args.ray_workers, args.threads)
+    if args.ray_address or args.ray_workers:
+        raise InputError("--ray-address and --ray-workers need --executor ray")
+    from ..jobs import LocalExecutor
+
+    return LocalExecutor(lambda: _engine(args))
+
+
+def progress_factory(args: argparse.Namespace):
+    """The progress display ``--progress`` and ``--quiet`` ask for (``None``: none)."""
+    from ..video.pipeline import JsonProgress, tqdm_progress
+
+    if args.progress == "json":
+        return JsonProgress
+    return None if args.quiet or args.progress == "none" else tqdm_progress
 
 
 def _engine(args: argparse.Namespace):
@@ -117,7 +188,6 @@ def _engine(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from ..video import VideoOptions, interpolate_video, parse_rate
-    from ..video.pipeline import tqdm_progress
     from ..video.scenes import check_hold_tolerance, check_scene_threshold, read_cut_list
 
     check_scene_threshold(args.scene_threshold)
@@ -137,13 +207,19 @@ def run(args: argparse.Namespace) -> int:
         dedup_tolerance=args.dedup_tolerance,
         cuts=cuts,
     )
-    summary = interpolate_video(
-        args.input,
-        args.output,
-        lambda: _engine(args),
-        options,
-        progress=None if args.quiet else tqdm_progress,
-    )
+    if is_job(args):
+        from ..jobs import JobOptions, run_video_job
+
+        job = JobOptions(resume=args.resume, keep_work=args.keep_work)
+        if args.chunk_seconds is not None:
+            job.chunk_seconds = args.chunk_seconds
+        runner = executor(args)
+        try:
+            summary = run_video_job(args.input, args.output, runner, options, job, progress_factory(args))
+        finally:
+            runner.close()
+    else:
+        summary = interpolate_video(args.input, args.output, lambda: _engine(args), options, progress_factory(args))
     for notice in summary.notices:
         print(f"ifrnet: note: {notice}", file=sys.stderr)
     if not args.quiet:

@@ -131,23 +131,28 @@ class VideoSummary:
     #: source intervals spanning several frames (dropped frames, a lower rate for a while), each
     #: given N output frames per frame it spans (``--factor``, ``--slowmo``)
     long_intervals: int = 0
+    #: a chunked job's chunks, and how many of them an earlier run had finished (``--resume``)
+    chunks: int = 0
+    reused: int = 0
 
     def lines(self) -> list[str]:
         rate = self.frames_out / self.seconds if self.seconds else 0.0
-        return [
-            f"input : {self.input.path} ({self.input.describe()}), {self.frames_in} frames decoded",
-            f"output: {self.output} ({float(self.output_rate):.3f} fps{', ' + self.pix_fmt if self.pix_fmt else ''}), "
-            f"{self.frames_out} frames, "
-            f"{self.interpolated} interpolated",
-            f"scenes: {self.cuts} cut(s) held across, "
-            + (
-                f"{self.frames_in - self.held} drawing(s), {self.held} held cop(ies) replaced by in-between frames; "
-                if self.held
-                else f"{self.duplicates} repeated frame(s) passed through; "
-            )
-            + f"audio: {self.audio}",
-            f"time  : {self.seconds:.1f} s ({rate:.2f} output frames/s)",
-        ] + ([f"engine: {self.engine}"] if self.engine else [])
+        fmt = f", {self.pix_fmt}" if self.pix_fmt else ""
+        if self.held:
+            frames = f"{self.frames_in - self.held} drawing(s), {self.held} held cop(ies) replaced by in-between frames"
+        else:
+            frames = f"{self.duplicates} repeated frame(s) passed through"
+        return (
+            [
+                f"input : {self.input.path} ({self.input.describe()}), {self.frames_in} frames decoded",
+                f"output: {self.output} ({float(self.output_rate):.3f} fps{fmt}), {self.frames_out} frames, "
+                f"{self.interpolated} interpolated",
+                f"scenes: {self.cuts} cut(s) held across, {frames}; audio: {self.audio}",
+                f"time  : {self.seconds:.1f} s ({rate:.2f} output frames/s)",
+            ]
+            + ([f"engine: {self.engine}"] if self.engine else [])
+            + ([f"chunks: {self.chunks} ({self.reused} reused)"] if self.chunks else [])
+        )
 
 
 ProgressFactory = Callable[[int | None], "Progress"]
@@ -161,6 +166,37 @@ class Progress:
 
     def close(self) -> None:
         pass
+
+
+class JsonProgress(Progress):
+    """Progress as one JSON object per line on standard error, for front-ends (``--progress json``):
+    ``{"frames": done, "total": expected or null, "elapsed_s": ..., "fps": ..., "eta_s": ... or null}``,
+    at most ``interval`` seconds apart and once at the end. ``extra`` keys are added to each line."""
+
+    def __init__(self, total: int | None, interval: float = 0.5, extra: dict | None = None) -> None:
+        self.total, self.interval, self.extra = total, interval, extra or {}
+        self.done = 0
+        self.started = self.last = time.perf_counter()
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if time.perf_counter() - self.last >= self.interval:
+            self.emit()
+
+    def emit(self) -> None:
+        import json
+        import sys
+
+        self.last = now = time.perf_counter()
+        elapsed = now - self.started
+        fps = self.done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / fps if self.total and fps else None
+        line = {"frames": self.done, "total": self.total, "elapsed_s": round(elapsed, 2), "fps": round(fps, 3)}
+        line["eta_s"] = round(eta, 1) if eta is not None else None
+        print(json.dumps({**self.extra, **line}), file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self.emit()
 
 
 def tqdm_progress(total: int | None) -> Progress:
@@ -250,7 +286,7 @@ def interpolate_video(
             finally:
                 if not executed:
                     quietly(sink.abort)
-        _gather_notices(summary, source, sink, options)
+        _gather_notices(summary, source.warnings + sink.notices, sink.pix_fmt, options)
         finished = True
     finally:
         source.close()
@@ -301,10 +337,10 @@ def _audio_plan(info: VideoInfo, folder: bool, slowmo: int | None, once: bool = 
     return "copied"
 
 
-def _gather_notices(summary: VideoSummary, source: FrameSource, sink: FrameSink, options: VideoOptions) -> None:
-    """The reader's, the writer's and the run's notices, and the output format, into the summary."""
-    summary.pix_fmt = sink.pix_fmt
-    summary.notices = source.warnings + sink.notices
+def _gather_notices(summary: VideoSummary, notices: list[str], pix_fmt: str, options: VideoOptions) -> None:
+    """The reader's and the writer's ``notices``, the run's own, and the output format, into the summary."""
+    summary.pix_fmt = pix_fmt
+    summary.notices = notices
     if summary.long_intervals and summary.input.codec != "images":  # the reader names a sequence's gaps
         n = options.factor or options.slowmo
         summary.notices.append(
@@ -318,7 +354,7 @@ def _gather_notices(summary: VideoSummary, source: FrameSource, sink: FrameSink,
         summary.notices.append(unused)
     if summary.audio.startswith("dropped"):
         summary.notices.append(f"{summary.input.path}: audio {summary.audio}")
-    if any("audio stream" in n for n in sink.notices):
+    if any("audio stream" in n for n in notices):
         summary.audio = "partly dropped (see notices)"
 
 
@@ -350,7 +386,7 @@ class _Run:
     def __init__(
         self,
         source: FrameSource,
-        engine: Engine,
+        engine: Engine | None,
         options: VideoOptions,
         sample_rate: Fraction,
         summary: VideoSummary,
@@ -371,13 +407,16 @@ class _Run:
         # model batches handed out but not yet written, in source order; a worker pool keeps
         # two per worker queued so none idles while the parent writes
         self.pending: deque[tuple[list[_Segment], list[_Job]]] = deque()
-        self.in_flight = 2 * engine.workers
+        self.in_flight = 2 * engine.workers if engine is not None else 0
+        #: the frames the decoder thread reads (a chunk's: from a seek)
+        self.source_frames: Callable[[], Iterator[SourceFrame]] = source.frames
+        self.origin = source.info.start
 
     # -- threads --
 
     def _decode(self) -> None:
         try:
-            for frame in self.source.frames():
+            for frame in self.source_frames():
                 if not self._put(self.decoded, frame):
                     return
             self._put(self.decoded, _END)
@@ -444,7 +483,11 @@ class _Run:
 
     # -- the main loop --
 
-    def execute(self, sink: FrameSink) -> None:
+    def execute(
+        self, sink: FrameSink, segments: Callable[[Iterator[SourceFrame]], Iterator[_Segment]] | None = None
+    ) -> None:
+        """Run the source's frames through ``segments`` (default :meth:`decide`: the whole source)
+        and the engine into ``sink``; closes the sink when done, aborts it on any failure."""
         threads = [
             threading.Thread(target=self._decode, name="ifrnet-decode", daemon=True),
             threading.Thread(target=self._encode, args=(sink,), name="ifrnet-encode", daemon=True),
@@ -452,56 +495,14 @@ class _Run:
         for thread in threads:
             thread.start()
         finished = False
-        progress = None
         try:
-            frames = self._frames()
-            prev = next(frames, None)
-            if prev is None:
-                raise InputError(f"{self.summary.input.path}: no decodable video frames")
-            info = self.summary.input
-            self.origin = prev.time
-            timeline = self.timeline(prev.time)
-            total = timeline.count(info.frame_count, info.duration)
-            progress = self.progress = self.progress_factory(total)
-            self.summary.frames_in = 1
             backlog: list[_Segment] = []
-            kept = last = prev  # kept: the last frame the timeline was given (a new drawing, with --dedup)
-            dedup = self.options.dedup
-            for pair in self.detector.judge(itertools.chain([prev], frames)):
-                self.summary.frames_in += 1
-                last = pair.b
-                change = pair.change
-                if change is Change.CUT:
-                    self.summary.cuts += 1
-                elif change is Change.DUPLICATE and not dedup:
-                    self.summary.duplicates += 1
-                if dedup and change is not Change.CUT:
-                    if change is Change.DUPLICATE or held(pair.thumb_a, pair.thumb_b, self.options.dedup_tolerance):
-                        # the drawing shown again: dropped, so that the frames between drawings are
-                        # made at their own times, as if it had moved on every frame
-                        self.summary.held += 1
-                        continue
-                    change = Change.MOTION
-                elif dedup and kept is not pair.a:
-                    # held copies just before a cut: the drawing stays until the cut, never a
-                    # frame of the next shot early
-                    steps = timeline.steps_to(pair.a.time)
-                    backlog.append(_Segment(steps, kept, kept, Change.DUPLICATE))
-                    kept = pair.a
-                steps = timeline.steps_to(pair.b.time)
-                if steps:
-                    backlog.append(_Segment(steps, kept, pair.b, change))
-                    waiting = sum(s.needs_model for s in backlog)
-                    if waiting == 0 or waiting >= self.options.batch:
-                        self._flush(backlog)
-                kept = pair.b
-            if last is kept:
-                tail = timeline.finish(kept.duration)
-            else:  # held copies at the end: the last drawing lasts until the last frame ends
-                tail = timeline.finish(last.time + (last.duration or 1 / info.rate) - kept.time)
-            backlog.append(_Segment(tail, kept, kept, Change.DUPLICATE))
+            for segment in (segments or self.decide)(self._frames()):
+                backlog.append(segment)
+                waiting = sum(s.needs_model for s in backlog)
+                if waiting == 0 or waiting >= self.options.batch:
+                    self._flush(backlog)
             self._flush(backlog)
-            self.summary.long_intervals = timeline.long_intervals
             self._write_finished(0)
             self._put(self.encoded, _END)
             threads[1].join()
@@ -509,14 +510,58 @@ class _Run:
             sink.close()
             finished = True
         finally:
-            if progress is not None:
-                progress.close()
-            if not finished:
-                self.stop.set()
+            self.progress.close()
+            self.stop.set()  # a chunk's decoder may still be reading ahead: it stops here too
             for thread in threads:
                 thread.join(timeout=10)
             if not finished:
                 quietly(sink.abort)  # a second fault while cleaning up must not hide the first
+
+    def decide(self, frames: Iterator[SourceFrame]) -> Iterator[_Segment]:
+        """The output frames of the whole source, one segment (source interval) at a time, in
+        order: the time map, the scene rules and ``--dedup`` applied, and the summary's counts kept.
+        A chunked job (:mod:`ifrnet.video.chunks`) plans with this same function, so its chunks
+        hold exactly these segments."""
+        prev = next(frames, None)
+        if prev is None:
+            raise InputError(f"{self.summary.input.path}: no decodable video frames")
+        info = self.summary.input
+        self.origin = prev.time
+        timeline = self.timeline(prev.time)
+        self.progress = self.progress_factory(timeline.count(info.frame_count, info.duration))
+        self.summary.frames_in = 1
+        kept = last = prev  # kept: the last frame the timeline was given (a new drawing, with --dedup)
+        dedup = self.options.dedup
+        for pair in self.detector.judge(itertools.chain([prev], frames)):
+            self.summary.frames_in += 1
+            last = pair.b
+            change = pair.change
+            if change is Change.CUT:
+                self.summary.cuts += 1
+            elif change is Change.DUPLICATE and not dedup:
+                self.summary.duplicates += 1
+            if dedup and change is not Change.CUT:
+                if change is Change.DUPLICATE or held(pair.thumb_a, pair.thumb_b, self.options.dedup_tolerance):
+                    # the drawing shown again: dropped, so that the frames between drawings are
+                    # made at their own times, as if it had moved on every frame
+                    self.summary.held += 1
+                    continue
+                change = Change.MOTION
+            elif dedup and kept is not pair.a:
+                # held copies just before a cut: the drawing stays until the cut, never a
+                # frame of the next shot early
+                yield _Segment(timeline.steps_to(pair.a.time), kept, kept, Change.DUPLICATE)
+                kept = pair.a
+            steps = timeline.steps_to(pair.b.time)
+            if steps:
+                yield _Segment(steps, kept, pair.b, change)
+            kept = pair.b
+        if last is kept:
+            tail = timeline.finish(kept.duration)
+        else:  # held copies at the end: the last drawing lasts until the last frame ends
+            tail = timeline.finish(last.time + (last.duration or 1 / info.rate) - kept.time)
+        yield _Segment(tail, kept, kept, Change.DUPLICATE)
+        self.summary.long_intervals = timeline.long_intervals
 
     def _flush(self, backlog: list[_Segment]) -> None:
         """Hand out the model work of every segment that needs it (batched by equal times), then

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import itertools
+import math
 import os
 import re
 from collections import deque
@@ -29,6 +30,8 @@ from .formats import FIELD_ORDERS, Colour, HdrMetadata, PixelFormat, frame_colou
 DEFAULT_FOLDER_FPS = Fraction(25)
 #: Frames looked at before deciding which timestamps to trust.
 TIMESTAMP_LOOKAHEAD = 16
+#: frames decoded ahead of a chunk's first with --deinterlace: bwdif looks one frame back and one ahead
+DEINTERLACE_PREROLL = 2
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -102,6 +105,18 @@ class FrameSource(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release the file (or the sequence's state)."""
+
+    #: whether :meth:`frames_from` gives exactly the frames and times :meth:`frames` gave (known
+    #: once :meth:`frames` has run: presentation timestamps rose and none needed repair)
+    seekable: bool = True
+
+    def frames_from(self, index: int, time: Fraction) -> Iterator[SourceFrame]:
+        """The frames from source frame ``index`` (shown at ``time`` seconds) on, numbered and timed
+        as :meth:`frames` gives them: what a chunk of a long job decodes. This default decodes from
+        the start and skips; readers that can seek override it."""
+        for frame in self.frames():
+            if frame.index >= index:
+                yield frame
 
     def __enter__(self) -> FrameSource:
         return self
@@ -255,15 +270,46 @@ class VideoFileReader(FrameSource):
             _refuse_transparency(frame, self.path)
 
     def frames(self) -> Iterator[SourceFrame]:
-        step = 1 / self.info.rate
-        last: Fraction | None = None
-        index = 0
-        network_format = "rgb48le" if self.keep_depth and self.info.depth > 8 else "rgb24"
-        alpha = PixelFormat.of(self.info.pix_fmt).alpha or PixelFormat.of(self.info.pix_fmt).palette
         decoded = itertools.chain(self._peeked, self._decoder) if self.streaming else self._decoded()
         self._peeked = []
-        timed = self._timed(decoded, step)
-        for time, frame in self._deinterlaced(timed) if self.deinterlace else timed:
+        timed = self._timed(decoded, 1 / self.info.rate)
+        yield from self._converted(self._deinterlaced(timed) if self.deinterlace else timed, 0, check_end=True)
+
+    def frames_from(self, index: int, time: Fraction) -> Iterator[SourceFrame]:
+        """Seeks to the keyframe before ``time`` (before the :data:`DEINTERLACE_PREROLL` frames
+        ahead of it with ``--deinterlace``, so bwdif has the fields before it, as in a whole
+        read), decodes from there and drops what comes before ``time``. Where the demuxer cannot
+        land there (no index, a damaged keyframe), it decodes from the start instead."""
+        if index == 0 or self.streaming:
+            yield from super().frames_from(index, time)
+            return
+        step = 1 / self.info.rate
+        tb = self.stream.time_base or Fraction(1, 1_000_000)
+        back = DEINTERLACE_PREROLL * step if self.deinterlace else Fraction(0)
+        for target in (time - back, None):
+            if target is None:  # the seek missed: from the start
+                self.container.seek(0, backward=True, any_frame=False)
+            else:
+                self.container.seek(math.floor(target / tb), stream=self.stream, backward=True, any_frame=False)
+            timed = self._timed(self._decoded(), step, clock="pts")
+            frames = self._deinterlaced(timed) if self.deinterlace else timed
+            first = next(((t, f) for t, f in frames if t >= time), None)
+            if first is not None and first[0] == time:
+                yield from self._converted(itertools.chain([first], frames), index, check_end=False)
+                return
+        raise InputError(f"{self.path}: frame {index} at {float(time):.3f} s cannot be found again (file changed?)")
+
+    def _converted(
+        self, timed: Iterator[tuple[Fraction, object]], index: int, check_end: bool
+    ) -> Iterator[SourceFrame]:
+        """Decoded frames as :class:`SourceFrame` numbered from ``index``; ``check_end``: a whole read,
+        which names a stream that ends before its declared length."""
+        step = 1 / self.info.rate
+        last: Fraction | None = None
+        first = index
+        network_format = "rgb48le" if self.keep_depth and self.info.depth > 8 else "rgb24"
+        alpha = PixelFormat.of(self.info.pix_fmt).alpha or PixelFormat.of(self.info.pix_fmt).palette
+        for time, frame in timed:
             if alpha:
                 _refuse_transparency(frame, self.path)
             colour = frame_colour(frame, self.info.colour)
@@ -274,16 +320,18 @@ class VideoFileReader(FrameSource):
             yield SourceFrame(index, time, image, duration, frame if self.keep_native else None)
             last = time
             index += 1
-        if index == 0:
+        if index == first:
             raise InputError(f"{self.path}: no decodable video frames")
         declared_end = self.info.start + self.info.duration if self.info.duration else None
-        if declared_end is not None and last is not None and declared_end - last > 3 * step:
+        if check_end and declared_end is not None and last is not None and declared_end - last > 3 * step:
             self.warnings.append(
                 f"{self.path}: frames end at {float(last):.2f} s but the file declares {float(declared_end):.2f} s "
                 "(truncated?); kept what decoded"
             )
 
-    def _timed(self, decoded: Iterator[object], step: Fraction) -> Iterator[tuple[Fraction, object]]:
+    def _timed(
+        self, decoded: Iterator[object], step: Fraction, clock: str | None = None
+    ) -> Iterator[tuple[Fraction, object]]:
         """Each frame in decoder order with the best timestamp it has (FFmpeg's best effort).
 
         The first frames decide the clock: presentation timestamps if they rise in output order,
@@ -297,8 +345,10 @@ class VideoFileReader(FrameSource):
             window.append(frame)
             if len(window) >= TIMESTAMP_LOOKAHEAD:
                 break
-        clock = _pick_clock(window)
+        seeking = clock is not None  # a chunk's read: the whole read chose the clock and named its faults
+        clock = clock or _pick_clock(window)
         if clock != "pts" and window:
+            self.seekable = False
             what = "decode timestamps" if clock == "dts" else "the frame rate"
             self.warnings.append(
                 f"{self.path}: presentation timestamps missing or out of order; frames kept in decoder order "
@@ -314,11 +364,12 @@ class VideoFileReader(FrameSource):
             time = Fraction(raw) * tb if raw is not None else guess
             if last is not None and time <= last:
                 repaired += 1
+                self.seekable = False
                 time = last + step
             last = time
             return time
 
-        if window and clock == "pts" and self.info.start is not None:
+        if window and clock == "pts" and self.info.start is not None and not seeking:
             first = Fraction(window[0].pts) * tb
             if first - self.info.start > 3 * step / 2:
                 self.warnings.append(
@@ -330,7 +381,7 @@ class VideoFileReader(FrameSource):
             yield stamp(frame), frame
         for frame in decoded:
             yield stamp(frame), frame
-        if repaired:
+        if repaired and not seeking:
             self.warnings.append(
                 f"{self.path}: {repaired} frame(s) with repeated or out-of-order timestamps kept in decoder order, "
                 "each placed one frame after the one before"
@@ -496,16 +547,21 @@ class ImageFolderReader(FrameSource):
         )
 
     def frames(self) -> Iterator[SourceFrame]:
-        for index, (slot, file) in enumerate(zip(self.slots, self.files, strict=True)):
+        return self.frames_from(0, Fraction(0))
+
+    def frames_from(self, index: int, time: Fraction) -> Iterator[SourceFrame]:
+        for i, (slot, file) in enumerate(zip(self.slots, self.files, strict=True)):
+            if i < index:
+                continue
             image = self._read(file)
             if image.shape[:2] != (self.info.height, self.info.width):
                 raise InputError(
                     f"{file}: size {image.shape[1]}x{image.shape[0]} differs from the first frame "
                     f"({self.info.width}x{self.info.height})"
                 )
-            following = self.slots[index + 1] if index + 1 < len(self.slots) else slot + 1
+            following = self.slots[i + 1] if i + 1 < len(self.slots) else slot + 1
             rate = self.info.rate
-            yield SourceFrame(index, Fraction(slot) / rate, image, Fraction(following - slot) / rate)
+            yield SourceFrame(i, Fraction(slot) / rate, image, Fraction(following - slot) / rate)
 
     def close(self) -> None:
         return None  # each image file is opened and closed as it is read

@@ -142,8 +142,12 @@ class VideoFileWriter(FrameSink):
         self.notices = []
         self.rate = Fraction(rate)
         self.time_base = 1 / self.rate  # until the container is known to keep per-frame times
-        self._first: tuple[Fraction, int] | None = None  # the first frame's time and index
-        self._irregular = 0  # frames stamped off that constant rate (variable-rate timing kept)
+        #: the run's first frame's time and index (set by a chunk of a longer run, else the first written)
+        self.first: tuple[Fraction, int] | None = None
+        #: frames stamped off that constant rate (variable-rate timing kept)
+        self.irregular = 0
+        #: say in a notice how many frames are stamped off the constant rate (a chunk leaves it to the job)
+        self.report_timing = True
         y4m = container_format == "yuv4mpegpipe"
         if y4m and codec not in (None, "wrapped_avframe", "rawvideo"):
             raise InputError(f"{self.path}: YUV4MPEG2 holds raw frames; --codec {codec} applies to other containers")
@@ -167,17 +171,7 @@ class VideoFileWriter(FrameSink):
             raise InputError(f"{writer} cannot write pixel format {pix_fmt}; it supports {', '.join(formats)}")
         self._check_size(info, pix_fmt)
         self._check_conversion(info, pix_fmt, writer)
-        try:
-            # faststart: the index goes first, so the file plays while it downloads (a pipe cannot go back)
-            options = {"movflags": "+faststart"} if container_format in ("mp4", "mov") and not streaming else {}
-            if y4m:
-                # FFmpeg writes 9-16 bit YUV4MPEG2 (its C420p10-style tags) only when told that
-                # tags outside the original specification are fine: every current reader knows them
-                options["strict"] = "unofficial"
-            url = "pipe:1" if self.path == STDOUT else str(self.path)
-            self.container = av.open(url, "w", format=container_format, options=options)
-        except (av.error.FFmpegError, ValueError) as exc:
-            raise InputError(f"{self.path}: cannot write this file type ({exc})") from None
+        self.container = _open_container(self.path, container_format, streaming)
         try:
             self.stream = self.container.add_stream(codec, rate=self.rate)
         except (av.error.FFmpegError, ValueError) as exc:
@@ -212,15 +206,10 @@ class VideoFileWriter(FrameSink):
         self.pix_fmt = pix_fmt
         self.colour = output_colour(info, pix_fmt)
         self._source_colour = info.colour
-        self._tag_colour()
-        if info.rotation:
-            self.stream.set_display_rotation(info.rotation)
-        if info.sample_aspect_ratio:
-            self.stream.codec_context.sample_aspect_ratio = info.sample_aspect_ratio
-        if y4m and info.field_order in FIELD_ORDER_CODES and not deinterlaced:
-            # the header's I flag: frames passed through are still interlaced, and an encoder
-            # downstream should know (the new frames are made from them as progressive pictures)
-            self.stream.codec_context.field_order = FIELD_ORDER_CODES[info.field_order]
+        _tag_stream(self.stream, info, self.colour, field_order=y4m and not deinterlaced)
+        #: (pts, dts) of every packet muxed, in order: what a chunked job's join needs, since
+        #: NUT's demuxer gives no dts for the packets ahead of the first B-frames
+        self.stamps: list[tuple[int, int | None]] = []
         self._copier = None
         if copy_from is not None:
             self._copier = _StreamCopier(copy_from, self.container, self.stream, self.notices, timed)
@@ -249,17 +238,6 @@ class VideoFileWriter(FrameSink):
                 "choose another --pix-fmt"
             ) from None
 
-    def _tag_colour(self) -> None:
-        ctx = self.stream.codec_context
-        c = self.colour
-        # 0 is "RGB" for the matrix and reserved for the others, 2 "unspecified" for all three
-        for key in ("color_primaries", "color_trc", "colorspace"):
-            value = getattr(c, key)
-            if value not in (0, 2):
-                setattr(ctx, key, value)
-        if c.color_range in (LIMITED_RANGE, FULL_RANGE):
-            ctx.color_range = c.color_range
-
     def _frame(self, frame: SourceFrame | np.ndarray):
         """The ``av.VideoFrame`` to encode: the source's own frame where it has one, else converted."""
         if isinstance(frame, SourceFrame):
@@ -278,29 +256,27 @@ class VideoFileWriter(FrameSink):
         from the first one's time on."""
         out = self._frame(frame)
         shown = Fraction(index) / self.rate if time is None else Fraction(time)
-        if self._first is None:
-            self._first = (shown, index)
-        regular = self._first[0] + (index - self._first[1]) / self.rate
+        if self.first is None:
+            self.first = (shown, index)
+        regular = self.first[0] + (index - self.first[1]) / self.rate
         if abs(shown - regular) * self.rate > Fraction(1, 10):
-            self._irregular += 1
+            self.irregular += 1
         out.pts = round((shown if self.variable_rate else regular) / self.time_base)
         out.time_base = self.time_base
         if self._copier is not None:
             self._copier.copy_until(Fraction(out.pts) * self.time_base)
-        for packet in self.stream.encode(out):
+        self._mux(self.stream.encode(out))
+
+    def _mux(self, packets) -> None:
+        for packet in packets:
+            self.stamps.append((packet.pts, packet.dts))
             self.container.mux(packet)
 
     def close(self) -> None:
-        for packet in self.stream.encode(None):
-            self.container.mux(packet)
-        if self._irregular:
+        self._mux(self.stream.encode(None))
+        if self.irregular and self.report_timing:
             self.notices.append(
-                f"{self.container.format.name} shows frames at a constant rate, so the source's variable frame "
-                f"rate is lost: {self._irregular} frame(s) play off the time they show ({float(self.rate):.3f} fps; "
-                "write .mkv or .mp4 to keep it)"
-                if not self.variable_rate
-                else f"variable frame rate kept: {self._irregular} frame(s) off a constant {float(self.rate):.3f} "
-                "fps, each stamped at the time it shows"
+                timing_notice(self.container.format.name, self.variable_rate, self.irregular, self.rate)
             )
         if self._copier is not None:
             self._copier.copy_until(None)
@@ -311,6 +287,19 @@ class VideoFileWriter(FrameSink):
         if self._copier is not None:
             self._copier.close()
         self.container.close()
+
+
+def timing_notice(container: str, variable_rate: bool, irregular: int, rate: Fraction) -> str:
+    """The notice for ``irregular`` frames of a variable-rate source, written to ``container``."""
+    if not variable_rate:
+        return (
+            f"{container} shows frames at a constant rate, so the source's variable frame rate is lost: "
+            f"{irregular} frame(s) play off the time they show ({float(rate):.3f} fps; write .mkv or .mp4 to keep it)"
+        )
+    return (
+        f"variable frame rate kept: {irregular} frame(s) off a constant {float(rate):.3f} fps, "
+        "each stamped at the time it shows"
+    )
 
 
 def default_encoder(container: str) -> str:
@@ -346,6 +335,115 @@ def default_encoder(container: str) -> str:
     finally:
         with contextlib.suppress(Exception):
             probe.close()
+
+
+def _open_container(path: Path, container_format: str | None, streaming: bool):
+    """An output container, or :class:`InputError` naming ``path``."""
+    import av
+
+    options = {}
+    if container_format in ("mp4", "mov") and not streaming:
+        # faststart: the index goes first, so the file plays while it downloads (a pipe cannot go back)
+        options["movflags"] = "+faststart"
+    if container_format == "yuv4mpegpipe":
+        # FFmpeg writes 9-16 bit YUV4MPEG2 (its C420p10-style tags) only when told that tags
+        # outside the original specification are fine: every current reader knows them
+        options["strict"] = "unofficial"
+    if container_format == "nut":
+        # a chunk of a long job keeps the encoder's own timestamps (x264's first dts are negative),
+        # so that the join writes what one process would have
+        options["avoid_negative_ts"] = "disabled"
+    try:
+        return av.open("pipe:1" if path == STDOUT else str(path), "w", format=container_format, options=options)
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise InputError(f"{path}: cannot write this file type ({exc})") from None
+
+
+def _tag_stream(stream, info: VideoInfo, colour: Colour, field_order: bool = False) -> None:
+    """The output video stream's colour tags, display rotation, pixel aspect and (``field_order``:
+    YUV4MPEG2 of frames not deinterlaced) field order, from the source ``info``."""
+    ctx = stream.codec_context
+    # 0 is "RGB" for the matrix and reserved for the others, 2 "unspecified" for all three
+    for key in ("color_primaries", "color_trc", "colorspace"):
+        value = getattr(colour, key)
+        if value not in (0, 2):
+            setattr(ctx, key, value)
+    if colour.color_range in (LIMITED_RANGE, FULL_RANGE):
+        ctx.color_range = colour.color_range
+    if info.rotation:
+        stream.set_display_rotation(info.rotation)
+    if info.sample_aspect_ratio:
+        ctx.sample_aspect_ratio = info.sample_aspect_ratio
+    if field_order and info.field_order in FIELD_ORDER_CODES:
+        # the header's I flag: frames passed through are still interlaced, and an encoder
+        # downstream should know (the new frames are made from them as progressive pictures)
+        ctx.field_order = FIELD_ORDER_CODES[info.field_order]
+
+
+class PacketJoin:
+    """The output of a chunked job: each chunk's encoded video packets as they are, in order, and
+    the source's other streams copied once (``copy_from``, as :class:`VideoFileWriter` copies
+    them), interleaved by time. The first chunk file gives the stream's codec parameters; every
+    chunk was encoded with the same ones. ``add`` checks a chunk's packets against the (pts, dts)
+    its writer recorded (:attr:`VideoFileWriter.stamps`) and raises :class:`InputError` where they
+    differ.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        template: Path,
+        info: VideoInfo,
+        rate: Fraction,
+        pix_fmt: str,
+        copy_from: Path | None = None,
+        timed: bool = True,
+        container_format: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.notices: list[str] = []
+        self.pix_fmt = pix_fmt
+        with open_input(str(template)) as first:
+            source = first.streams.video[0]
+            self.container = _open_container(self.path, container_format, streaming=False)
+            try:
+                self.stream = self.container.add_stream_from_template(source)
+            except BaseException:
+                self.container.close()
+                raise
+            self.time_base = source.time_base
+        self.stream.time_base = self.time_base
+        self.stream.codec_context.time_base = self.time_base
+        self.stream.codec_context.framerate = Fraction(rate)
+        _tag_stream(self.stream, info, output_colour(info, pix_fmt))
+        self._copier = None
+        if copy_from is not None:
+            self._copier = _StreamCopier(copy_from, self.container, self.stream, self.notices, timed)
+
+    def add(self, chunk: Path, stamps: list[tuple[int, int | None]], time_base: Fraction) -> None:
+        """Mux the video packets of ``chunk``, whose writer recorded ``stamps`` in ``time_base``."""
+        scale = Fraction(time_base) / self.time_base  # the recorded stamps on the chunk file's clock
+        with open_input(str(chunk)) as container:
+            packets = [p for p in container.demux(video=0) if p.size]
+            if [p.pts for p in packets] != [pts * scale for pts, _ in stamps]:
+                raise InputError(f"{chunk}: its packets are not the ones written (damaged chunk file)")
+            for packet, (_, dts) in zip(packets, stamps, strict=True):
+                packet.dts = None if dts is None else int(dts * scale)
+                if self._copier is not None:
+                    self._copier.copy_until(Fraction(packet.pts) * self.time_base)
+                packet.stream = self.stream
+                self.container.mux(packet)
+
+    def close(self) -> None:
+        if self._copier is not None:
+            self._copier.copy_until(None)
+            self._copier.close()
+        self.container.close()
+
+    def abort(self) -> None:
+        if self._copier is not None:
+            self._copier.close()
+        self.container.close()
 
 
 class _StreamCopier:

@@ -1,0 +1,152 @@
+"""One video as a chunked, resumable job: plan, render what is not done, join, clean up.
+
+The job drives the video layer from above (:mod:`ifrnet.video.chunks`): it plans the whole
+source once, keeps the chunks in a work folder beside the output with a manifest
+(:mod:`ifrnet.jobs.work`), has an :class:`~ifrnet.jobs.executors.Executor` render the chunks an
+earlier run did not finish, and joins them into the output under a temporary name. The result is
+the output one process writes: same frames (bit for bit with an intra-only codec such as FFV1),
+same pts, same other streams.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, fields
+from fractions import Fraction
+from pathlib import Path
+
+from .. import __version__
+from ..errors import InputError
+from ..io.files import atomic_output
+from ..video.chunks import check_chunkable, check_encoder, join_chunks, plan_video
+from ..video.pipeline import (
+    Progress,
+    ProgressFactory,
+    VideoOptions,
+    VideoSummary,
+    _check_request,
+    _container_format,
+    _gather_notices,
+)
+from ..video.scenes import CutList
+from ..video.writer import timing_notice
+from .executors import Executor
+from .work import WorkFolder, work_folder_of
+
+#: seconds of source per chunk when a job is chunked without ``--chunk-seconds``
+DEFAULT_CHUNK_SECONDS = 10.0
+#: options that change no output frame, left out of the manifest's identity
+_NOT_IDENTITY = {"overwrite", "queue_size"}
+
+
+@dataclass
+class JobOptions:
+    """How a chunked job runs: chunk length (seconds of source), ``resume`` an earlier run's work
+    folder, ``keep_work`` (keep the chunks after the join)."""
+
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS
+    resume: bool = False
+    keep_work: bool = False
+
+
+def run_video_job(
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    executor: Executor,
+    options: VideoOptions | None = None,
+    job: JobOptions | None = None,
+    progress: ProgressFactory | None = None,
+) -> VideoSummary:
+    """Interpolate ``source`` into ``output`` chunk by chunk; returns the run's summary, whose
+    ``chunks`` and ``reused`` say how many chunks there were and how many an earlier run had
+    finished. Raises :class:`~ifrnet.errors.InputError` before any work for what one process
+    would refuse, for a pipe or a constant-rate container (:func:`check_chunkable`), and for a work
+    folder left by another job (or, without ``resume``, by any run of this output)."""
+    options = options or VideoOptions(factor=2)
+    job = job or JobOptions()
+    if not job.chunk_seconds > 0:
+        raise InputError(f"--chunk-seconds must be positive; got {job.chunk_seconds:g}")
+    started = time.perf_counter()
+    output = Path(output)
+    check_chunkable(source, output, _container_format(output, options.output_format))
+    _check_request(source, output, False, False, options)
+    if not job.resume and work_folder_of(output).exists() and not options.overwrite:
+        WorkFolder.open(output, {}, resume=False, overwrite=False)  # refused, before the planning pass
+    plan = plan_video(source, output, options)
+    summary = plan.summary
+    chunks = plan.chunks(job.chunk_seconds)
+    notices = list(summary.notices)
+    if not plan.seekable and len(plan.segments) > 1:
+        notices.append(f"{summary.input.path}: its timestamps needed repair, so no chunk can seek; one chunk")
+    check_encoder(plan.context, output.parent)
+    identity = {
+        "ifrnet": __version__,
+        "input": _input_identity(source, len(plan.times)),
+        "options": _options_identity(options),
+        "engine": executor.fingerprint(),
+        "chunk_seconds": job.chunk_seconds,
+        "codec": plan.context.codec,
+        "container": plan.context.container_format,
+    }
+    folder = WorkFolder.open(output, identity, job.resume, options.overwrite)
+    results = {}
+    for chunk in chunks:
+        found = folder.reusable(chunk) if job.resume else None
+        if found is not None:
+            results[chunk.number] = found
+    summary.chunks, summary.reused = len(chunks), len(results)
+    summary.engine = executor.describe()
+    bar = (progress or (lambda total: Progress()))(summary.frames_out)
+    try:
+        bar.update(sum(r.frames_out for r in results.values()))
+
+        def done(chunk, result) -> None:
+            folder.record(chunk, result)
+            results[chunk.number] = result
+
+        todo = [c for c in chunks if c.number not in results]
+        executor.render(plan.context, todo, folder.writing, done, bar)
+    finally:
+        bar.close()
+    ordered = [results[c.number] for c in chunks]
+    with atomic_output(output, replace=options.overwrite) as tmp:
+        joined = join_chunks(plan.context, [folder.chunk_path(c.number) for c in chunks], ordered, tmp)
+    summary.interpolated = sum(r.interpolated for r in ordered)
+    written = list(dict.fromkeys(n for r in ordered for n in r.notices))  # each chunk says the same
+    irregular = sum(r.irregular for r in ordered)
+    if irregular:
+        written.append(timing_notice(plan.context.container_format, True, irregular, plan.context.write_rate))
+    _gather_notices(summary, notices + written + joined, ordered[0].pix_fmt, options)
+    if not job.keep_work:
+        folder.remove()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _input_identity(source: str | os.PathLike, frames: int) -> dict:
+    """What says the input is the file an earlier run planned: its path, size and modification
+    time (a folder of images: its frame count and newest image)."""
+    path = Path(source)
+    if path.is_file():
+        stat = path.stat()
+        return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "frames": frames}
+    from ..video.reader import list_image_files
+
+    newest = max((p.stat().st_mtime_ns for p in list_image_files(path)), default=0)
+    return {"path": str(path.resolve()), "frames": frames, "mtime_ns": newest}
+
+
+def _options_identity(options: VideoOptions) -> dict:
+    """The video options as JSON values (rates as ``"num/den"``, cut lists as their cuts)."""
+    record = {}
+    for f in fields(options):
+        if f.name in _NOT_IDENTITY:
+            continue
+        value = getattr(options, f.name)
+        if isinstance(value, Fraction):
+            value = str(value)
+        elif isinstance(value, CutList):
+            value = {"frames": sorted(value.frames), "times": sorted(str(t) for t in value.times)}
+        record[f.name] = value
+    return record
