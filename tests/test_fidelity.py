@@ -16,7 +16,7 @@ import pytest
 from ifrnet.cli import main
 from ifrnet.video import VideoOptions, interpolate_video, open_source
 
-from .videos import SHARED_DATA, moving_frames, real_frames, write_clip
+from .videos import SHARED_DATA, add_ass_subtitles, moving_frames, real_frames, write_clip
 
 FFV1 = {"codec": "ffv1"}
 
@@ -170,14 +170,6 @@ def test_yuv_rgb_yuv_round_trip_has_no_bias():
 
 
 def _ass_subtitles(out, video):
-    sub = out.add_stream("ass")
-    sub.codec_context.time_base = Fraction(1, 1000)
-    sub.codec_context.extradata = (
-        b"[Script Info]\nScriptType: v4.00+\n\n[Events]\n"
-        b"Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
-    )
-    sub.metadata["language"] = "jpn"
-    sub.metadata["title"] = "Signs"
     out.add_attachment("Font.ttf", "font/ttf", b"\x00\x01\x00\x00 font bytes")
     out.set_chapters(
         [
@@ -187,12 +179,7 @@ def _ass_subtitles(out, video):
     )
     video.metadata["language"] = "jpn"
     out.metadata["title"] = "Episode 1"
-    packet = av.Packet(b"0,0,Default,,0,0,0,,Hello")  # Matroska's ASS event: ReadOrder, Layer, ..., Text
-    packet.pts = packet.dts = 40
-    packet.duration = 80
-    packet.time_base = Fraction(1, 1000)
-    packet.stream = sub
-    out.mux(packet)
+    add_ass_subtitles(out, [(40, 80, "Hello")], title="Signs")
 
 
 def _streams(path):

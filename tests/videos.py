@@ -71,12 +71,12 @@ def write_clip(
             setattr(stream.codec_context, key, value)
         if times is not None:
             stream.codec_context.time_base = tick
-        if setup:
-            setup(out, stream)
         audio = None
         if audio_seconds:
             audio = out.add_stream("aac", rate=48000)
             audio.layout = "mono"
+        if setup:
+            setup(out, stream)
         layout = "rgb48le" if frames[0].dtype == np.uint16 else "rgb24"
         full = {"dst_color_range": 2} if (colour or {}).get("color_range") == 2 else {}
         for i, image in enumerate(frames):
@@ -105,6 +105,28 @@ def _encode_tone(out, stream, seconds: float) -> None:
             out.mux(packet)
     for packet in stream.encode(None):
         out.mux(packet)
+
+
+def add_ass_subtitles(out, cues: list[tuple[int, int, str]], language: str = "jpn", title: str | None = None):
+    """An ASS subtitle stream with ``cues`` (start ms, duration ms, text), muxed now (Matroska):
+    add it after every other stream, attachment and tag, since the header is written with it."""
+    sub = out.add_stream("ass")
+    sub.codec_context.time_base = Fraction(1, 1000)
+    sub.codec_context.extradata = (
+        b"[Script Info]\nScriptType: v4.00+\n\n[Events]\n"
+        b"Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+    )
+    sub.metadata["language"] = language
+    if title:
+        sub.metadata["title"] = title
+    for order, (start, duration, text) in enumerate(cues):
+        packet = av.Packet(f"{order},0,Default,,0,0,0,,{text}".encode())  # Matroska's ASS event
+        packet.pts = packet.dts = start
+        packet.duration = duration
+        packet.time_base = Fraction(1, 1000)
+        packet.stream = sub
+        out.mux(packet)
+    return sub
 
 
 def read_clip(path: Path) -> tuple[list[np.ndarray], list[Fraction], Fraction]:

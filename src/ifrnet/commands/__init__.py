@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import inspect
 
-from . import bench, convert, evaluate, export, flow, info, pair, train, video
+from . import batch, bench, convert, evaluate, export, flow, info, pair, train, video
 
 #: in the order ``ifrnet --help`` lists them
-COMMANDS = (pair, video, train, flow, evaluate, info, export, bench, convert)
+COMMANDS = (pair, video, batch, train, flow, evaluate, info, export, bench, convert)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -13,16 +13,25 @@ NAME = "video"
 HELP = "interpolate a video file into a smoother or slower one"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "input", help="video file, folder of images, pattern such as frames/%%08d.png, or - for standard input (y4m)"
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="output video file, frames/%%08d.png for PNG frames, or - for YUV4MPEG2 on standard output",
-    )
+def add_arguments(parser: argparse.ArgumentParser, batch: bool = False) -> None:
+    """The options of ``ifrnet video``; ``batch``: those of ``ifrnet batch``, which takes many
+    sources and an output folder, and always resumes."""
+    if batch:
+        parser.add_argument(
+            "input", nargs="+", help="folders (searched recursively), video files, globs, or .txt lists"
+        )
+        parser.add_argument("-o", "--output", required=True, help="the folder the outputs go into (structure kept)")
+    else:
+        parser.add_argument(
+            "input",
+            help="video file, folder of images, pattern such as frames/%%08d.png, or - for standard input (y4m)",
+        )
+        parser.add_argument(
+            "-o",
+            "--output",
+            required=True,
+            help="output video file, frames/%%08d.png for PNG frames, or - for YUV4MPEG2 on standard output",
+        )
     pipes = parser.add_argument_group("pipes")
     pipes.add_argument(
         "--input-format",
@@ -89,7 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     par = parser.add_argument_group("parallel workers (same output as one process)")
     par.add_argument("--workers", type=int_at_least(1), default=None, help="run the network in N processes")
     par.add_argument("--devices", default=None, help="one worker per device, e.g. cuda:0,cuda:1")
-    add_job_arguments(parser)
+    add_job_arguments(parser, resume=not batch)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     parser.add_argument(
@@ -101,7 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_engine_args(parser)
 
 
-def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+def add_job_arguments(parser: argparse.ArgumentParser, resume: bool = True) -> None:
     """Chunks, resume and the executor: ``ifrnet video`` and ``ifrnet batch`` share them."""
     from ..jobs.run import DEFAULT_CHUNK_SECONDS
 
@@ -114,7 +123,8 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"run in chunks of about S seconds of source, kept beside the output until joined, so --resume can "
         f"finish an interrupted run (default with --resume, --keep-work or --executor ray: {DEFAULT_CHUNK_SECONDS:g})",
     )
-    job.add_argument("--resume", action="store_true", help="finish the chunked run an earlier command left")
+    if resume:
+        job.add_argument("--resume", action="store_true", help="finish the chunked run an earlier command left")
     job.add_argument("--keep-work", action="store_true", help="keep the chunk files after the join")
     job.add_argument(
         "--executor", choices=("local", "ray"), default="local", help="render chunks here (default) or on Ray"
@@ -136,7 +146,7 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
 
 def is_job(args: argparse.Namespace) -> bool:
     """Whether the options ask for a chunked job."""
-    return bool(args.chunk_seconds or args.resume or args.keep_work or args.executor == "ray")
+    return args.chunk_seconds is not None or args.resume or args.keep_work or args.executor == "ray"
 
 
 def executor(args: argparse.Namespace):
@@ -186,8 +196,9 @@ def _engine(args: argparse.Namespace):
     return WorkerPool(spec, devices)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..video import VideoOptions, interpolate_video, parse_rate
+def video_options(args: argparse.Namespace):
+    """The :class:`~ifrnet.video.VideoOptions` the parsed options describe, checked."""
+    from ..video import VideoOptions, parse_rate
     from ..video.scenes import check_hold_tolerance, check_scene_threshold, read_cut_list
 
     check_scene_threshold(args.scene_threshold)
@@ -199,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
     # options that pass through unchanged: the flag is the field's name
     passed = ("factor", "slowmo", "codec", "crf", "preset", "pix_fmt", "batch", "overwrite", "deinterlace", "dedup")
     passed += ("input_format", "output_format")
-    options = VideoOptions(
+    return VideoOptions(
         **{name: getattr(args, name) for name in passed},
         fps=parse_rate(args.fps) if args.fps is not None else None,
         input_fps=parse_rate(args.input_fps) if args.input_fps else None,
@@ -207,6 +218,12 @@ def run(args: argparse.Namespace) -> int:
         dedup_tolerance=args.dedup_tolerance,
         cuts=cuts,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..video import interpolate_video
+
+    options = video_options(args)
     if is_job(args):
         from ..jobs import JobOptions, run_video_job
 

@@ -26,7 +26,6 @@ from ..video.pipeline import (
     VideoOptions,
     VideoSummary,
     _check_request,
-    _container_format,
     _gather_notices,
 )
 from ..video.scenes import CutList
@@ -68,8 +67,8 @@ def run_video_job(
     if not job.chunk_seconds > 0:
         raise InputError(f"--chunk-seconds must be positive; got {job.chunk_seconds:g}")
     started = time.perf_counter()
+    check_chunkable(source, output, options.output_format)  # before Path() drops the slash of "frames/"
     output = Path(output)
-    check_chunkable(source, output, _container_format(output, options.output_format))
     _check_request(source, output, False, False, options)
     if not job.resume and work_folder_of(output).exists() and not options.overwrite:
         WorkFolder.open(output, {}, resume=False, overwrite=False)  # refused, before the planning pass

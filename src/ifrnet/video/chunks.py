@@ -141,7 +141,7 @@ class VideoPlan:
         return [Chunk(n, tuple(g), tuple(self.times[g[0].a : max(s.b for s in g) + 1])) for n, g in enumerate(groups)]
 
 
-def check_chunkable(source: str | os.PathLike, output: str | os.PathLike, container_format: str) -> None:
+def check_chunkable(source: str | os.PathLike, output: str | os.PathLike, output_format: str | None = None) -> None:
     """Refuse, before any work, what a chunked job cannot do: read a pipe (read once), write a pipe
     or PNG frames, or write a container that shows frames at a constant rate (AVI, YUV4MPEG2),
     whose timestamps a chunk cannot know alone."""
@@ -154,6 +154,7 @@ def check_chunkable(source: str | os.PathLike, output: str | os.PathLike, contai
         raise InputError(f"{source}: a chunked job seeks in its input; a pipe is read once (run without chunks)")
     if is_stream(output) or is_folder_output(output):
         raise InputError(f"{output}: a chunked job writes a video file (not a pipe or image frames)")
+    container_format = _container_format(output, output_format)
     if not av.format.ContainerFormat(container_format, "w").flags & _AVFMT_VARIABLE_FPS:
         raise InputError(
             f"{output}: {container_format} shows frames at a constant rate, which a chunked job cannot stamp; "
