@@ -47,4 +47,20 @@ def native_bf16(device: str | torch.device | None = None) -> bool:
     dev = resolve_device(device)
     if dev.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return dev.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if dev.type != "cpu":
+        return False
+    flags = _cpu_flags()
+    if flags is not None:
+        # oneDNN's own check says yes on any AVX-512 CPU, where it emulates bf16 (Ice Lake)
+        return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def _cpu_flags() -> set[str] | None:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (Linux x86), else ``None``."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            line = next((line for line in f if line.startswith("flags")), None)
+    except OSError:
+        return None
+    return set(line.split(":", 1)[1].split()) if line else None

@@ -73,6 +73,7 @@ def run_video_job(
     if not job.resume and work_folder_of(output).exists() and not options.overwrite:
         WorkFolder.open(output, {}, resume=False, overwrite=False)  # refused, before the planning pass
     plan = plan_video(source, output, options)
+    planned = time.perf_counter()
     summary = plan.summary
     chunks = plan.chunks(job.chunk_seconds)
     notices = list(summary.notices)
@@ -109,8 +110,14 @@ def run_video_job(
     finally:
         bar.close()
     ordered = [results[c.number] for c in chunks]
+    rendered = time.perf_counter()
     with atomic_output(output, replace=options.overwrite) as tmp:
         joined = join_chunks(plan.context, [folder.chunk_path(c.number) for c in chunks], ordered, tmp)
+    summary.phases = {
+        "plan": planned - started,
+        "render": rendered - planned,
+        "join": time.perf_counter() - rendered,
+    }
     summary.interpolated = sum(r.interpolated for r in ordered)
     written = list(dict.fromkeys(n for r in ordered for n in r.notices))  # each chunk says the same
     irregular = sum(r.irregular for r in ordered)

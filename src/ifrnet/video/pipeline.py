@@ -134,6 +134,8 @@ class VideoSummary:
     #: a chunked job's chunks, and how many of them an earlier run had finished (``--resume``)
     chunks: int = 0
     reused: int = 0
+    #: a chunked job's phases in seconds ("plan", "render", "join"), for benchmarks
+    phases: dict[str, float] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         rate = self.frames_out / self.seconds if self.seconds else 0.0
