@@ -212,12 +212,17 @@ def _cli_command(episode: Path, out: Path, checkpoint: str, *extra: str) -> list
     ]
 
 
-def test_driver_killed_part_way_resumes_only_the_unfinished_chunks(episode, engine, tmp_path):
-    """SIGKILL (no clean-up at all) once a chunk is recorded; --resume redoes only the others."""
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_driver_killed_part_way_resumes_only_the_unfinished_chunks(episode, engine, tmp_path, executor):
+    """SIGKILL (no clean-up at all) once a chunk is recorded; --resume redoes only the others. On
+    Ray, the instance the killed driver started goes with it."""
+    psutil = pytest.importorskip("psutil")
     single = tmp_path / "single.mkv"
     interpolate_video(episode, single, engine[1], OPTIONS)
     out = tmp_path / "out.mkv"
-    chunking = ("--chunk-seconds", "0.25")  # a fraction of a second each
+    chunking = ("--chunk-seconds", "0.25", "--executor", executor)  # a fraction of a second each
+    if executor == "ray":
+        chunking += ("--ray-workers", "2")
     total = len(plan_video(episode, out, OPTIONS).chunks(0.25))
     proc = subprocess.Popen(_cli_command(episode, out, engine[0].checkpoint, *chunking, "-q"))
     manifest = work_folder_of(out) / "manifest.json"
@@ -231,11 +236,16 @@ def test_driver_killed_part_way_resumes_only_the_unfinished_chunks(episode, engi
         if done:
             break
         time.sleep(0.01)
+    children = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the job ended before it could be killed"
     recorded = len(json.loads(manifest.read_text())["chunks"])  # what the killed driver finished
     assert 1 <= recorded < total and not out.exists()
+    gone_by = time.time() + 30
+    while time.time() < gone_by and [c for c in children if _alive(c)]:
+        time.sleep(0.2)
+    assert [c.pid for c in children if _alive(c)] == []
     result = subprocess.run(
         _cli_command(episode, out, engine[0].checkpoint, *chunking, "--resume", "--progress", "none"),
         capture_output=True,
@@ -248,6 +258,15 @@ def test_driver_killed_part_way_resumes_only_the_unfinished_chunks(episode, engi
 
 
 # -- Ray: a real local cluster, loopback only --
+
+
+def _alive(process) -> bool:
+    import psutil
+
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _listening(processes) -> list[tuple[int, str]]:
@@ -290,9 +309,9 @@ def test_ray_chunks_equal_one_process_and_listen_on_loopback_only(episode, engin
         executor.close()
     _assert_same(single, out)
     deadline = time.time() + 30
-    while time.time() < deadline and any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in ray_processes):
+    while time.time() < deadline and any(_alive(p) for p in ray_processes):
         time.sleep(0.2)
-    assert [p.pid for p in ray_processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+    assert [p.pid for p in ray_processes if _alive(p)] == []
 
 
 def test_a_ray_worker_killed_mid_chunk_is_replaced_and_the_result_unchanged(episode, engine, single, tmp_path):

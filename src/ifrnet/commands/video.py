@@ -166,6 +166,21 @@ def executor(args: argparse.Namespace):
     return LocalExecutor(lambda: _engine(args))
 
 
+def _resume_hint(output: str) -> None:
+    """After an interrupted chunked run: where its chunks are and how to finish it."""
+    from pathlib import Path
+
+    from ..jobs.work import work_folder_of
+
+    folder = work_folder_of(Path(output))
+    if folder.is_dir():
+        done = len(list(folder.glob("chunk-*.nut")))
+        print(
+            f"ifrnet: note: {done} finished chunk(s) kept in {folder}; the same command with --resume finishes the job",
+            file=sys.stderr,
+        )
+
+
 def progress_factory(args: argparse.Namespace):
     """The progress display ``--progress`` and ``--quiet`` ask for (``None``: none)."""
     from ..video.pipeline import JsonProgress, tqdm_progress
@@ -233,6 +248,9 @@ def run(args: argparse.Namespace) -> int:
         runner = executor(args)
         try:
             summary = run_video_job(args.input, args.output, runner, options, job, progress_factory(args))
+        except KeyboardInterrupt:
+            _resume_hint(args.output)
+            raise
         finally:
             runner.close()
     else:
