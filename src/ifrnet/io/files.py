@@ -114,6 +114,17 @@ def check_output_path(
     return out
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes (hex), read in 1 MiB blocks: constant memory for any size."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def check_writable(folder: str | os.PathLike) -> None:
     """Raise :class:`InputError` now, before any work, if files cannot be created in ``folder``
     (permission, a read-only file system, no space for even a name): tried, not guessed from mode

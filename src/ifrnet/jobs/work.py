@@ -11,7 +11,6 @@ chunks whose files were complete.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.files import file_sha256
 from ..video.chunks import CHUNK_FORMAT, Chunk, ChunkResult
 
 MANIFEST = "manifest.json"
@@ -32,14 +32,6 @@ MANIFEST_VERSION = 1
 def work_folder_of(output: Path) -> Path:
     """Where the chunks of ``output`` are kept while its job runs."""
     return output.parent / f".{output.name}.ifrnet-work"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass

@@ -10,7 +10,6 @@ moment loses at most ``save_every`` iterations and never the last good checkpoin
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import math
@@ -30,7 +29,7 @@ from torch.utils.data.distributed import DistributedSampler
 from ..devices import native_bf16
 from ..errors import CheckpointError, IFRNetError, InputError
 from ..inference import Interpolator
-from ..io.files import atomic_output
+from ..io.files import atomic_output, file_sha256
 from ..metrics import psnr
 from ..models import IFRNet, create_model
 from ..weights import load_state_into, read_state_dict
@@ -220,7 +219,7 @@ class Trainer:
         state, previous = self.out / STATE_FILE, self.out / PREVIOUS_STATE_FILE
         with atomic_output(state) as tmp:
             torch.save(self._state(), tmp)
-            digest = _sha256(tmp)
+            digest = file_sha256(tmp)
             if state.is_file() and _digest_path(state).is_file():
                 # the state being replaced was verified when written: it becomes the fallback
                 os.replace(state, previous)
@@ -461,14 +460,6 @@ def _digest_path(state: Path) -> Path:
     return state.with_name(state.name + ".sha256")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def read_training_state(path: Path) -> dict:
     """A training state, verified before use: its digest, then a load that cannot run code, then
     its keys and types. Raises :class:`CheckpointError` with one line naming the file and the fault."""
@@ -483,7 +474,7 @@ def read_training_state(path: Path) -> dict:
             f"{path}: no digest beside it ({digest_file.name}): not a state this version wrote, or its "
             "writing was cut short; not loaded"
         )
-    if size == 0 or _sha256(path) != expected:
+    if size == 0 or file_sha256(path) != expected:
         raise CheckpointError(f"{path}: damaged training state (its SHA-256 does not match {digest_file.name})")
     try:
         with warnings.catch_warnings():  # torch's own warnings would make the error more than one line

@@ -130,14 +130,14 @@ class VideoPlan:
             raise InputError(f"--chunk-seconds must be positive; got {seconds:g}")
         span = Fraction(seconds).limit_denominator(1000)
         groups: list[list[PlannedSegment]] = []
-        start = None
+        start, frames = None, 0  # the open chunk's first source time and output frames so far
         for segment in self.segments:
             time = self.times[segment.a]
-            frames = sum(len(s.steps) for s in groups[-1]) if groups else 0
             if not groups or (self.seekable and frames and time - start >= span):
                 groups.append([])
-                start = time
+                start, frames = time, 0
             groups[-1].append(segment)
+            frames += len(segment.steps)
         return [Chunk(n, tuple(g), tuple(self.times[g[0].a : max(s.b for s in g) + 1])) for n, g in enumerate(groups)]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import itertools
 import os
 from collections.abc import Iterator
 from fractions import Fraction
@@ -107,7 +108,26 @@ Y4M_FORMATS = (
 )
 
 
-class VideoFileWriter(FrameSink):
+class _CopyingOutput:
+    """What a video output with the source's other streams (``_copier``) does at its end."""
+
+    container: object
+    _copier: _StreamCopier | None
+
+    def _finish(self) -> None:
+        """The other streams' remaining packets, then the trailer."""
+        if self._copier is not None:
+            self._copier.copy_until(None)
+            self._copier.close()
+        self.container.close()
+
+    def abort(self) -> None:
+        if self._copier is not None:
+            self._copier.close()
+        self.container.close()
+
+
+class VideoFileWriter(_CopyingOutput, FrameSink):
     """Any FFmpeg encoder in any container PyAV can write; other streams copied from ``copy_from``.
 
     ``pix_fmt`` ``None`` keeps the source's pixel format where the encoder has it, else its nearest
@@ -278,15 +298,7 @@ class VideoFileWriter(FrameSink):
             self.notices.append(
                 timing_notice(self.container.format.name, self.variable_rate, self.irregular, self.rate)
             )
-        if self._copier is not None:
-            self._copier.copy_until(None)
-            self._copier.close()
-        self.container.close()
-
-    def abort(self) -> None:
-        if self._copier is not None:
-            self._copier.close()
-        self.container.close()
+        self._finish()
 
 
 def timing_notice(container: str, variable_rate: bool, irregular: int, rate: Fraction) -> str:
@@ -380,7 +392,7 @@ def _tag_stream(stream, info: VideoInfo, colour: Colour, field_order: bool = Fal
         ctx.field_order = FIELD_ORDER_CODES[info.field_order]
 
 
-class PacketJoin:
+class PacketJoin(_CopyingOutput):
     """The output of a chunked job: each chunk's encoded video packets as they are, in order, and
     the source's other streams copied once (``copy_from``, as :class:`VideoFileWriter` copies
     them), interleaved by time. The first chunk file gives the stream's codec parameters; every
@@ -423,11 +435,12 @@ class PacketJoin:
     def add(self, chunk: Path, stamps: list[tuple[int, int | None]], time_base: Fraction) -> None:
         """Mux the video packets of ``chunk``, whose writer recorded ``stamps`` in ``time_base``."""
         scale = Fraction(time_base) / self.time_base  # the recorded stamps on the chunk file's clock
+        damaged = InputError(f"{chunk}: its packets are not the ones written (damaged chunk file)")
         with open_input(str(chunk)) as container:
-            packets = [p for p in container.demux(video=0) if p.size]
-            if [p.pts for p in packets] != [pts * scale for pts, _ in stamps]:
-                raise InputError(f"{chunk}: its packets are not the ones written (damaged chunk file)")
-            for packet, (_, dts) in zip(packets, stamps, strict=True):
+            packets = (p for p in container.demux(video=0) if p.size)  # one at a time: a chunk may be GBs
+            for packet, (pts, dts) in itertools.zip_longest(packets, stamps):
+                if packet is None or pts is None or packet.pts != pts * scale:
+                    raise damaged  # the caller aborts the output
                 packet.dts = None if dts is None else int(dts * scale)
                 if self._copier is not None:
                     self._copier.copy_until(Fraction(packet.pts) * self.time_base)
@@ -435,15 +448,7 @@ class PacketJoin:
                 self.container.mux(packet)
 
     def close(self) -> None:
-        if self._copier is not None:
-            self._copier.copy_until(None)
-            self._copier.close()
-        self.container.close()
-
-    def abort(self) -> None:
-        if self._copier is not None:
-            self._copier.close()
-        self.container.close()
+        self._finish()
 
 
 class _StreamCopier:
