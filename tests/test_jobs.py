@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -180,12 +181,24 @@ def test_what_a_chunked_job_cannot_do_is_refused_before_work(episode, tmp_path, 
         (["-o", str(tmp_path / "out.avi")], "avi shows frames at a constant rate"),
         (["-o", f"{tmp_path}/frames/"], "a chunked job writes a video file"),
         (["-o", str(tmp_path / "o.mkv"), "--chunk-seconds", "0"], "--chunk-seconds must be positive"),
+        # Ray would retry an address where nothing answers for minutes, printing a line a second
+        (
+            ["-o", str(tmp_path / "o.mkv"), "--executor", "ray", "--ray-address", f"127.0.0.1:{_free_port()}"],
+            "nothing answers there",
+        ),
+        (["-o", str(tmp_path / "o.mkv"), "--executor", "ray", "--ray-address", "headnode"], "expected HOST:PORT"),
     ]
     for argv, message in cases:
         assert main(["video", str(episode), "--chunk-seconds", "1", *argv, "--quiet"]) == 1
         err = capsys.readouterr().err
-        assert message in err and "Traceback" not in err
+        assert message in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _cli_command(episode: Path, out: Path, checkpoint: str, *extra: str) -> list[str]:

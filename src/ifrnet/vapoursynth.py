@@ -129,7 +129,7 @@ def interpolate(
         raise ValueError(f"ifrnet.vapoursynth.interpolate: {exc}") from None
 
 
-class _Segment(NamedTuple):
+class Segment(NamedTuple):
     """Source frames ``a`` < ``b`` and the output frames between them (``FrameMap.steps(a, b)``):
     made by the network for motion, else a copy of ``a`` before t = 1/2 and of ``far`` from it."""
 
@@ -263,23 +263,23 @@ class _Interpolation:
         shown = seg.a if step.t < Fraction(1, 2) else seg.far
         return self._frame(shown)[0], shown
 
-    def _locate(self, k: int) -> tuple[_Segment, Step]:
+    def _locate(self, k: int) -> tuple[Segment, Step]:
         """Output frame ``k``'s segment and step; kept, since a frame's neighbours ask for it too (cut marks)."""
 
-        def make() -> tuple[_Segment, Step]:
+        def make() -> tuple[Segment, Step]:
             seg = self.segment(self.map.source_of(k))
             return seg, next(s for s in self.map.steps(seg.a, seg.b) if s.index == k)
 
         return self._located.get(k, make)
 
-    def segment(self, j: int) -> _Segment:
+    def segment(self, j: int) -> Segment:
         """The source frames around source position ``j`` and what lies between them, as the
         video pipeline groups them (``b`` is ``len(clip)`` at the end)."""
         n = self.clip.num_frames
         if not self.dedup:
             if j == n - 1:
-                return _Segment(j, n, Change.DUPLICATE, j)
-            return _Segment(j, j + 1, self.change(j), j + 1)
+                return Segment(j, n, Change.DUPLICATE, j)
+            return Segment(j, j + 1, self.change(j), j + 1)
         a = j
         while a > 0 and not self.kept(a):
             a -= 1
@@ -287,12 +287,12 @@ class _Interpolation:
         while b < n and not self.kept(b):
             b += 1
         if b == n:  # held copies at the end: the last drawing lasts until the last frame ends
-            return _Segment(a, n, Change.DUPLICATE, a)
+            return Segment(a, n, Change.DUPLICATE, a)
         if self.change(b - 1) is Change.CUT:
             if b - 1 != a and j < b - 1:  # held copies before a cut: the drawing stays until the cut
-                return _Segment(a, b - 1, Change.DUPLICATE, a)
-            return _Segment(b - 1, b, Change.CUT, b)
-        return _Segment(a, b, Change.MOTION, b)
+                return Segment(a, b - 1, Change.DUPLICATE, a)
+            return Segment(b - 1, b, Change.CUT, b)
+        return Segment(a, b, Change.MOTION, b)
 
     def kept(self, j: int) -> bool:
         """With dedup: whether source frame ``j`` is a new drawing (or starts a shot)."""

@@ -17,9 +17,13 @@ Nothing here is imported unless ``--executor ray`` is asked for.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
+import socket
+import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..engine import EngineSpec
@@ -32,20 +36,71 @@ from .executors import Done, Executor, Writing
 TASK_RETRIES = 3
 #: where a local instance listens: loopback only
 LOOPBACK = "127.0.0.1"
+#: seconds to wait for a cluster's address to answer before Ray is asked to join it
+CONNECT_TIMEOUT = 5.0
 
 
-def _import_ray(local: bool):
-    if local:
+def _cluster_host(address: str) -> str | None:
+    """The host of ``--ray-address HOST:PORT`` (``ray://HOST:PORT`` too), after checking that
+    something answers there: Ray itself retries an address that drops packets for many minutes
+    before it gives up. ``None`` for ``auto`` (the cluster this machine's ``ray start`` made).
+    Raises :class:`InputError` for an address of another shape or one where nothing answers."""
+    if address == "auto":
+        return None
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit():
+        raise InputError(f"--ray-address {address}: expected HOST:PORT (the head's GCS port, 6379 by default) or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise InputError(f"--ray-address {address}: nothing answers there ({exc.strerror or exc})") from None
+    return host
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _import_ray(loopback: bool):
+    """Ray, told to keep a loopback node IP as it is where ``loopback`` (see the module's note)."""
+    if loopback:
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     try:
         import ray
     except ImportError:
         raise InputError("--executor ray needs Ray: pip install 'ifrnet[ray]'") from None
-    if local:
+    if loopback:
         from ray._private import ray_constants
 
         ray_constants.ENABLE_RAY_CLUSTER = False  # read when the node IP is resolved, if Ray was imported before
     return ray
+
+
+@contextlib.contextmanager
+def _native_log_held() -> Iterator[None]:
+    """Holds what Ray's native client writes to stderr while it joins a cluster and passes it on
+    only if the join succeeds: for an address that answers no GCS, Ray retries for about 20 s and
+    logs a warning line each second, where the user should get the one line that says the address
+    is wrong. Ray starts no process while joining, so none inherits the held descriptor."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            raise
+        else:
+            os.dup2(saved, 2)
+            held.seek(0)
+            os.write(2, held.read())
+        finally:
+            os.close(saved)
 
 
 class _Worker:
@@ -91,14 +146,16 @@ class RayExecutor(Executor):
         num_cpus: int | None = None,
     ) -> None:
         self.local = address is None
-        ray = self.ray = _import_ray(self.local)
+        host = None if self.local else _cluster_host(address)
+        ray = self.ray = _import_ray(self.local or (host is not None and _is_loopback(host)))
         self.started = False
         if not ray.is_initialized():
             kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
             if self.local:
                 kwargs.update(_node_ip_address=LOOPBACK, num_cpus=num_cpus or os.cpu_count() or 1)
             try:
-                ray.init(address=address, **kwargs)
+                with contextlib.nullcontext() if self.local else _native_log_held():
+                    ray.init(address=address, **kwargs)
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise InputError(f"--ray-address {address}: cannot join the Ray cluster ({exc})") from None
             self.started = True

@@ -25,8 +25,8 @@ from ..video.pipeline import (
     ProgressFactory,
     VideoOptions,
     VideoSummary,
-    _check_request,
-    _gather_notices,
+    check_request,
+    gather_notices,
 )
 from ..video.scenes import CutList
 from ..video.writer import timing_notice
@@ -69,7 +69,7 @@ def run_video_job(
     started = time.perf_counter()
     check_chunkable(source, output, options.output_format)  # before Path() drops the slash of "frames/"
     output = Path(output)
-    _check_request(source, output, False, False, options)
+    check_request(source, output, False, False, options)
     if not job.resume and work_folder_of(output).exists() and not options.overwrite:
         WorkFolder.open(output, {}, resume=False, overwrite=False)  # refused, before the planning pass
     plan = plan_video(source, output, options)
@@ -123,7 +123,7 @@ def run_video_job(
     irregular = sum(r.irregular for r in ordered)
     if irregular:
         written.append(timing_notice(plan.context.container_format, True, irregular, plan.context.write_rate))
-    _gather_notices(summary, notices + written + joined, ordered[0].pix_fmt, options)
+    gather_notices(summary, notices + written + joined, ordered[0].pix_fmt, options)
     if not job.keep_work:
         folder.remove()
     summary.seconds = time.perf_counter() - started

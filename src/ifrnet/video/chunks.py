@@ -1,7 +1,7 @@
 """One video in chunks: the plan of the whole source, chunks cut from it, a chunk rendered from a
 seek, and the chunks joined into the output.
 
-The plan is the single-process run's own decisions (:meth:`~ifrnet.video.pipeline._Run.decide`:
+The plan is the single-process run's own decisions (:meth:`~ifrnet.video.pipeline.VideoRun.decide`:
 the time map, the scene cuts, ``--dedup``'s held drawings) taken over the whole source once, with
 no engine: a list of segments, each the output frames between two source frames and how to make
 them. A chunk is a run of consecutive segments; the output frames between source frames k and
@@ -28,11 +28,11 @@ from pathlib import Path
 
 from ..engine import Engine
 from ..errors import InputError
-from .pipeline import Progress, VideoOptions, VideoSummary, _audio_plan, _container_format, _Run, _Segment
+from .pipeline import Progress, Segment, VideoOptions, VideoRun, VideoSummary, audio_plan, output_muxer
 from .reader import SourceFrame, VideoInfo, open_source
 from .scenes import Change
 from .schedule import Step
-from .writer import _AVFMT_VARIABLE_FPS, PacketJoin, VideoFileWriter, default_encoder
+from .writer import AVFMT_VARIABLE_FPS, PacketJoin, VideoFileWriter, default_encoder
 
 #: the container of chunk files
 CHUNK_FORMAT = "nut"
@@ -154,8 +154,8 @@ def check_chunkable(source: str | os.PathLike, output: str | os.PathLike, output
         raise InputError(f"{source}: a chunked job seeks in its input; a pipe is read once (run without chunks)")
     if is_stream(output) or is_folder_output(output):
         raise InputError(f"{output}: a chunked job writes a video file (not a pipe or image frames)")
-    container_format = _container_format(output, output_format)
-    if not av.format.ContainerFormat(container_format, "w").flags & _AVFMT_VARIABLE_FPS:
+    container_format = output_muxer(output, output_format)
+    if not av.format.ContainerFormat(container_format, "w").flags & AVFMT_VARIABLE_FPS:
         raise InputError(
             f"{output}: {container_format} shows frames at a constant rate, which a chunked job cannot stamp; "
             "write .mkv, .mp4, .mov or .nut"
@@ -166,7 +166,7 @@ def plan_video(source_path: str | os.PathLike, output: str | os.PathLike, option
     """Decode the whole source once and take every decision a single run would (no engine).
 
     Raises :class:`InputError` for an unreadable source or options that do not fit it."""
-    container_format = _container_format(output, options.output_format)
+    container_format = output_muxer(output, options.output_format)
     source = open_source(
         source_path,
         options.input_fps,
@@ -178,8 +178,8 @@ def plan_video(source_path: str | os.PathLike, output: str | os.PathLike, option
         info = source.info
         sample_rate, write_rate = options.rates(info.rate)
         summary = VideoSummary(input=info, output=Path(output), output_rate=write_rate)
-        summary.audio = _audio_plan(info, False, options.slowmo)
-        run = _Run(source, None, options, sample_rate, summary, lambda total: Progress())
+        summary.audio = audio_plan(info, False, options.slowmo)
+        run = VideoRun(source, None, options, sample_rate, summary, lambda total: Progress())
         times: list[Fraction] = []
 
         def timed() -> Iterator[SourceFrame]:
@@ -250,7 +250,7 @@ def render_chunk(
         sink = _chunk_writer(context, path)
         sink.report_timing = False
         sink.first = (context.first_shown, 0)
-        run = _Run(source, engine, options, context.sample_rate, summary, lambda total: Progress())
+        run = VideoRun(source, engine, options, context.sample_rate, summary, lambda total: Progress())
         run.origin = context.origin
         if progress is not None:
             run.progress = _Counted(progress)
@@ -279,7 +279,7 @@ class _Counted(Progress):
         self.progress.update(n)
 
 
-def _segments(chunk: Chunk, frames: Iterator[SourceFrame], source: str) -> Iterator[_Segment]:
+def _segments(chunk: Chunk, frames: Iterator[SourceFrame], source: str) -> Iterator[Segment]:
     """The chunk's planned segments with the decoded frames they join, each frame checked to be
     the one the plan saw (same index, same time)."""
     needed = {s.a for s in chunk.segments} | {s.b for s in chunk.segments}
@@ -293,7 +293,7 @@ def _segments(chunk: Chunk, frames: Iterator[SourceFrame], source: str) -> Itera
             expected += 1
             if frame.index in needed:
                 held[frame.index] = frame
-        yield _Segment(list(segment.steps), held[segment.a], held[segment.b], segment.change)
+        yield Segment(list(segment.steps), held[segment.a], held[segment.b], segment.change)
         for index in [k for k in held if k < segment.b]:
             del held[index]
 

@@ -233,9 +233,9 @@ def interpolate_video(
     started = time.perf_counter()
     streaming = is_stream(output)  # standard output or a named pipe: written in place, front to back
     folder = not streaming and is_folder_output(output)  # before Path() drops the trailing slash of "frames/"
-    container_format = None if folder else _container_format(output, options.output_format)
+    container_format = None if folder else output_muxer(output, options.output_format)
     output = STDOUT if str(output) == "-" else Path(output)
-    _check_request(source_path, output, folder, streaming, options)
+    check_request(source_path, output, folder, streaming, options)
     source = open_source(
         source_path,
         options.input_fps,
@@ -252,7 +252,7 @@ def interpolate_video(
         sample_rate, write_rate = options.rates(info.rate)
         summary = VideoSummary(input=info, output=output, output_rate=write_rate)
         timed = options.slowmo is None
-        summary.audio = _audio_plan(info, folder, options.slowmo, once)
+        summary.audio = audio_plan(info, folder, options.slowmo, once)
         with contextlib.ExitStack() as stack:
             # the output is opened (encoder, pixel format, container, a writable folder) before the
             # model loads: a fault there costs no model load and leaves nothing behind
@@ -282,13 +282,13 @@ def interpolate_video(
                 summary.engine = engine.describe_choice()
                 if options.batch is None:
                     options = replace(options, batch=4 if engine.device_kind == "cuda" else 1)
-                run = _Run(source, engine, options, sample_rate, summary, progress or (lambda total: Progress()))
+                run = VideoRun(source, engine, options, sample_rate, summary, progress or (lambda total: Progress()))
                 executed = True
                 run.execute(sink)  # closes the sink when done, aborts it on any failure
             finally:
                 if not executed:
                     quietly(sink.abort)
-        _gather_notices(summary, source.warnings + sink.notices, sink.pix_fmt, options)
+        gather_notices(summary, source.warnings + sink.notices, sink.pix_fmt, options)
         finished = True
     finally:
         source.close()
@@ -306,7 +306,7 @@ def _open_writer(output: Path, path: Path, *args: object, **kwargs: object) -> V
         raise InputError(hide_temporary_names(str(exc), output)) from None
 
 
-def _check_request(
+def check_request(
     source_path: str | os.PathLike, output: Path, folder: bool, streaming: bool, options: VideoOptions
 ) -> None:
     """Options first, then the files: what can be refused before anything is opened."""
@@ -323,7 +323,7 @@ def _check_request(
             check_output_path(output, [source_path], options.overwrite)
 
 
-def _audio_plan(info: VideoInfo, folder: bool, slowmo: int | None, once: bool = False) -> str:
+def audio_plan(info: VideoInfo, folder: bool, slowmo: int | None, once: bool = False) -> str:
     """What happens to the source's audio, in words for the summary."""
     if not info.audio_streams:
         return "none in the input"
@@ -339,7 +339,7 @@ def _audio_plan(info: VideoInfo, folder: bool, slowmo: int | None, once: bool = 
     return "copied"
 
 
-def _gather_notices(summary: VideoSummary, notices: list[str], pix_fmt: str, options: VideoOptions) -> None:
+def gather_notices(summary: VideoSummary, notices: list[str], pix_fmt: str, options: VideoOptions) -> None:
     """The reader's and the writer's ``notices``, the run's own, and the output format, into the summary."""
     summary.pix_fmt = pix_fmt
     summary.notices = notices
@@ -360,7 +360,7 @@ def _gather_notices(summary: VideoSummary, notices: list[str], pix_fmt: str, opt
         summary.audio = "partly dropped (see notices)"
 
 
-def _container_format(path: str | os.PathLike, given: str | None = None) -> str:
+def output_muxer(path: str | os.PathLike, given: str | None = None) -> str:
     """FFmpeg's muxer for an output: ``given`` (``--output-format``), else YUV4MPEG2 for ``-``, else
     from the extension. Raises :class:`InputError` for a muxer FFmpeg lacks or an extension it cannot
     place."""
@@ -382,7 +382,7 @@ def _container_format(path: str | os.PathLike, given: str | None = None) -> str:
     )
 
 
-class _Run:
+class VideoRun:
     """One pass over the source. Owns the threads and queues; the caller owns source and sink."""
 
     def __init__(
@@ -408,7 +408,7 @@ class _Run:
         self.progress: Progress = Progress()
         # model batches handed out but not yet written, in source order; a worker pool keeps
         # two per worker queued so none idles while the parent writes
-        self.pending: deque[tuple[list[_Segment], list[_Job]]] = deque()
+        self.pending: deque[tuple[list[Segment], list[_Job]]] = deque()
         self.in_flight = 2 * engine.workers if engine is not None else 0
         #: the frames the decoder thread reads (a chunk's: from a seek)
         self.source_frames: Callable[[], Iterator[SourceFrame]] = source.frames
@@ -486,7 +486,7 @@ class _Run:
     # -- the main loop --
 
     def execute(
-        self, sink: FrameSink, segments: Callable[[Iterator[SourceFrame]], Iterator[_Segment]] | None = None
+        self, sink: FrameSink, segments: Callable[[Iterator[SourceFrame]], Iterator[Segment]] | None = None
     ) -> None:
         """Run the source's frames through ``segments`` (default :meth:`decide`: the whole source)
         and the engine into ``sink``; closes the sink when done, aborts it on any failure."""
@@ -498,7 +498,7 @@ class _Run:
             thread.start()
         finished = False
         try:
-            backlog: list[_Segment] = []
+            backlog: list[Segment] = []
             for segment in (segments or self.decide)(self._frames()):
                 backlog.append(segment)
                 waiting = sum(s.needs_model for s in backlog)
@@ -519,7 +519,7 @@ class _Run:
             if not finished:
                 quietly(sink.abort)  # a second fault while cleaning up must not hide the first
 
-    def decide(self, frames: Iterator[SourceFrame]) -> Iterator[_Segment]:
+    def decide(self, frames: Iterator[SourceFrame]) -> Iterator[Segment]:
         """The output frames of the whole source, one segment (source interval) at a time, in
         order: the time map, the scene rules and ``--dedup`` applied, and the summary's counts kept.
         A chunked job (:mod:`ifrnet.video.chunks`) plans with this same function, so its chunks
@@ -552,23 +552,23 @@ class _Run:
             elif dedup and kept is not pair.a:
                 # held copies just before a cut: the drawing stays until the cut, never a
                 # frame of the next shot early
-                yield _Segment(timeline.steps_to(pair.a.time), kept, kept, Change.DUPLICATE)
+                yield Segment(timeline.steps_to(pair.a.time), kept, kept, Change.DUPLICATE)
                 kept = pair.a
             steps = timeline.steps_to(pair.b.time)
             if steps:
-                yield _Segment(steps, kept, pair.b, change)
+                yield Segment(steps, kept, pair.b, change)
             kept = pair.b
         if last is kept:
             tail = timeline.finish(kept.duration)
         else:  # held copies at the end: the last drawing lasts until the last frame ends
             tail = timeline.finish(last.time + (last.duration or 1 / info.rate) - kept.time)
-        yield _Segment(tail, kept, kept, Change.DUPLICATE)
+        yield Segment(tail, kept, kept, Change.DUPLICATE)
         self.summary.long_intervals = timeline.long_intervals
 
-    def _flush(self, backlog: list[_Segment]) -> None:
+    def _flush(self, backlog: list[Segment]) -> None:
         """Hand out the model work of every segment that needs it (batched by equal times), then
         write what is finished, in order."""
-        groups: dict[tuple[Fraction, ...], list[_Segment]] = {}
+        groups: dict[tuple[Fraction, ...], list[Segment]] = {}
         for seg in backlog:
             if seg.needs_model:
                 groups.setdefault(seg.model_times, []).append(seg)
@@ -616,13 +616,13 @@ def _encoding_error(output: Path, exc: BaseException) -> IFRNetError:
 class _Job:
     """One model call: a batch of segments that share their times."""
 
-    segments: list[_Segment]
+    segments: list[Segment]
     times: tuple[Fraction, ...]
     future: Future
 
 
 @dataclass
-class _Segment:
+class Segment:
     """The output frames between two consecutive source frames, and how to make them."""
 
     steps: list[Step]

@@ -36,7 +36,7 @@ from .formats import (
 from .reader import IMAGE_SUFFIXES, SourceFrame, VideoInfo, is_pattern, open_input, pattern_regex
 
 #: libavformat's flag for muxers that store each frame's own timestamp
-_AVFMT_VARIABLE_FPS = 0x0400
+AVFMT_VARIABLE_FPS = 0x0400
 #: Codecs that take x264-style ``crf``/``preset`` options.
 _CRF_CODECS = {"libx264", "libx264rgb", "libx265", "libvpx-vp9", "libsvtav1"}
 _PRESET_CODECS = {"libx264", "libx264rgb", "libx265"}
@@ -201,7 +201,7 @@ class VideoFileWriter(_CopyingOutput, FrameSink):
         # a muxer that keeps each frame's time (AVFMT_VARIABLE_FPS: MP4, Matroska, NUT, TS) takes the
         # finer time base; others (AVI, YUV4MPEG2) show frames at a constant rate, as FFmpeg's
         # -fps_mode auto decides from the same flag
-        self.variable_rate = bool(self.container.format.flags & _AVFMT_VARIABLE_FPS)
+        self.variable_rate = bool(self.container.format.flags & AVFMT_VARIABLE_FPS)
         if time_base and self.variable_rate:
             self.time_base = Fraction(time_base)
         self.stream.codec_context.time_base = self.time_base
