@@ -5,7 +5,7 @@
 For every window of each clip (``ifrnet eval --video``'s held-out frames: FACTOR 2 holds out every
 other frame, 4 three of every four; windows across a scene cut skipped) it runs the weights at
 network scale 1 and 0.5 and the probe that ``--scale auto`` uses
-(:meth:`ifrnet.inference.Interpolator.pair_scales`: the 95th-percentile displacement between the
+(:meth:`ifrnet.backends.torch.Interpolator.pair_scales`: the 95th-percentile displacement between the
 inputs from a quarter-scale pass), then prints, for a range of thresholds, the mean PSNR (dB) of
 each clip if the pairs whose motion exceeds the threshold ran at 0.5 -- scale 1 is the threshold
 "inf", scale 0.5 everywhere the threshold 0. Choose the threshold on clips that are not the ones

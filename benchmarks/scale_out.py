@@ -41,7 +41,7 @@ import json, sys, time
 from fractions import Fraction
 mode, src, out, backend, threads, chunks = sys.argv[1:7]
 threads, chunks = int(threads), int(chunks)
-from ifrnet.engine import EngineSpec
+from ifrnet.spec import EngineSpec
 from ifrnet.video import VideoOptions, interpolate_video
 def hwm():
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])

@@ -37,13 +37,18 @@ STRIDES = (3, 4)
 def _write(path: Path, frames: list[np.ndarray], rate: Fraction) -> None:
     """Lossless FFV1 (bgr0) through the package's own writer, under a temporary name until complete."""
     from ifrnet.io.files import atomic_output
-    from ifrnet.video.reader import VideoInfo
+    from ifrnet.video.frames import VideoInfo
+    from ifrnet.video.options import EncodeSettings
     from ifrnet.video.writer import VideoFileWriter
 
     height, width = frames[0].shape[:2]
     with atomic_output(path) as tmp:
         sink = VideoFileWriter(
-            tmp, VideoInfo(path, width, height, rate), rate, codec="ffv1", pix_fmt="bgr0", container_format="matroska"
+            tmp,
+            VideoInfo(path, width, height, rate),
+            rate,
+            EncodeSettings(codec="ffv1", pix_fmt="bgr0"),
+            container_format="matroska",
         )
         for i, image in enumerate(frames):
             sink.write(image, i)

@@ -105,15 +105,22 @@ def main() -> None:
             if not link.exists():
                 link.symlink_to((args.shared / name).resolve())
     from ifrnet.video import open_source
+    from ifrnet.video.options import EncodeSettings
     from ifrnet.video.writer import VideoFileWriter
 
     with open_source(args.shared / VTEST) as reader:
         info = reader.info
         train = VideoFileWriter(
-            footage / f"opencv_vtest_f{VTEST_SPLIT}-794.mkv", info, info.rate, codec="ffv1", pix_fmt="bgr0"
+            footage / f"opencv_vtest_f{VTEST_SPLIT}-794.mkv",
+            info,
+            info.rate,
+            EncodeSettings(codec="ffv1", pix_fmt="bgr0"),
         )
         held = VideoFileWriter(
-            holdout / f"opencv_vtest_f0-{VTEST_SPLIT - 1}.mkv", info, info.rate, codec="ffv1", pix_fmt="bgr0"
+            holdout / f"opencv_vtest_f0-{VTEST_SPLIT - 1}.mkv",
+            info,
+            info.rate,
+            EncodeSettings(codec="ffv1", pix_fmt="bgr0"),
         )
         for frame in reader.frames():
             if frame.index < VTEST_SPLIT:

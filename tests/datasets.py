@@ -25,7 +25,7 @@ GOPRO_CLIPS = (("opencv_tree.avi", 0), ("opencv_cup.mp4", 0), ("opencv_vtest.avi
 
 def dis_flow(target: np.ndarray, source: np.ndarray) -> np.ndarray:
     """The project's default pseudo-label estimator (DIS, medium), as the real datasets get from ``ifrnet flow``."""
-    from ifrnet.training.pseudo_flow import DISFlow
+    from ifrnet.data.pseudo_flow import DISFlow
 
     return DISFlow("medium")(target, source)
 

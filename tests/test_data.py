@@ -397,7 +397,7 @@ def test_flow_label_of_the_wrong_size_is_named(layouts, tmp_path: Path) -> None:
 
 def test_dataset_options_after_a_question_mark(tmp_path: Path) -> None:
     from ifrnet.data import build_dataset
-    from ifrnet.training.pseudo_flow import DISFlow
+    from ifrnet.data.pseudo_flow import DISFlow
 
     footage = make_footage_folder(tmp_path / "f")
     ds = build_dataset(f"folder:{footage.root}?window=5&stride=1&flow=dis:fast&cache_dir={tmp_path / 'c'}")

@@ -12,8 +12,9 @@ import torch.nn.functional as F
 
 from ifrnet import InputError, Interpolator
 from ifrnet.commands.options import add_engine_args, engine_spec
-from ifrnet.engine import BACKENDS, PRECISIONS, Engine, EngineSpec, FlowEngine, options
+from ifrnet.engine import BACKENDS, PRECISIONS, Engine, FlowEngine
 from ifrnet.models import list_models
+from ifrnet.spec import EngineSpec, options
 from ifrnet.times import Padder, padded_side
 
 from .conftest import seeded_model, smooth_frames, uint8_frame
@@ -144,7 +145,7 @@ def test_worker_pool_is_an_engine(tmp_path):
 def test_worker_pool_exports_weights_for_a_graph_backend_once_for_all_workers(tmp_path, monkeypatch):
     """Two workers on a graph backend given weights: one export, in the parent, and both workers
     are handed the graph (each exporting for itself would cost a minute per worker)."""
-    from ifrnet import export
+    from ifrnet.graphs import export
     from ifrnet.video.parallel import WorkerPool
 
     exported = []
@@ -172,21 +173,21 @@ def test_worker_pool_exports_weights_for_a_graph_backend_once_for_all_workers(tm
 def cpu_only(monkeypatch):
     """A machine without a GPU, with the exporter; ``native`` sets the precisions OpenVINO runs
     natively on its CPU. IFRNET_BACKEND (pinned for the rest of the suite) is unset."""
-    from ifrnet import engine
+    from ifrnet import spec as factory
 
     monkeypatch.delenv("IFRNET_BACKEND", raising=False)
-    monkeypatch.setattr(engine, "_gpu_present", lambda: False)
-    monkeypatch.setattr(engine, "_can_export", lambda: True)
+    monkeypatch.setattr(factory, "_gpu_present", lambda: False)
+    monkeypatch.setattr(factory, "_can_export", lambda: True)
 
     def native(*precisions: str) -> None:
-        monkeypatch.setattr(engine, "_openvino_native", lambda: frozenset(precisions))
+        monkeypatch.setattr(factory, "_openvino_native", lambda: frozenset(precisions))
 
     native("fp32")
     return native
 
 
 def test_auto_takes_openvino_bf16_only_on_a_cpu_with_native_bf16(cpu_only, monkeypatch):
-    from ifrnet import engine
+    from ifrnet import spec as factory
 
     cpu_only("fp32", "bf16")
     spec, why = EngineSpec().resolve()
@@ -194,7 +195,7 @@ def test_auto_takes_openvino_bf16_only_on_a_cpu_with_native_bf16(cpu_only, monke
     # fp32 asked for: the exact path, never OpenVINO fp32 (over the 1e-4 contract on real frames)
     spec, why = EngineSpec(precision="fp32").resolve()
     assert (spec.backend, spec.precision) == ("torch", "fp32") and why.startswith("--precision fp32: torch, exact")
-    monkeypatch.setattr(engine, "_can_export", lambda: False)  # weights, but nothing to export them with
+    monkeypatch.setattr(factory, "_can_export", lambda: False)  # weights, but nothing to export them with
     spec, why = EngineSpec().resolve()
     assert spec.backend == "torch" and why.startswith("native bf16, but no onnxscript")
     assert EngineSpec(checkpoint="m.onnx").resolve()[0].backend == "openvino"  # a graph needs no export

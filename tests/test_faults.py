@@ -87,7 +87,7 @@ def tmpfs(tmp_path):
         (["--fps", "999"], 1, "more than 64 frames per source frame"),  # the clip is 10 fps
         (["--factor", "1000"], 1, "--factor must be an integer from 2 to 64"),
         (["--slowmo", "100"], 1, "--slowmo must be an integer from 2 to 64"),
-        (["--batch", "0"], 1, "--batch must be from 1 to 64"),
+        (["--batch", "0"], 1, "--batch must be an integer from 1 to 64"),
         (["--scene-threshold", "-5"], 1, "--scene-threshold must be between 1 and 100"),
         (["--dedup-tolerance", "-1"], 1, "--dedup-tolerance must be between 0 and 64"),
         (["--codec", "nosuchcodec"], 1, "unknown or unavailable video encoder"),

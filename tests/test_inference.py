@@ -29,7 +29,7 @@ def test_scale_factor_pads_to_a_multiple_of_16_over_scale(model_s):
 
 
 def test_auto_scale_runs_each_pair_of_a_batch_at_its_own_scale(model_s, monkeypatch):
-    import ifrnet.inference as inference
+    import ifrnet.backends.torch as inference
 
     frames = smooth_frames(4, 48, 64, seed=9)
     img0, img1 = frames[[0, 2]], frames[[1, 3]]

@@ -8,7 +8,7 @@ import pytest
 
 from ifrnet import InputError
 from ifrnet.cli import main
-from ifrnet.engine import EngineSpec
+from ifrnet.spec import EngineSpec
 
 from .conftest import uint8_frame
 
@@ -30,8 +30,8 @@ def _triplets(n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarra
 def test_a_drop_over_the_bound_is_refused_with_its_size_and_nothing_is_written(graph, tmp_path):
     """Forced: the held-out truth is the fp32 graph's own output give or take one level (so fp32
     scores about 50 dB, not infinity), any int8 error is then a loss, and the bound is 0 dB."""
-    from ifrnet.backends.int8 import quantize_graph
     from ifrnet.backends.openvino import OpenVinoInterpolator
+    from ifrnet.graphs.int8 import quantize_graph
 
     fp32 = OpenVinoInterpolator(graph)
     held = []
@@ -46,8 +46,8 @@ def test_a_drop_over_the_bound_is_refused_with_its_size_and_nothing_is_written(g
 
 
 def test_an_accepted_graph_runs_on_openvino_as_int8_close_to_fp32(graph, tmp_path):
-    from ifrnet.backends.int8 import quantize_graph
     from ifrnet.backends.openvino import OpenVinoInterpolator
+    from ifrnet.graphs.int8 import quantize_graph
 
     out = tmp_path / "q.xml"
     result = quantize_graph(graph, out, {"c": _triplets(4, seed=0)}, {"held": _triplets(2, seed=20)}, max_drop=100.0)

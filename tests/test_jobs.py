@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from ifrnet.cli import main
-from ifrnet.engine import EngineSpec
 from ifrnet.jobs import JobOptions, run_video_job
 from ifrnet.jobs.work import work_folder_of
+from ifrnet.spec import EngineSpec
 from ifrnet.video import VideoOptions, interpolate_video
 from ifrnet.video.chunks import plan_video
 

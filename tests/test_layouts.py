@@ -14,7 +14,7 @@ pytest.importorskip("onnxruntime")
 
 @pytest.fixture(scope="module")
 def vsmlrt_graph(exported_s, tmp_path_factory):
-    from ifrnet.layouts import write_vsmlrt_graph
+    from ifrnet.graphs.layouts import write_vsmlrt_graph
 
     _, graph, _ = exported_s
     return write_vsmlrt_graph(graph, tmp_path_factory.mktemp("vsmlrt") / "ifrnet_s_vsmlrt.onnx")
@@ -25,7 +25,7 @@ def test_vsmlrt_layout_equals_the_default_graph(exported_s, vsmlrt_graph, height
     """Sides that are not multiples of 16 (the wrapper pads inside) and one that is; the same numbers
     as the default graph run by the engine, which pads and crops outside."""
     from ifrnet.backends.onnx import OnnxInterpolator
-    from ifrnet.layouts import run_vsmlrt_graph
+    from ifrnet.graphs.layouts import run_vsmlrt_graph
 
     _, graph, _ = exported_s
     rng = np.random.default_rng(height * width)
@@ -48,7 +48,7 @@ def test_vsmlrt_layout_is_what_the_docstring_says(vsmlrt_graph):
 
 
 def test_vsmlrt_layout_refuses_a_foreign_graph_and_an_existing_output(tmp_path, vsmlrt_graph):
-    from ifrnet.layouts import write_vsmlrt_graph
+    from ifrnet.graphs.layouts import write_vsmlrt_graph
 
     with pytest.raises(CheckpointError, match="not a graph written by 'ifrnet export'"):
         write_vsmlrt_graph(vsmlrt_graph, tmp_path / "again.onnx")  # already wrapped: one input, not three
@@ -62,10 +62,10 @@ def test_vsmlrt_layout_refuses_a_foreign_graph_and_an_existing_output(tmp_path, 
 def test_export_layout_vsmlrt_on_the_command_line(exported_s, tmp_path, capsys, monkeypatch):
     """The command wraps the weights' cached graph (here the fixture's, found by a stand-in for the
     cache so that the test does not export again) and prints the check against the default graph."""
-    import ifrnet.export
+    import ifrnet.graphs.export
 
     checkpoint, graph, _ = exported_s
-    monkeypatch.setattr(ifrnet.export, "cached_graph", lambda name, ckpt: graph)
+    monkeypatch.setattr(ifrnet.graphs.export, "cached_graph", lambda name, ckpt: graph)
     out = tmp_path / "v.onnx"
     assert main(["export", "--layout", "vs-mlrt", "--checkpoint", str(checkpoint), "-o", str(out)]) == 0
     printed = capsys.readouterr().out

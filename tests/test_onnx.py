@@ -30,7 +30,7 @@ def exported(exported_s) -> tuple[Path, Path, str]:
 
 
 def test_export_verifies_at_two_sizes_it_was_not_traced_at(exported):
-    from ifrnet.export import TRACE_SIZE
+    from ifrnet.graphs.export import TRACE_SIZE
 
     _, graph, printed = exported
     checks = re.findall(r"at (\d+)x(\d+) \(not the traced size\): max abs difference (\S+)", printed)
@@ -138,7 +138,7 @@ def test_backend_errors_are_one_line(exported, tmp_path, capsys):
 
 def test_backend_checks_the_variant_by_any_of_its_names(exported):
     from ifrnet import InputError
-    from ifrnet.engine import EngineSpec
+    from ifrnet.spec import EngineSpec
 
     _, graph, _ = exported
     for name in ("IFRNet_S", "ifrnet-s", "ifrnet_small"):
@@ -159,7 +159,7 @@ def test_onnx_engine_takes_sixteen_bit_frames(exported):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in list_models() if n != "IFRNet_S"])
 def test_every_variant_exports_and_matches_pytorch_at_untraced_sizes(name, tmp_path):
-    from ifrnet.export import export_onnx, verify_export
+    from ifrnet.graphs.export import export_onnx, verify_export
 
     model = seeded_model(name)
     graph = export_onnx(model, tmp_path / f"{name}.onnx")

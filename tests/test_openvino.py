@@ -12,8 +12,9 @@ import torch
 
 from ifrnet import InputError, Interpolator
 from ifrnet.cli import main
-from ifrnet.engine import Engine, EngineSpec
+from ifrnet.engine import Engine
 from ifrnet.io import files, write_png
+from ifrnet.spec import EngineSpec
 
 from .conftest import seeded_model, uint8_frame
 
@@ -102,7 +103,7 @@ def test_weights_are_exported_once_into_the_cache_and_new_weights_get_a_new_grap
     named after the weights' digest, so a second build reuses it and other weights get their own."""
     import shutil
 
-    from ifrnet import export
+    from ifrnet.graphs import export
 
     exported = []
 

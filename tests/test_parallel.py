@@ -10,7 +10,7 @@ import torch
 
 from ifrnet import InputError, Interpolator
 from ifrnet.cli import main
-from ifrnet.engine import EngineSpec
+from ifrnet.spec import EngineSpec
 from ifrnet.video import VideoOptions, interpolate_video
 from ifrnet.video.parallel import WorkerPool, parse_devices
 from ifrnet.weights import load_model

@@ -14,7 +14,7 @@ from ifrnet.errors import InputError
 from ifrnet.io.flo import read_flo
 from ifrnet.io.images import write_png
 from ifrnet.models.ops import warp
-from ifrnet.training.pseudo_flow import DIS_PRESETS, DISFlow, LabelSummary, get_estimator, label_dataset
+from ifrnet.data.pseudo_flow import DIS_PRESETS, DISFlow, LabelSummary, get_estimator, label_dataset
 
 from .conftest import uint8_frame
 

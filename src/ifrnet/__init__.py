@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .engine import Engine, EngineSpec
+from .engine import Engine
 from .errors import CheckpointError, IFRNetError, InputError
 from .lazy import lazy_names
+from .spec import EngineSpec
 from .times import factor_times
-
-__version__ = "0.1.0"
+from .version import __version__
 
 #: Public names that need torch, and the module each comes from.
 _LAZY = {
-    "Interpolator": ".inference",
+    "Interpolator": ".backends.torch",
     "IFRNet": ".models",
     "create_model": ".models",
     "list_models": ".models",
@@ -38,6 +38,7 @@ __all__ = [
     "IFRNetError",
     "InputError",
     "Interpolator",
+    "__version__",
     "convert_checkpoint",
     "create_model",
     "factor_times",
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .inference import Interpolator
+    from .backends.torch import Interpolator
     from .models import IFRNet, create_model, list_models
     from .weights import convert_checkpoint, find_checkpoint, load_model
 

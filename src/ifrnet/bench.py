@@ -32,9 +32,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .backends.torch import Interpolator
 from .devices import native_bf16
 from .errors import CheckpointError, InputError
-from .inference import Interpolator
 from .io.files import atomic_output
 from .models import IFRNet, create_model
 from .models.ops import reference_eager
@@ -233,6 +233,27 @@ def bench(
                 if on_row is not None:
                     on_row(row)
     return rows
+
+
+def paper_rows(
+    models: Sequence[str],
+    device: torch.device,
+    sizes: Sequence[tuple[int, int]] = PAPER_SIZES,
+    repeats: int = 5,
+    warmup: int = 1,
+    on_row: Callable[[BenchRow], None] | None = None,
+) -> list[BenchRow]:
+    """The rows of the paper's speed table (:func:`format_paper`): the eager fp32 baseline alone,
+    per variant and size (``ifrnet bench --paper`` and ``ifrnet eval --speed``)."""
+    return bench(models, sizes, device, precisions=[], repeats=repeats, warmup=warmup, on_row=on_row)
+
+
+def timing_line(device: torch.device, repeats: int, warmup: int) -> str:
+    """What the figures were measured on and how, the line printed above a table."""
+    return (
+        f"device: {device_name(device)}; torch {torch.__version__}; batch 1, "
+        f"median of {repeats} runs after {warmup} warm-up"
+    )
 
 
 def _bench_size(

@@ -10,8 +10,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from . import __version__
 from .errors import IFRNetError
+from .version import __version__
 
 PROG = "ifrnet"
 

@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from .engine import Engine, EngineSpec
+from .engine import Engine
 from .errors import InputError
-from .video.pipeline import VideoOptions
+from .spec import EngineSpec
+from .video.options import VideoOptions
 from .video.scenes import (
     CUT_LOOKAHEAD,
     DEFAULT_HOLD_TOLERANCE,
@@ -36,10 +37,9 @@ from .video.scenes import (
     Change,
     PairMeasures,
     Thumbnail,
-    check_hold_tolerance,
-    check_scene_threshold,
-    held,
+    dedup_spans,
     is_cut,
+    is_held_copy,
     measure_pair,
 )
 from .video.schedule import FrameMap, Step
@@ -94,37 +94,25 @@ def interpolate(
     frames on either side of it. ``dedup`` drops drawings shown again (anime on twos) and makes the
     frames between drawings at their own times, as ``ifrnet video --dedup``.
 
-    The engine: ``model``, ``checkpoint``, ``backend``, ``device``, ``scale``, ``precision``,
-    ``threads`` as on the command line (:class:`~ifrnet.engine.EngineSpec`), or an ``engine``
-    built already (shared between calls). Each output frame asks VapourSynth for the source
-    frames it needs (``CUT_LOOKAHEAD`` on each side to judge cuts unless the cut properties are
-    set); the output frames of a pair are made in one call, the pair encoded once. IFRNet
-    subtracts the pair's joint mean before its encoder (``docs/IFRNET.md``), so a frame's
-    features depend on its partner: they are shared within a pair, not across pairs.
+    The engine: the :class:`~ifrnet.spec.EngineSpec` options as on the command line, or an
+    ``engine`` built already (shared between calls). Each output frame asks VapourSynth for the
+    source frames it needs (``CUT_LOOKAHEAD`` each side to judge cuts, unless cut properties are
+    set); a pair's output frames are made in one call. IFRNet subtracts the pair's joint mean
+    before its encoder (``docs/IFRNET.md``), so features are shared within a pair, not across.
 
     Raises ``ValueError`` for a clip or option it cannot take (before any frame is made).
     """
     import vapoursynth as vs
 
     try:
-        return _Interpolation(
-            clip,
-            factor=factor,
-            fps=None if fps_num is None else Fraction(fps_num, fps_den),
-            scene_threshold=check_scene_threshold(scene_threshold) if scene_detect else None,
-            dedup=dedup,
-            dedup_tolerance=check_hold_tolerance(dedup_tolerance),
-            engine=engine,
-            spec=EngineSpec(
-                backend=backend,
-                model=model,
-                checkpoint=checkpoint,
-                device=device,
-                scale=scale,
-                precision=precision,
-                threads=threads,
-            ),
-        ).output(vs)
+        fps = None if fps_num is None else Fraction(fps_num, fps_den)
+        threshold = scene_threshold if scene_detect else None
+        options = VideoOptions(
+            factor=factor, fps=fps, scene_threshold=threshold, dedup=dedup, dedup_tolerance=dedup_tolerance
+        )
+        engine_options = {"model": model, "checkpoint": checkpoint, "device": device, "precision": precision}
+        spec = EngineSpec(backend=backend, scale=scale, threads=threads, **engine_options)
+        return _Interpolation(clip, options, spec if engine is None else engine).output(vs)
     except InputError as exc:
         raise ValueError(f"ifrnet.vapoursynth.interpolate: {exc}") from None
 
@@ -175,18 +163,7 @@ class _LRU:
 class _Interpolation:
     """One ``interpolate`` call: the clip, its time map, the engine and what is kept between requests."""
 
-    def __init__(
-        self,
-        clip: vs.VideoNode,
-        *,
-        factor: int | None,
-        fps: Fraction | None,
-        scene_threshold: float | None,
-        dedup: bool,
-        dedup_tolerance: float,
-        engine: Engine | None,
-        spec: EngineSpec,
-    ) -> None:
+    def __init__(self, clip: vs.VideoNode, options: VideoOptions, engine: Engine | EngineSpec) -> None:
         import vapoursynth as vs
 
         if not isinstance(clip, vs.VideoNode):
@@ -201,20 +178,18 @@ class _Interpolation:
             raise InputError(f"the clip is {fmt.name}; IFRNet takes RGBS or RGBH: convert with {conversion}")
         if clip.fps.numerator == 0:
             raise InputError("the clip has no constant frame rate (fps 0/1); set one with core.std.AssumeFPS")
-        if factor is None and fps is None:
-            factor = 2
+        factor, fps = options.factor or (None if options.fps is not None else 2), options.fps
         rate = Fraction(clip.fps.numerator, clip.fps.denominator)
-        # the command line's checks and ranges (2..MAX_FACTOR, the --fps range), written once
-        VideoOptions(factor=factor, fps=fps).rates(rate)
+        options.rates(rate)  # the command line's checks: one rate option, --fps at most MAX_FACTOR a frame
         self.clip = clip
         self.half = fmt.id == vs.RGBH
         self.rate = rate
         self.out_rate = fps if fps is not None else rate * factor
         self.map = FrameMap(clip.num_frames, rate, factor=factor, sample_rate=fps)
-        self.threshold = scene_threshold
-        self.dedup = dedup
-        self.dedup_tolerance = dedup_tolerance
-        self.engine = engine if engine is not None else spec.build()
+        self.threshold = options.scene_threshold
+        self.dedup = options.dedup
+        self.dedup_tolerance = options.dedup_tolerance
+        self.engine = engine if isinstance(engine, Engine) else engine.build()
         self._frames = _LRU(_FRAMES_KEPT)
         self._thumbs = _LRU(_THUMBS_KEPT)
         self._measures = _LRU(_THUMBS_KEPT)
@@ -288,21 +263,14 @@ class _Interpolation:
             b += 1
         if b == n:  # held copies at the end: the last drawing lasts until the last frame ends
             return Segment(a, n, Change.DUPLICATE, a)
-        if self.change(b - 1) is Change.CUT:
-            if b - 1 != a and j < b - 1:  # held copies before a cut: the drawing stays until the cut
-                return Segment(a, b - 1, Change.DUPLICATE, a)
-            return Segment(b - 1, b, Change.CUT, b)
-        return Segment(a, b, Change.MOTION, b)
+        first, last, change = next(span for span in dedup_spans(a, b - 1, b, self.change(b - 1)) if j < span[1])
+        return Segment(first, last, change, first if change is Change.DUPLICATE else last)
 
     def kept(self, j: int) -> bool:
         """With dedup: whether source frame ``j`` is a new drawing (or starts a shot)."""
         if j == 0:
             return True
-        change = self.change(j - 1)
-        if change is Change.CUT:
-            return True
-        thumbs = self._thumb(j - 1), self._thumb(j)
-        return not (change is Change.DUPLICATE or held(*thumbs, self.dedup_tolerance))
+        return not is_held_copy(self.change(j - 1), self._thumb(j - 1), self._thumb(j), self.dedup_tolerance)
 
     def change(self, i: int) -> Change:
         """What lies between source frames ``i`` and ``i + 1`` (the rule of ``SceneDetector``):

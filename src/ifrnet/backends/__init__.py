@@ -1,1 +1,2 @@
-"""Inference engines other than eager PyTorch. Each module here imports only what it runs on."""
+"""The engines: PyTorch (:mod:`.torch`) and those over an exported graph (:mod:`.onnx`, :mod:`.openvino`,
+sharing :mod:`.graph`). Each module imports only what it runs on; :mod:`ifrnet.spec` picks one."""

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..engine import Engine
 from ..errors import CheckpointError, InputError
+from ..graphs.metadata import network_of
 from ..times import Padder, bisect, check_times
 
 
@@ -69,10 +70,7 @@ class GraphEngine(Engine):
 
     def _read_metadata(self, meta: Mapping[str, str]) -> None:
         """The variant and whether t is honoured, from the graph's ``ifrnet_*`` metadata."""
-        if "ifrnet_variant" not in meta:
-            raise CheckpointError(f"{self.path}: not an IFRNet graph written by 'ifrnet export' (no ifrnet metadata)")
-        self.model_name = meta["ifrnet_variant"]
-        self.uses_time = meta.get("ifrnet_uses_time") == "1"
+        self.model_name, self.uses_time = network_of(self.path, meta)
 
     #: set by :meth:`close`; a closed engine refuses work
     closed = False

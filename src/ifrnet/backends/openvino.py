@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError, InputError
+from ..graphs.metadata import PRECISION, read_metadata
 from ..io.files import cache_dir, libc_function, prune_cache
 from .graph import GraphEngine, graph_feed
 
@@ -128,23 +129,8 @@ def openvino_core():
         return _CORE
 
 
-def _graph_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The graph's ``metadata_props`` (OpenVINO's reader does not keep them)."""
-    try:
-        import onnx
-    except ImportError:
-        raise InputError(
-            "the openvino backend needs onnx to read the graph's metadata: pip install 'ifrnet[openvino]'"
-        ) from None
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError and others for a damaged file
-        raise CheckpointError(f"{path}: not a usable ONNX model ({exc.__class__.__name__})") from None
-    return {entry.key: entry.value for entry in proto.metadata_props}
-
-
 def _ir_metadata(model) -> dict[str, str]:
-    """The ``ifrnet_*`` metadata an OpenVINO IR written by :mod:`ifrnet.backends.int8` keeps in its
+    """The ``ifrnet_*`` metadata an OpenVINO IR written by :mod:`ifrnet.graphs.int8` keeps in its
     ``rt_info`` (under ``ifrnet``)."""
     if not model.has_rt_info(["ifrnet"]):
         return {}
@@ -217,10 +203,10 @@ class OpenVinoInterpolator(GraphEngine):
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses for unreadable graphs
             kind = "OpenVINO IR (with its .bin beside it)" if ir else "ONNX model"
             raise CheckpointError(f"{self.path}: not a usable {kind} ({exc.__class__.__name__})") from None
-        meta = _ir_metadata(self.model) if ir else _graph_metadata(self.path)
+        meta = _ir_metadata(self.model) if ir else read_metadata(self.path)
         self._read_metadata(meta)
         #: the weights' own precision: "int8" for a graph from 'ifrnet export --precision int8'
-        self.weights_precision = meta.get("ifrnet_precision", "fp32")
+        self.weights_precision = meta.get(PRECISION, "fp32")
         self._compiled: OrderedDict[tuple[int, ...], object] = OrderedDict()
 
     @property

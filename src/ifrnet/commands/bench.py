@@ -44,48 +44,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    import torch
-
-    from .. import bench as tool
-    from ..devices import resolve_device
     from ..errors import InputError
-    from ..models import canonical_name, list_models
 
     if args.paper and (args.precisions or args.onnx_dir or args.compile):
         raise InputError("--paper times only the eager fp32 baseline; drop --precisions, --onnx-dir and --compile")
-    device = resolve_device(args.device)
-    models = [canonical_name(m) for m in args.models] if args.models else list_models()
-    graphs = {}
-    if args.onnx_dir:
-        from ..export import export_onnx
+    if args.paper:
+        return print_paper(args.device, args.models, args.sizes, args.repeats, args.warmup, args.quiet, args.json)
+    from .. import bench as tool
+    from ..devices import resolve_device
 
-        folder = Path(args.onnx_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in models:
-            graphs[name] = folder / f"{name}.onnx"
-            if not graphs[name].is_file():
-                print(f"exporting {name} to {graphs[name]} (once; reused next time)", flush=True)
-                export_onnx(tool.seeded_variant(name), graphs[name])
+    device = resolve_device(args.device)
+    models = _models(args.models)
     rows = tool.bench(
         models,
-        args.sizes or list(tool.PAPER_SIZES if args.paper else tool.BENCH_SIZES),
+        args.sizes or list(tool.BENCH_SIZES),
         device,
-        onnx_graphs=graphs,
-        # no torch configurations: the paper's table is the eager baseline alone
-        precisions=[] if args.paper else args.precisions,
+        onnx_graphs=_graphs(models, args.onnx_dir),
+        precisions=args.precisions,
         repeats=args.repeats,
         warmup=args.warmup,
         on_row=None if args.quiet else _print_row,
         compile=args.compile,
     )
-    print(
-        f"device: {tool.device_name(device)}; torch {torch.__version__}; batch 1, "
-        f"median of {args.repeats} runs after {args.warmup} warm-up"
-    )
-    print(tool.format_paper(rows) if args.paper else tool.format_rows(rows))
-    uhd = [] if args.no_uhd or args.paper else tool.uhd_memory(models, device)
+    print(tool.timing_line(device, args.repeats, args.warmup))
+    print(tool.format_rows(rows))
+    uhd = [] if args.no_uhd else tool.uhd_memory(models, device)
     for entry in uhd:
         print(f"4K peak memory, {entry['model']} at scale {entry['scale_factor']:g}: {entry['peak_mib']:.0f} MiB")
     if args.json:
@@ -93,13 +76,54 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_paper(
+    device: str | None,
+    models: list[str] | None = None,
+    sizes: list[tuple[int, int]] | None = None,
+    repeats: int = 5,
+    warmup: int = 1,
+    quiet: bool = False,
+    json: str | None = None,
+) -> int:
+    """``ifrnet bench --paper`` and ``ifrnet eval --speed``: the paper's speed table on ``device``."""
+    from .. import bench as tool
+    from ..devices import resolve_device
+
+    where = resolve_device(device)
+    rows = tool.paper_rows(
+        _models(models), where, sizes or tool.PAPER_SIZES, repeats, warmup, None if quiet else _print_row
+    )
+    print(tool.timing_line(where, repeats, warmup))
+    print(tool.format_paper(rows))
+    if json:
+        print(f"wrote {tool.write_json(json, where, rows, [])}")
+    return 0
+
+
+def _models(names: list[str] | None) -> list[str]:
+    from ..models import canonical_name, list_models
+
+    return [canonical_name(m) for m in names] if names else list_models()
+
+
+def _graphs(models: list[str], folder: str | None) -> dict:
+    """Each variant's graph in ``folder`` (``--onnx-dir``), exported there once."""
+    if not folder:
+        return {}
+    from pathlib import Path
+
+    from .. import bench as tool
+    from ..graphs.export import export_onnx
+
+    graphs = {}
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for name in models:
+        graphs[name] = Path(folder) / f"{name}.onnx"
+        if not graphs[name].is_file():
+            print(f"exporting {name} to {graphs[name]} (once; reused next time)", flush=True)
+            export_onnx(tool.seeded_variant(name), graphs[name])
+    return graphs
+
+
 def _print_row(row) -> None:
     print(f"  {row.model} {row.width}x{row.height} {row.backend} {row.precision}: {row.ms:.1f} ms", flush=True)
-
-
-def paper_table(device: str | None, quiet: bool = False) -> int:
-    """``ifrnet eval --speed``: ``ifrnet bench --paper`` for every variant on ``device``."""
-    from ..cli import build_parser
-
-    argv = ["bench", "--paper"] + ([f"--device={device}"] if device else []) + (["-q"] if quiet else [])
-    return run(build_parser().parse_args(argv))

@@ -60,9 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.speed:
-        from .bench import paper_table
+        from .bench import print_paper
 
-        return paper_table(args.device, quiet=args.quiet)
+        return print_paper(args.device, quiet=args.quiet)
     from ..evaluation.run import run_evaluation
 
     def engine(prescribed: float):

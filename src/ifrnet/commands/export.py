@@ -16,9 +16,9 @@ HELP = "write the model as an ONNX graph (any frame size, t as an input), or an 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..backends.int8 import DEFAULT_MAX_DROP, DEFAULT_MAX_REVERTED
-    from ..engine import Option
-    from ..layouts import LAYOUTS
+    from ..graphs.int8 import DEFAULT_MAX_DROP, DEFAULT_MAX_REVERTED
+    from ..graphs.layouts import LAYOUTS
+    from ..options import Option
 
     parser.add_argument("-o", "--output", required=True, help="output .onnx file (.xml with --precision int8)")
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (>= 16, for GridSample; default 18)")
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         from ..errors import InputError
 
         raise InputError("--calibration, --max-drop and --max-float-convs apply to --precision int8")
-    from ..export import export_onnx, verify_export
+    from ..graphs.export import export_onnx, verify_export
     from ..weights import load_model
 
     model = load_model(args.model, args.checkpoint, "cpu")
@@ -94,9 +94,9 @@ def _int8(args: argparse.Namespace) -> int:
     from importlib.util import find_spec
     from pathlib import Path
 
-    from ..backends.int8 import DEFAULT_MAX_DROP, DEFAULT_MAX_REVERTED, check_ir_output, footage_sets, quantize_graph
     from ..errors import InputError
-    from ..export import DEFAULT_OPSET, cached_graph
+    from ..graphs.export import DEFAULT_OPSET, cached_graph
+    from ..graphs.int8 import DEFAULT_MAX_DROP, DEFAULT_MAX_REVERTED, check_ir_output, footage_sets, quantize_graph
 
     out = check_ir_output(args.output, args.overwrite)  # before a minute of export and calibration
     for module, extra in (("nncf", "int8"), ("openvino", "int8"), ("onnxscript", "export")):
@@ -141,9 +141,9 @@ def _vsmlrt(args: argparse.Namespace) -> int:
 
     from ..backends.onnx import OnnxInterpolator
     from ..errors import InputError
-    from ..export import DEFAULT_OPSET, cached_graph
+    from ..graphs.export import DEFAULT_OPSET, cached_graph
+    from ..graphs.layouts import run_vsmlrt_graph, write_vsmlrt_graph
     from ..io.files import check_output_path
-    from ..layouts import run_vsmlrt_graph, write_vsmlrt_graph
 
     check_output_path(args.output, overwrite=args.overwrite)  # before a minute of export
     if args.opset != DEFAULT_OPSET:

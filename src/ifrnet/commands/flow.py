@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.pseudo_flow import label_dataset
+    from ..data.pseudo_flow import label_dataset
 
     summary = label_dataset(
         args.dataset, args.root, estimator=args.estimator, workers=args.workers, progress=not args.quiet

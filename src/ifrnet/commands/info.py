@@ -17,9 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..bench import count_conv_flops, count_parameters, format_table
-    from ..engine import EngineSpec
     from ..models import canonical_name, create_model, list_models
     from ..pretrained import DEFAULT, PREFERRED_VARIANTS, WEIGHTS, search_dirs
+    from ..spec import EngineSpec
 
     width, height = args.size
     names = [args.model] if args.model else list_models()

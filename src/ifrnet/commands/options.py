@@ -6,9 +6,11 @@ import argparse
 import types
 import typing
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
-from ..engine import EngineSpec, Option, options, options_of
+from ..options import Option, options_of
+from ..spec import EngineSpec, options
 
 
 class Parser(argparse.ArgumentParser):
@@ -62,13 +64,17 @@ def add_options(
     *,
     only: Iterable[str] | None = None,
     unset: bool = False,
+    ranges: bool = True,
 ) -> None:
     """One flag per field of ``cls`` (a dataclass whose fields carry an :class:`Option`): its help,
     choices, range and metavar from the Option, its kind from the field's type.
 
     ``unset``: every flag defaults to None (a config file's value then stands unless the flag is
     given) and booleans get ``--x/--no-x``; otherwise flags default to the field's default.
-    Fields not in ``only`` (when given) are left out.
+    Fields not in ``only`` (when given) are left out. ``ranges``: numbers are checked against
+    their range while the command line is parsed (a usage error, exit status 2); without it only
+    their kind is, and the range is the class's to check when it is made (exit status 1). Fields
+    of other types (a ``Fraction``) come as the text given, for the command to parse.
     """
     hints = typing.get_type_hints(cls)
     wanted = set(only) if only is not None else None
@@ -86,7 +92,8 @@ def add_options(
         elif option.choices is not None:
             kwargs["choices"] = option.choices
         elif kind in (int, float):
-            kwargs["type"] = checked_type(option, kind)  # parsed, and the range checked before anything runs
+            # parsed, and the range checked before anything runs
+            kwargs["type"] = checked_type(option if ranges else replace(option, low=None, high=None), kind)
         parser.add_argument(option.flag or "--" + name.replace("_", "-"), **kwargs)
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..video.scenes import DEFAULT_HOLD_TOLERANCE, DEFAULT_SCENE_THRESHOLD
-from .options import add_engine_args, engine_spec, int_at_least, positive_int
+from ..options import options_of
+from ..video.options import EncodeSettings, VideoOptions
+from .options import add_engine_args, add_options, engine_spec, int_at_least
 
 NAME = "video"
 HELP = "interpolate a video file into a smoother or slower one"
@@ -32,43 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser, batch: bool = False) -> None:
             required=True,
             help="output video file, frames/%%08d.png for PNG frames, or - for YUV4MPEG2 on standard output",
         )
-    pipes = parser.add_argument_group("pipes")
-    pipes.add_argument(
-        "--input-format",
-        default=None,
-        metavar="FMT",
-        help="FFmpeg demuxer of the input (y4m, nut, ...), as ffmpeg's -f; default: probed (a named pipe too)",
-    )
-    pipes.add_argument(
-        "--output-format",
-        default=None,
-        metavar="FMT",
-        help="FFmpeg muxer of the output (y4m, nut, matroska, ...); default: from the extension, y4m for -",
-    )
+    add_options(parser.add_argument_group("pipes"), VideoOptions, only=("input_format", "output_format"), ranges=False)
     rate = parser.add_mutually_exclusive_group()
-    rate.add_argument("--factor", type=positive_int, default=None, help="multiply the frame rate by N (default 2)")
-    rate.add_argument("--fps", default=None, help="output frame rate: 60, 59.94 or 60000/1001")
-    rate.add_argument("--slowmo", type=positive_int, default=None, help="N times slower at the same frame rate")
-    enc = parser.add_argument_group("encoding")
-    enc.add_argument(
-        "--codec",
-        default=None,
-        help="FFmpeg encoder: libx265, ffv1, ...; default: libx264 where the container takes H.264, else "
-        "its own (libvpx-vp9 for .webm, gif for .gif); y4m holds raw frames",
-    )
-    enc.add_argument("--crf", type=int, default=18, help="quality for x264/x265/vp9/av1 (lower is better; 18)")
-    enc.add_argument("--preset", default="medium", help="x264/x265 speed preset (default medium)")
-    enc.add_argument(
-        "--pix-fmt", default=None, help="output pixel format (default: the source's, or the encoder's nearest)"
-    )
+    add_options(rate, VideoOptions, only=("factor", "fps", "slowmo"), ranges=False)
+    add_options(parser.add_argument_group("encoding"), EncodeSettings, ranges=False)
     scenes = parser.add_argument_group("scene cuts")
-    scenes.add_argument(
-        "--scene-threshold",
-        type=float,
-        default=DEFAULT_SCENE_THRESHOLD,
-        help=f"cut score (1-100; 0 = equal frames, 50-100 = unrelated) above which a pair is always a cut; "
-        f"pairs standing out from their neighbours are cuts from 1/20 of it (default {DEFAULT_SCENE_THRESHOLD:g})",
-    )
+    add_options(scenes, VideoOptions, only=("scene_threshold",), ranges=False)
     scenes.add_argument("--no-scene-detect", action="store_true", help="detect no cuts (those from --cuts still hold)")
     scenes.add_argument(
         "--cuts",
@@ -77,29 +47,15 @@ def add_arguments(parser: argparse.ArgumentParser, batch: bool = False) -> None:
         help="cuts to hold: one 0-based frame index (first frame of the new shot) or timecode a line, "
         "or PySceneDetect's scene-list CSV",
     )
-    anime = parser.add_argument_group("animation")
-    anime.add_argument(
-        "--dedup",
-        action="store_true",
-        help="drop drawings shown again (anime on twos/threes) and interpolate at their times",
-    )
-    anime.add_argument(
-        "--dedup-tolerance",
-        type=float,
-        default=DEFAULT_HOLD_TOLERANCE,
-        help=f"largest block mean difference (of 255) of a held copy (default {DEFAULT_HOLD_TOLERANCE:g})",
-    )
-    parser.add_argument("--input-fps", default=None, help="frame rate of an image-sequence input (default 25)")
-    parser.add_argument(
-        "--deinterlace", action="store_true", help="deinterlace first with FFmpeg's bwdif (one frame per frame)"
-    )
+    add_options(parser.add_argument_group("animation"), VideoOptions, only=("dedup", "dedup_tolerance"), ranges=False)
+    add_options(parser, VideoOptions, only=("input_fps", "deinterlace"), ranges=False)
     parser.add_argument("--uhd", action="store_true", help="shorthand for --scale 0.5 (4K input)")
-    parser.add_argument("--batch", type=int, default=None, help="pairs per model call (default: 4 on CUDA, else 1)")
+    add_options(parser, VideoOptions, only=("batch",), ranges=False)
     par = parser.add_argument_group("parallel workers (same output as one process)")
     par.add_argument("--workers", type=int_at_least(1), default=None, help="run the network in N processes")
     par.add_argument("--devices", default=None, help="one worker per device, e.g. cuda:0,cuda:1")
     add_job_arguments(parser, resume=not batch)
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_options(parser, VideoOptions, only=("overwrite",))
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     parser.add_argument(
         "--progress",
@@ -211,28 +167,22 @@ def _engine(args: argparse.Namespace):
     return WorkerPool(spec, devices)
 
 
-def video_options(args: argparse.Namespace):
-    """The :class:`~ifrnet.video.VideoOptions` the parsed options describe, checked."""
-    from ..video import VideoOptions, parse_rate
-    from ..video.scenes import check_hold_tolerance, check_scene_threshold, read_cut_list
+def video_options(args: argparse.Namespace) -> VideoOptions:
+    """The :class:`~ifrnet.video.VideoOptions` the parsed options describe, checked (by the option
+    table: :class:`InputError` naming the flag)."""
+    from ..video import parse_rate
+    from ..video.scenes import read_cut_list
 
-    check_scene_threshold(args.scene_threshold)
-    check_hold_tolerance(args.dedup_tolerance)
     engine_spec(args)  # the engine options are checked before any file is opened
-    cuts = read_cut_list(args.cuts) if args.cuts else None
-    if args.fps is None and args.slowmo is None and args.factor is None:
-        args.factor = 2
-    # options that pass through unchanged: the flag is the field's name
-    passed = ("factor", "slowmo", "codec", "crf", "preset", "pix_fmt", "batch", "overwrite", "deinterlace", "dedup")
-    passed += ("input_format", "output_format")
-    return VideoOptions(
-        **{name: getattr(args, name) for name in passed},
-        fps=parse_rate(args.fps) if args.fps is not None else None,
-        input_fps=parse_rate(args.input_fps) if args.input_fps else None,
-        scene_threshold=None if args.no_scene_detect else args.scene_threshold,
-        dedup_tolerance=args.dedup_tolerance,
-        cuts=cuts,
-    )
+    values = {name: getattr(args, name) for name, _, _ in options_of(VideoOptions) if hasattr(args, name)}
+    for name in ("fps", "input_fps"):  # rates as people write them: 60, 59.94, 60000/1001
+        if values[name] is not None:
+            values[name] = parse_rate(values[name])
+    if values["fps"] is None and values["slowmo"] is None and values["factor"] is None:
+        values["factor"] = 2
+    if args.no_scene_detect:
+        values["scene_threshold"] = None
+    return VideoOptions(**values, cuts=read_cut_list(args.cuts) if args.cuts else None)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -52,7 +52,7 @@ def _synthetic(spec: str, rest: str, split: str, augment: Augment | None, kw: di
 
 def _option_value(key: str, text: str) -> Any:
     if key == "flow":  # an on-the-fly flow estimator: flow=dis, flow=dis:fast, flow=package.module:Class
-        from ..training.pseudo_flow import get_estimator
+        from .pseudo_flow import get_estimator
 
         return get_estimator(text)
     for convert in (int, float):
@@ -84,7 +84,7 @@ def build_dataset(spec: str, split: str = "train", augment: Augment | None = Non
     (``folder``) has no splits: the same folder serves either, and for ``split="test"`` its
     random target frames are fixed (seed 0 unless given) so that validation scores are comparable.
     Options for the dataset's constructor may follow a ``?``: ``folder:~/clips?window=5&stride=2&flow=dis``
-    (``flow=`` names an on-the-fly flow estimator, see :func:`~ifrnet.training.pseudo_flow.get_estimator`;
+    (``flow=`` names an on-the-fly flow estimator, see :func:`~ifrnet.data.pseudo_flow.get_estimator`;
     ``motion_tries=4`` crops the most-changing of 4 placements, see :func:`~ifrnet.data.augment.motion_crop`).
     ``synthetic:N`` (or ``synthetic:N:WxH``) renders N items per epoch of :class:`SyntheticMotion`
     (256x256 unless given), fixed scenes for ``split="test"`` likewise.

@@ -30,7 +30,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.files import atomic_output
-from ..video.reader import IMAGE_SUFFIXES, list_image_files, open_source
+from ..video.paths import IMAGE_SUFFIXES, list_image_files
+from ..video.reader import open_source
 from ..video.scenes import DEFAULT_SCENE_THRESHOLD, Thumbnail, cut_mask, measure_pair
 from .augment import Augment, Frames, TripletDataset
 from .types import FlowEstimator

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..video.reader import IMAGE_SUFFIXES
+from ..video.paths import IMAGE_SUFFIXES
 from .augment import Frames
 from .vimeo import SplitDataset, check_root, read_frames
 

@@ -3,7 +3,7 @@
 Triplets (``docs/IFRNET.md`` section 5): ``tri_trainlist.txt`` / ``tri_testlist.txt`` list
 sequence ids; ``sequences/<id>/im1.png, im2.png, im3.png`` are img0, the ground truth at t = 0.5
 and img1; ``flow/<id>/flow_t0.flo, flow_t1.flo`` are the optional pseudo-label flows (written by
-``ifrnet.training.pseudo_flow``). Septuplets: ``sep_trainlist.txt`` / ``sep_testlist.txt`` and
+``ifrnet.data.pseudo_flow``). Septuplets: ``sep_trainlist.txt`` / ``sep_testlist.txt`` and
 ``sequences/<id>/im1.png .. im7.png``; each item draws three of the seven frames, which gives
 training triplets at arbitrary t.
 """

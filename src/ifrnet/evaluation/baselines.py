@@ -30,8 +30,8 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
-from ..inference import check_times
 from ..models.ops import warp
+from ..times import check_times
 from .methods import Method
 
 
@@ -98,7 +98,7 @@ class DISInterpolation:
     """Classical flow-based interpolation: DIS optical flow projected to time t, occlusion-aware blending.
 
     1. Flow both ways between the inputs with OpenCV's DIS
-       (:class:`~ifrnet.training.pseudo_flow.DISFlow`, on 8-bit greyscale copies): ``F01`` on frame
+       (:class:`~ifrnet.data.pseudo_flow.DISFlow`, on 8-bit greyscale copies): ``F01`` on frame
        0's grid pointing into frame 1, ``F10`` back.
     2. Occlusion by the forward-backward check of Sundaram et al. (2010): a pixel x of frame 0 is
        hidden in frame 1 (``occ0(x) = 1``) when ``|F01(x) + F10(x + F01(x))|^2 > 0.01 (|F01(x)|^2 +
@@ -136,7 +136,7 @@ class DISInterpolation:
 
     def __init__(self, preset: str = "medium") -> None:
         # Imported here so that the cheap baselines work without OpenCV; DISFlow checks for it.
-        from ..training.pseudo_flow import DISFlow
+        from ..data.pseudo_flow import DISFlow
 
         self.flow = DISFlow(preset)
 

@@ -24,7 +24,7 @@ from ..video.scenes import DEFAULT_SCENE_THRESHOLD, check_scene_threshold
 from .protocols import BenchmarkProtocol, CropBox, EvalSample, _Entry
 
 if TYPE_CHECKING:
-    from ..inference import Interpolator
+    from ..backends.torch import Interpolator
 
 
 class FootageProtocol(BenchmarkProtocol):

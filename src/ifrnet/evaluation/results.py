@@ -293,8 +293,7 @@ def evaluate(
     csv_path = out / "samples.csv"
     header = [*KEY_COLUMNS, *columns]
     existing = _read_existing(csv_path, header)
-    rows: list[list[str]] = list(existing or [])
-    rows = _check_fingerprints(out, rows, header, methods, overwrite)
+    rows = _check_fingerprints(out, list(existing or []), header, methods, overwrite)
     done = {(r[0], r[1], r[2]) for r in rows}
     keys: set[tuple[str, str]] = set()
 
@@ -313,21 +312,35 @@ def evaluate(
                 for method_name, todo in pending.items():
                     if sample is None or not todo:
                         continue
-                    for t, pred, target in _predict(methods[method_name], method_name, sample, todo):
-                        values = [float(functions[c](pred, target)[0]) for c in columns]
+                    scored = _scored(methods[method_name], method_name, name, sample, todo, functions)
+                    for row, pred in scored:
                         if save_predictions:  # before the row, so a resumed run rewrites a lost image
-                            write_png(_prediction_path(out, method_name, name, t), to_uint8(pred))
-                        row = [name, time_key(t), method_name, *(repr(v) for v in values)]
+                            write_png(_prediction_path(out, method_name, name, float(row[1])), to_uint8(pred))
                         writer.writerow(row)
                         fh.flush()
                         rows.append(row)
-                        done.add((name, time_key(t), method_name))
+                        done.add((row[0], row[1], row[2]))
                 bar.update(1)
 
     summary = summarize(rows, header, list(methods), keys)
-    shown = [c for c in columns if c in protocol.reported_metrics or c in extra_metrics] or columns
+    _write_summary(out, protocol, summary, columns, extra_metrics)
+    return summary
+
+
+def _scored(method: Method, method_name: str, name: str, sample, todo: Sequence[float], functions: Mapping):
+    """(row of ``samples.csv``, prediction) for each of ``todo`` on ``sample``, metrics in the
+    order of ``functions``."""
+    for t, pred, target in _predict(method, method_name, sample, todo):
+        values = [float(function(pred, target)[0]) for function in functions.values()]
+        yield [name, time_key(t), method_name, *(repr(v) for v in values)], pred
+
+
+def _write_summary(
+    out: Path, protocol: BenchmarkProtocol, summary: Summary, columns: Sequence[str], extra: Sequence[str]
+) -> None:
+    """``summary.json`` and ``summary.md``, the latter with the protocol's metrics and the extra ones."""
+    shown = [c for c in columns if c in protocol.reported_metrics or c in extra] or columns
     with atomic_output(out / "summary.json") as tmp:
         tmp.write_text(summary_json(summary))
     with atomic_output(out / "summary.md") as tmp:
         tmp.write_text(f"# {protocol.label}\n\n{format_table(summary, shown)}\n")
-    return summary

@@ -78,20 +78,7 @@ def run_evaluation(
     if report is not None:
         check_writable(report)  # before any scoring: a report that cannot be written wastes the run
     if video is not None:
-        from .footage import FootageProtocol
-
-        out_dir = Path(out or Path("eval") / f"{Path(video).stem}_{factor}x")
-        protocol: BenchmarkProtocol = FootageProtocol(
-            video,
-            factor=factor,
-            start=start,
-            limit=limit,
-            scene_threshold=scene_threshold,
-            cache_dir=out_dir / ".frames",
-        )
-        if protocol.skipped_cuts:
-            notices.append(f"{protocol.skipped_cuts} window(s) with a scene cut skipped")
-        default_methods = VIDEO_METHODS
+        protocol, out_dir, default_methods = _footage(video, factor, start, limit, scene_threshold, out, notices)
     else:
         if root is None:
             raise InputError(f"--dataset {dataset} needs --root, the benchmark's folder")
@@ -115,6 +102,21 @@ def run_evaluation(
     if report is not None:
         report_path = draw_report(Path(report), protocol, built, out_dir, table)
     return EvalRun(table=table, out=out_dir, report=report_path, notices=notices)
+
+
+def _footage(
+    video: str, factor: int, start: int, limit: int | None, threshold: float | None, out: str | None, notices: list
+) -> tuple[BenchmarkProtocol, Path, Sequence[str]]:
+    """The held-out-frames protocol of ``video``, its results folder and its default methods."""
+    from .footage import FootageProtocol
+
+    out_dir = Path(out or Path("eval") / f"{Path(video).stem}_{factor}x")
+    protocol = FootageProtocol(
+        video, factor=factor, start=start, limit=limit, scene_threshold=threshold, cache_dir=out_dir / ".frames"
+    )
+    if protocol.skipped_cuts:
+        notices.append(f"{protocol.skipped_cuts} window(s) with a scene cut skipped")
+    return protocol, out_dir, VIDEO_METHODS
 
 
 def _chosen_samples(csv_path: Path, method: str) -> list[tuple[str, str]]:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import IFRNetError, InputError
-from ..video.pipeline import Progress, ProgressFactory, VideoOptions, VideoSummary
+from ..video.options import VideoOptions
+from ..video.pipeline import Progress, ProgressFactory, VideoSummary
 from .executors import Executor
 from .run import JobOptions, run_video_job
 from .work import work_folder_of

@@ -26,8 +26,8 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..engine import EngineSpec
 from ..errors import InputError
+from ..spec import EngineSpec
 from ..video.chunks import Chunk, ChunkContext
 from ..video.pipeline import Progress
 from .executors import Done, Executor, Writing

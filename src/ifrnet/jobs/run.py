@@ -16,18 +16,21 @@ from dataclasses import dataclass, fields
 from fractions import Fraction
 from pathlib import Path
 
-from .. import __version__
 from ..errors import InputError
 from ..io.files import atomic_output
-from ..video.chunks import check_chunkable, check_encoder, join_chunks, plan_video
-from ..video.pipeline import (
-    Progress,
-    ProgressFactory,
-    VideoOptions,
-    VideoSummary,
-    check_request,
-    gather_notices,
+from ..version import __version__
+from ..video.chunks import (
+    Chunk,
+    ChunkContext,
+    ChunkResult,
+    VideoPlan,
+    check_chunkable,
+    check_encoder,
+    join_chunks,
+    plan_video,
 )
+from ..video.options import VideoOptions
+from ..video.pipeline import Progress, ProgressFactory, VideoSummary, check_request, gather_notices
 from ..video.scenes import CutList
 from ..video.writer import timing_notice
 from .executors import Executor
@@ -64,14 +67,9 @@ def run_video_job(
     folder left by another job (or, without ``resume``, by any run of this output)."""
     options = options or VideoOptions(factor=2)
     job = job or JobOptions()
-    if not job.chunk_seconds > 0:
-        raise InputError(f"--chunk-seconds must be positive; got {job.chunk_seconds:g}")
     started = time.perf_counter()
-    check_chunkable(source, output, options.output_format)  # before Path() drops the slash of "frames/"
+    _check_job(source, output, options, job)
     output = Path(output)
-    check_request(source, output, False, False, options)
-    if not job.resume and work_folder_of(output).exists() and not options.overwrite:
-        WorkFolder.open(output, {}, resume=False, overwrite=False)  # refused, before the planning pass
     plan = plan_video(source, output, options)
     planned = time.perf_counter()
     summary = plan.summary
@@ -80,44 +78,16 @@ def run_video_job(
     if not plan.seekable and len(plan.segments) > 1:
         notices.append(f"{summary.input.path}: its timestamps needed repair, so no chunk can seek; one chunk")
     check_encoder(plan.context, output.parent)
-    identity = {
-        "ifrnet": __version__,
-        "input": _input_identity(source, len(plan.times)),
-        "options": _options_identity(options),
-        "engine": executor.fingerprint(),
-        "chunk_seconds": job.chunk_seconds,
-        "codec": plan.context.codec,
-        "container": plan.context.container_format,
-    }
-    folder = WorkFolder.open(output, identity, job.resume, options.overwrite)
-    results = {}
-    for chunk in chunks:
-        found = folder.reusable(chunk) if job.resume else None
-        if found is not None:
-            results[chunk.number] = found
+    folder = WorkFolder.open(output, _identity(source, plan, options, executor, job), job.resume, options.overwrite)
+    results = {c.number: r for c in chunks if job.resume and (r := folder.reusable(c)) is not None}
     summary.chunks, summary.reused = len(chunks), len(results)
     summary.engine = executor.describe()
-    bar = (progress or (lambda total: Progress()))(summary.frames_out)
-    try:
-        bar.update(sum(r.frames_out for r in results.values()))
-
-        def done(chunk, result) -> None:
-            folder.record(chunk, result)
-            results[chunk.number] = result
-
-        todo = [c for c in chunks if c.number not in results]
-        executor.render(plan.context, todo, folder.writing, done, bar)
-    finally:
-        bar.close()
+    _render_chunks(executor, plan.context, chunks, folder, results, summary.frames_out, progress)
     ordered = [results[c.number] for c in chunks]
     rendered = time.perf_counter()
     with atomic_output(output, replace=options.overwrite) as tmp:
         joined = join_chunks(plan.context, [folder.chunk_path(c.number) for c in chunks], ordered, tmp)
-    summary.phases = {
-        "plan": planned - started,
-        "render": rendered - planned,
-        "join": time.perf_counter() - rendered,
-    }
+    summary.phases = {"plan": planned - started, "render": rendered - planned, "join": time.perf_counter() - rendered}
     summary.interpolated = sum(r.interpolated for r in ordered)
     written = list(dict.fromkeys(n for r in ordered for n in r.notices))  # each chunk says the same
     irregular = sum(r.irregular for r in ordered)
@@ -130,6 +100,56 @@ def run_video_job(
     return summary
 
 
+def _check_job(source: str | os.PathLike, output: str | os.PathLike, options: VideoOptions, job: JobOptions) -> None:
+    """What a job refuses before its planning pass: what one process would refuse, a pipe or a
+    constant-rate container, and a work folder left by another run (unless resumed or overwritten)."""
+    if not job.chunk_seconds > 0:
+        raise InputError(f"--chunk-seconds must be positive; got {job.chunk_seconds:g}")
+    check_chunkable(source, output, options.output_format)  # before Path() drops the slash of "frames/"
+    output = Path(output)
+    check_request(source, output, False, False, options)
+    if not job.resume and work_folder_of(output).exists() and not options.overwrite:
+        WorkFolder.open(output, {}, resume=False, overwrite=False)  # refused, before the planning pass
+
+
+def _identity(source: str | os.PathLike, plan: VideoPlan, options: VideoOptions, executor: Executor, job: JobOptions):
+    """What made a work folder's chunks, recorded in its manifest: a resumed run must match it."""
+    return {
+        "ifrnet": __version__,
+        "input": _input_identity(source, len(plan.times)),
+        "options": _options_identity(options),
+        "engine": executor.fingerprint(),
+        "chunk_seconds": job.chunk_seconds,
+        "codec": plan.context.codec,
+        "container": plan.context.container_format,
+    }
+
+
+def _render_chunks(
+    executor: Executor,
+    context: ChunkContext,
+    chunks: list[Chunk],
+    folder: WorkFolder,
+    results: dict[int, ChunkResult],
+    frames_out: int,
+    progress: ProgressFactory | None,
+) -> None:
+    """Have ``executor`` render the chunks not in ``results`` (those reused), each recorded in the
+    manifest as it lands; one progress display counts the job's output frames."""
+    bar = (progress or (lambda total: Progress()))(frames_out)
+    try:
+        bar.update(sum(r.frames_out for r in results.values()))
+
+        def done(chunk: Chunk, result: ChunkResult) -> None:
+            folder.record(chunk, result)
+            results[chunk.number] = result
+
+        todo = [c for c in chunks if c.number not in results]
+        executor.render(context, todo, folder.writing, done, bar)
+    finally:
+        bar.close()
+
+
 def _input_identity(source: str | os.PathLike, frames: int) -> dict:
     """What says the input is the file an earlier run planned: its path, size and modification
     time (a folder of images: its frame count and newest image)."""
@@ -137,7 +157,7 @@ def _input_identity(source: str | os.PathLike, frames: int) -> dict:
     if path.is_file():
         stat = path.stat()
         return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "frames": frames}
-    from ..video.reader import list_image_files
+    from ..video.paths import list_image_files
 
     newest = max((p.stat().st_mtime_ns for p in list_image_files(path)), default=0)
     return {"path": str(path.resolve()), "frames": frames, "mtime_ns": newest}

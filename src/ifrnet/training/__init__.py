@@ -1,8 +1,8 @@
-"""Training: losses, trainer, distributed helpers, pseudo-label flow.
+"""Training: losses, trainer, distributed helpers (pseudo-label flow is data: ``ifrnet.data.pseudo_flow``).
 
 ``compute_losses`` (the paper's objective, ``docs/IFRNET.md`` section 4) is loaded on first use,
-so that importing a light submodule such as :mod:`ifrnet.training.pseudo_flow` does not build
-the model code as well.
+so that importing a light submodule such as :mod:`ifrnet.training.config` does not build the
+model code as well.
 """
 
 from __future__ import annotations

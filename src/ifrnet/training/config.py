@@ -1,6 +1,6 @@
 """The settings of a training run: :class:`TrainConfig`, its options, and config files.
 
-Each field carries its help, choices and range (an :class:`ifrnet.engine.Option`, as the engine
+Each field carries its help, choices and range (an :class:`ifrnet.options.Option`, as the engine
 options do), which ``ifrnet train`` turns into its flags and :meth:`TrainConfig.validate` into
 its checks, so a default or a range is written once. Nothing here imports torch: ``ifrnet``
 builds every subcommand's parser on each start, the train flags included.
@@ -13,8 +13,9 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..engine import PRECISIONS, Option, options_of
+from ..engine import PRECISIONS
 from ..errors import InputError
+from ..options import Option, options_of
 
 #: Weights of the geometry and distillation terms relative to reconstruction (the paper's 0.01,
 #: ``docs/IFRNET.md`` section 4); the losses' defaults too.

@@ -26,9 +26,9 @@ from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
+from ..backends.torch import Interpolator
 from ..devices import native_bf16
 from ..errors import CheckpointError, IFRNetError, InputError
-from ..inference import Interpolator
 from ..io.files import atomic_output, file_sha256
 from ..metrics import psnr
 from ..models import IFRNet, create_model
@@ -343,18 +343,7 @@ class Trainer:
         """Train until ``total`` iterations; returns the last losses and the best validation PSNR."""
         if resume:
             self.resume()
-        if self.ctx.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            with atomic_output(self.out / CONFIG_FILE) as tmp:
-                tmp.write_text(json.dumps(dataclasses.asdict(self.config), indent=2) + "\n")
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(str(self.out / "tb"))
-        bar = None
-        if progress and self.ctx.is_main:
-            from tqdm import tqdm
-
-            bar = tqdm(total=self.total, initial=self.iteration, unit="it", desc="training", dynamic_ncols=True)
+        bar = self._open_outputs(progress)
         val_every = self.config.val_every or self.per_epoch
         last: dict[str, float] = {}
         started, start_iteration = time.perf_counter(), self.iteration
@@ -404,6 +393,23 @@ class Trainer:
             "iteration": self.iteration,
             "iterations": self.total,
         }
+
+    def _open_outputs(self, progress: bool):
+        """On the main process: the run's config file, its TensorBoard writer and (with
+        ``progress``) its progress bar, which is returned (None elsewhere)."""
+        if not self.ctx.is_main:
+            return None
+        self.out.mkdir(parents=True, exist_ok=True)
+        with atomic_output(self.out / CONFIG_FILE) as tmp:
+            tmp.write_text(json.dumps(dataclasses.asdict(self.config), indent=2) + "\n")
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(self.out / "tb"))
+        if not progress:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.total, initial=self.iteration, unit="it", desc="training", dynamic_ncols=True)
 
     def _step(self, batch) -> dict[str, float]:
         lr = cosine_lr(self.iteration, self.total, self.config.lr, self.config.lr_min)

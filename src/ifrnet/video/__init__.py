@@ -1,11 +1,14 @@
 """Video files in and out: readers, writers, time mapping, scene cuts and the streaming pipeline."""
 
-from .pipeline import VideoOptions, VideoSummary, interpolate_video
-from .reader import FrameSource, SourceFrame, VideoInfo, open_source
+from .frames import SourceFrame, VideoInfo
+from .options import EncodeSettings, VideoOptions
+from .pipeline import VideoSummary, interpolate_video
+from .reader import FrameSource, open_source
 from .schedule import Timeline, TimeMap, parse_rate
 from .writer import FrameSink, ImageSequenceWriter, VideoFileWriter
 
 __all__ = [
+    "EncodeSettings",
     "FrameSink",
     "FrameSource",
     "ImageSequenceWriter",

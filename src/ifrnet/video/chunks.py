@@ -28,8 +28,11 @@ from pathlib import Path
 
 from ..engine import Engine
 from ..errors import InputError
-from .pipeline import Progress, Segment, VideoOptions, VideoRun, VideoSummary, audio_plan, output_muxer
-from .reader import SourceFrame, VideoInfo, open_source
+from .frames import SourceFrame, VideoInfo
+from .options import VideoOptions
+from .paths import is_folder_output, is_stream
+from .pipeline import Progress, Segment, VideoRun, VideoSummary, audio_plan, output_muxer
+from .reader import open_source
 from .scenes import Change
 from .schedule import Step
 from .writer import AVFMT_VARIABLE_FPS, PacketJoin, VideoFileWriter, default_encoder
@@ -147,9 +150,6 @@ def check_chunkable(source: str | os.PathLike, output: str | os.PathLike, output
     whose timestamps a chunk cannot know alone."""
     import av
 
-    from .reader import is_stream
-    from .writer import is_folder_output
-
     if is_stream(source):
         raise InputError(f"{source}: a chunked job seeks in its input; a pipe is read once (run without chunks)")
     if is_stream(output) or is_folder_output(output):
@@ -204,10 +204,7 @@ def _chunk_writer(context: ChunkContext, path: Path, container_format: str = CHU
         path,
         context.info,
         context.write_rate,
-        codec=context.codec,
-        crf=options.crf,
-        preset=options.preset,
-        pix_fmt=options.pix_fmt,
+        replace(options.settings(), codec=context.codec),
         timed=options.slowmo is None,
         time_base=options.time_base(context.info, context.write_rate),
         container_format=container_format,

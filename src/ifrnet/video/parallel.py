@@ -24,8 +24,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..engine import Engine, EngineSpec
+from ..engine import Engine
 from ..errors import IFRNetError, InputError
+from ..spec import EngineSpec
 
 # one engine per worker process, built on its first batch
 _ENGINE = None

@@ -25,87 +25,17 @@ import numpy as np
 from ..engine import Engine
 from ..errors import IFRNetError, InputError
 from ..io.files import atomic_output, check_output_path, hide_temporary_names, quietly
+from ..options import check_options
+from .frames import SourceFrame, VideoInfo
+from .options import VideoOptions
 from .parallel import result_of
-from .reader import FrameSource, SourceFrame, VideoInfo, format_name, is_stream, open_source
-from .scenes import DEFAULT_HOLD_TOLERANCE, DEFAULT_SCENE_THRESHOLD, Change, CutList, SceneDetector, held
-from .schedule import Step, Timeline, stamp_time_base
-from .writer import (
-    STDOUT,
-    FrameSink,
-    ImageSequenceWriter,
-    VideoFileWriter,
-    check_not_an_input,
-    is_folder_output,
-)
+from .paths import STDOUT, check_not_an_input, format_name, is_folder_output, is_stream
+from .reader import FrameSource, open_source
+from .scenes import Change, SceneDetector, dedup_spans, is_held_copy
+from .schedule import Step, Timeline
+from .writer import FrameSink, ImageSequenceWriter, VideoFileWriter
 
 _END = object()
-#: most new frames per source frame (--factor, --slowmo, --fps / input rate): beyond it a run is
-#: a mistake that would grow without bound between two frames
-MAX_FACTOR = 64
-FPS_RANGE = (Fraction(1, 10), Fraction(1000))
-MAX_BATCH = 64
-
-
-@dataclass
-class VideoOptions:
-    """How to turn the input into the output. Exactly one of ``factor``, ``fps``, ``slowmo``."""
-
-    factor: int | None = None
-    fps: Fraction | None = None
-    slowmo: int | None = None
-    #: FFmpeg encoder; ``None``: libx264, or raw frames for YUV4MPEG2
-    codec: str | None = None
-    crf: int | None = 18
-    preset: str | None = "medium"
-    pix_fmt: str | None = None
-    scene_threshold: float | None = DEFAULT_SCENE_THRESHOLD
-    input_fps: Fraction | None = None
-    #: pairs per model call; ``None``: 4 on a CUDA device, where batching pays, else 1
-    batch: int | None = None
-    overwrite: bool = False
-    queue_size: int = 8
-    #: run FFmpeg's bwdif deinterlacer on the decoded frames first
-    deinterlace: bool = False
-    #: drop drawings shown again (anime on twos/threes) and interpolate at the held frames' times
-    dedup: bool = False
-    #: largest block mean difference (of 255) of a held drawing's copy (``scenes.held``)
-    dedup_tolerance: float = DEFAULT_HOLD_TOLERANCE
-    #: cuts given by the user (``--cuts FILE``), held in addition to detected ones
-    cuts: CutList | None = None
-    #: FFmpeg demuxer for the input (``y4m``, ``nut``; ``None``: FFmpeg probes it)
-    input_format: str | None = None
-    #: FFmpeg muxer for the output (``None``: from its extension; YUV4MPEG2 for ``-``)
-    output_format: str | None = None
-
-    def rates(self, input_rate: Fraction) -> tuple[Fraction, Fraction]:
-        """(rate at which the source is sampled, rate written to the output)."""
-        chosen = [x for x in (self.factor, self.fps, self.slowmo) if x is not None]
-        if len(chosen) > 1:
-            raise InputError("choose one of --factor, --fps and --slowmo")
-        for name, value in (("factor", self.factor), ("slowmo", self.slowmo)):
-            if value is not None and (not isinstance(value, int) or not 2 <= value <= MAX_FACTOR):
-                raise InputError(f"--{name} must be an integer from 2 to {MAX_FACTOR}; got {value}")
-        if self.fps is not None:
-            lo, hi = FPS_RANGE
-            if not lo <= self.fps <= hi:
-                raise InputError(f"--fps must be between {float(lo):g} and {float(hi):g}; got {float(self.fps):g}")
-            if self.fps > MAX_FACTOR * input_rate:
-                raise InputError(
-                    f"--fps {float(self.fps):g} is more than {MAX_FACTOR} frames per source frame "
-                    f"({float(input_rate):g} fps); use at most {float(MAX_FACTOR * input_rate):g}"
-                )
-            return Fraction(self.fps), Fraction(self.fps)
-        if self.slowmo is not None:
-            return input_rate * self.slowmo, input_rate
-        return input_rate * (self.factor or 2), input_rate * (self.factor or 2)
-
-    def time_base(self, info: VideoInfo, write_rate: Fraction) -> Fraction:
-        """The output's time base (:func:`~ifrnet.video.schedule.stamp_time_base`): the output grid
-        for ``--fps``; for ``--factor N`` the source's tick split in N as well, for ``--slowmo`` the
-        source's tick (its times stretched N times)."""
-        if self.fps is not None:
-            return stamp_time_base(write_rate)
-        return stamp_time_base(write_rate, info.time_base, 1 if self.slowmo else (self.factor or 2))
 
 
 @dataclass
@@ -245,57 +175,83 @@ def interpolate_video(
         input_format=options.input_format,
     )
     once = source.streaming  # a piped input cannot be opened again for its audio
-    owned = None
+    built: list[Engine] = []  # an engine this call made, closed at the end
     finished = False
     try:
         info = source.info
         sample_rate, write_rate = options.rates(info.rate)
         summary = VideoSummary(input=info, output=output, output_rate=write_rate)
-        timed = options.slowmo is None
         summary.audio = audio_plan(info, folder, options.slowmo, once)
         with contextlib.ExitStack() as stack:
-            # the output is opened (encoder, pixel format, container, a writable folder) before the
-            # model loads: a fault there costs no model load and leaves nothing behind
-            if folder:
-                sink: FrameSink = ImageSequenceWriter(output, overwrite=options.overwrite, rotation=info.rotation)
-            else:
-                sink = _open_writer(
-                    output,
-                    output if streaming else stack.enter_context(atomic_output(output, replace=options.overwrite)),
-                    info,
-                    write_rate,
-                    codec=options.codec,
-                    crf=options.crf,
-                    preset=options.preset,
-                    pix_fmt=options.pix_fmt,
-                    copy_from=Path(source_path) if info.codec != "images" and not once else None,
-                    timed=timed,
-                    time_base=options.time_base(info, write_rate),
-                    container_format=container_format,
-                    streaming=streaming,
-                    deinterlaced=options.deinterlace,
-                )
-            executed = False
-            try:
-                if not isinstance(engine, Engine):
-                    engine = owned = engine()
-                summary.engine = engine.describe_choice()
-                if options.batch is None:
-                    options = replace(options, batch=4 if engine.device_kind == "cuda" else 1)
-                run = VideoRun(source, engine, options, sample_rate, summary, progress or (lambda total: Progress()))
-                executed = True
-                run.execute(sink)  # closes the sink when done, aborts it on any failure
-            finally:
-                if not executed:
-                    quietly(sink.abort)
+            sink = _open_sink(stack, Path(source_path), output, info, write_rate, options, container_format, once)
+            _render(source, sink, engine, built, options, sample_rate, summary, progress)
         gather_notices(summary, source.warnings + sink.notices, sink.pix_fmt, options)
         finished = True
     finally:
         source.close()
-        if owned is not None:
+        for owned in built:
             owned.close(cancel=not finished)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _open_sink(
+    stack: contextlib.ExitStack,
+    source_path: Path,
+    output: Path,
+    info: VideoInfo,
+    write_rate: Fraction,
+    options: VideoOptions,
+    container_format: str | None,
+    once: bool,
+) -> FrameSink:
+    """The output, opened (encoder, pixel format, container, a writable folder) before the model
+    loads: a fault there costs no model load and leaves nothing behind. ``container_format``
+    ``None``: PNG frames; ``once``: the input is a pipe, whose other streams cannot be read again."""
+    if container_format is None:
+        return ImageSequenceWriter(output, overwrite=options.overwrite, rotation=info.rotation)
+    streaming = output == STDOUT or is_stream(output)
+    return _open_writer(
+        output,
+        output if streaming else stack.enter_context(atomic_output(output, replace=options.overwrite)),
+        info,
+        write_rate,
+        options.settings(),
+        copy_from=source_path if info.codec != "images" and not once else None,
+        timed=options.slowmo is None,
+        time_base=options.time_base(info, write_rate),
+        container_format=container_format,
+        streaming=streaming,
+        deinterlaced=options.deinterlace,
+    )
+
+
+def _render(
+    source: FrameSource,
+    sink: FrameSink,
+    engine: Engine | Callable[[], Engine],
+    built: list[Engine],
+    options: VideoOptions,
+    sample_rate: Fraction,
+    summary: VideoSummary,
+    progress: ProgressFactory | None,
+) -> None:
+    """Build the engine if given a function (into ``built``) and run the source into ``sink``,
+    which is closed when done and aborted on any failure, the engine's build included."""
+    executed = False
+    try:
+        if not isinstance(engine, Engine):
+            engine = engine()
+            built.append(engine)
+        summary.engine = engine.describe_choice()
+        if options.batch is None:
+            options = replace(options, batch=4 if engine.device_kind == "cuda" else 1)
+        run = VideoRun(source, engine, options, sample_rate, summary, progress or (lambda total: Progress()))
+        executed = True
+        run.execute(sink)  # closes the sink when done, aborts it on any failure
+    finally:
+        if not executed:
+            quietly(sink.abort)
 
 
 def _open_writer(output: Path, path: Path, *args: object, **kwargs: object) -> VideoFileWriter:
@@ -310,10 +266,9 @@ def check_request(
     source_path: str | os.PathLike, output: Path, folder: bool, streaming: bool, options: VideoOptions
 ) -> None:
     """Options first, then the files: what can be refused before anything is opened."""
-    if options.batch is not None and not 1 <= options.batch <= MAX_BATCH:
-        raise InputError(f"--batch must be from 1 to {MAX_BATCH}; got {options.batch}")
+    check_options(options)  # again: a caller may have changed a field since the options were made
     if options.fps is None:
-        options.rates(Fraction(1))  # --factor / --slowmo ranges; --fps needs the input's rate
+        options.rates(Fraction(1))  # one of --factor / --slowmo; --fps needs the input's rate
     if output == STDOUT:
         if os.isatty(1):
             raise InputError("-o -: standard output is a terminal; pipe it into a program (| ffmpeg -i - ...)")
@@ -542,21 +497,19 @@ class VideoRun:
                 self.summary.cuts += 1
             elif change is Change.DUPLICATE and not dedup:
                 self.summary.duplicates += 1
-            if dedup and change is not Change.CUT:
-                if change is Change.DUPLICATE or held(pair.thumb_a, pair.thumb_b, self.options.dedup_tolerance):
-                    # the drawing shown again: dropped, so that the frames between drawings are
-                    # made at their own times, as if it had moved on every frame
-                    self.summary.held += 1
-                    continue
-                change = Change.MOTION
-            elif dedup and kept is not pair.a:
-                # held copies just before a cut: the drawing stays until the cut, never a
-                # frame of the next shot early
-                yield Segment(timeline.steps_to(pair.a.time), kept, kept, Change.DUPLICATE)
-                kept = pair.a
-            steps = timeline.steps_to(pair.b.time)
-            if steps:
-                yield Segment(steps, kept, pair.b, change)
+            if not dedup:
+                spans = [(pair.a.index, pair.b.index, change)]
+            elif is_held_copy(change, pair.thumb_a, pair.thumb_b, self.options.dedup_tolerance):
+                self.summary.held += 1
+                continue
+            else:
+                spans = dedup_spans(kept.index, pair.a.index, pair.b.index, change)
+            frame = {kept.index: kept, pair.a.index: pair.a, pair.b.index: pair.b}
+            for first, end, shown in spans:
+                if end != pair.b.index:  # a drawing held until the cut: it stays on screen
+                    yield Segment(timeline.steps_to(frame[end].time), frame[first], frame[first], shown)
+                elif steps := timeline.steps_to(pair.b.time):
+                    yield Segment(steps, frame[first], pair.b, shown)
             kept = pair.b
         if last is kept:
             tail = timeline.finish(kept.duration)

@@ -17,7 +17,6 @@ import os
 import re
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,6 +24,8 @@ import numpy as np
 
 from ..errors import InputError
 from .formats import FIELD_ORDERS, Colour, HdrMetadata, PixelFormat, frame_colour, to_8bit, to_rgb, with_format_range
+from .frames import SourceFrame, VideoInfo
+from .paths import STDIN, format_name, is_sequence, is_stream, numbered_image_files, open_input
 
 #: Frame rate assumed for image folders when none is given.
 DEFAULT_FOLDER_FPS = Fraction(25)
@@ -32,61 +33,6 @@ DEFAULT_FOLDER_FPS = Fraction(25)
 TIMESTAMP_LOOKAHEAD = 16
 #: frames decoded ahead of a chunk's first with --deinterlace: bwdif looks one frame back and one ahead
 DEINTERLACE_PREROLL = 2
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
-@dataclass(frozen=True)
-class SourceFrame:
-    """One decoded frame: position in decode order, presentation time in seconds, RGB pixels.
-
-    ``image`` is ``(H, W, 3)`` RGB, uint8, or uint16 (0-65535) when the reader was asked to keep
-    a source deeper than 8 bits. ``native`` is the decoded ``av.VideoFrame`` in the source's own
-    pixel format (``None`` for image files): what a pass-through writes, untouched.
-    """
-
-    index: int
-    time: Fraction
-    image: np.ndarray
-    duration: Fraction | None = None
-    native: object | None = None
-
-
-@dataclass
-class VideoInfo:
-    """What the rest of the pipeline needs to know about an input before decoding it."""
-
-    path: Path
-    width: int
-    height: int
-    rate: Fraction
-    start: Fraction = Fraction(0)
-    duration: Fraction | None = None
-    frame_count: int | None = None
-    codec: str = ""
-    rotation: int = 0
-    colour: Colour = field(default_factory=Colour)
-    audio_streams: int = 0
-    #: the decoder's pixel format (``"yuv420p10le"``); ``"rgb24"`` for image files
-    pix_fmt: str = "rgb24"
-    #: the stream's timestamp unit in seconds (1/1000 for Matroska); ``None`` for image files
-    time_base: Fraction | None = None
-    #: ``"top field first"`` / ``"bottom field first"`` for interlaced sources (the first frame's
-    #: flags, else the stream's tag read as :data:`~ifrnet.video.formats.FIELD_ORDERS` says), else ``None``
-    field_order: str | None = None
-    #: the shape of a pixel (width / height; 8/9 for PAL 4:3 DVD), ``None`` where unknown or square
-    sample_aspect_ratio: Fraction | None = None
-    #: HDR10 static metadata of the first frame (mastering display, light level), ``None`` without
-    hdr: HdrMetadata | None = None
-
-    @property
-    def depth(self) -> int:
-        """Bits per component of the source."""
-        return PixelFormat.of(self.pix_fmt).depth
-
-    def describe(self) -> str:
-        dur = f", {float(self.duration):.2f} s" if self.duration is not None else ""
-        frames = f", {self.frame_count} frames" if self.frame_count else ""
-        return f"{self.width}x{self.height} {self.pix_fmt} {float(self.rate):.3f} fps{frames}{dur}"
 
 
 class FrameSource(abc.ABC):
@@ -592,67 +538,6 @@ def _read_deep_image(path: Path) -> np.ndarray:
     return frame.to_ndarray(format="rgb48le")
 
 
-def is_pattern(path: str | os.PathLike) -> bool:
-    """True for printf-style frame patterns such as ``frames/%08d.png``.
-
-    An existing file is never a pattern (``100%done.mp4`` is a file name), whatever it contains.
-    """
-    text = str(path)
-    return re.search(r"%0?\d*d", text) is not None and not Path(text).is_file()
-
-
-def is_sequence(path: str | os.PathLike) -> bool:
-    """Whether an input names an image sequence: a folder, or a ``%d`` pattern of image files.
-
-    A ``%d``-like name with a video suffix that does not exist is a missing file, not an empty
-    pattern; an existing file is always a file.
-    """
-    p = Path(path)
-    return not p.is_file() and (p.is_dir() or (is_pattern(p) and p.suffix.lower() in IMAGE_SUFFIXES))
-
-
-def pattern_regex(name: str) -> re.Pattern[str]:
-    """A regex matching the file names of a ``%d`` pattern; group 1 is the frame number."""
-    escaped = re.escape(name).replace(r"\%", "%")
-    return re.compile("^" + re.sub(r"%0?\d*d", r"(\\d+)", escaped) + "$")
-
-
-def _natural_key(name: str) -> list[object]:
-    """``img2`` before ``img10``: digit runs compare as numbers."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
-
-
-def _frame_number(path: Path) -> int | None:
-    runs = re.findall(r"\d+", path.stem)
-    return int(runs[-1]) if runs else None
-
-
-def numbered_image_files(source: Path) -> list[tuple[int | None, Path]]:
-    """(frame number or ``None``, file) of a folder or ``%d`` pattern, in frame order."""
-    if is_pattern(source):
-        folder = source.parent
-        regex = pattern_regex(source.name)
-        if not folder.is_dir():
-            raise InputError(f"{source}: folder {folder} does not exist")
-        found: list[tuple[int | None, Path]] = [
-            (int(m.group(1)), p) for p in folder.iterdir() if (m := regex.match(p.name))
-        ]
-    elif source.is_dir():
-        found = [(_frame_number(p), p) for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
-    else:
-        raise InputError(f"{source}: not a folder of images")
-    if not found:
-        raise InputError(f"{source}: no image files found")
-    if all(n is not None for n, _ in found):
-        return sorted(found, key=lambda item: (item[0], _natural_key(item[1].name)))
-    return sorted(found, key=lambda item: _natural_key(item[1].name))
-
-
-def list_image_files(source: Path) -> list[Path]:
-    """The image files of a folder or ``%d`` pattern, in frame order (numbers compared as numbers)."""
-    return [p for _, p in numbered_image_files(source)]
-
-
 def _missing(numbers: list[int]) -> str:
     """The numbers absent between the first and last of ``numbers``, as ranges: ``"5-6, 9"``."""
     present = set(numbers)
@@ -690,44 +575,6 @@ def open_source(
     return VideoFileReader(
         path, keep_depth=keep_depth, keep_native=keep_native, deinterlace=deinterlace, input_format=input_format
     )
-
-
-def open_input(url: str, **kwargs: object):
-    """``av.open`` for reading, tags that are not valid UTF-8 skipped rather than fatal: PyAV 18
-    needs ``metadata_errors="ignore"`` for that; PyAV 19 dropped the argument (its own decoding applies)."""
-    import av
-
-    if int(av.__version__.split(".")[0]) < 19:
-        kwargs["metadata_errors"] = "ignore"
-    return av.open(url, **kwargs)
-
-
-#: how standard input is named in messages and summaries
-STDIN = Path("<stdin>")
-#: short names people use for FFmpeg's demuxers and muxers (``ffmpeg -f`` takes the long ones)
-#: (also the file extensions that differ from FFmpeg's names)
-FORMAT_ALIASES = {"y4m": "yuv4mpegpipe", "yuv4mpeg": "yuv4mpegpipe", "mkv": "matroska", "m4v": "mp4", "ts": "mpegts"}
-
-
-def format_name(name: str | None) -> str | None:
-    """FFmpeg's name for a container format as people write it, or as a file extension
-    (``y4m`` -> ``yuv4mpegpipe``, ``mkv`` -> ``matroska``)."""
-    return None if name is None else FORMAT_ALIASES.get(name.lower(), name.lower())
-
-
-def is_stream(path: str | os.PathLike) -> bool:
-    """Whether ``path`` can be read or written only once, front to back: ``-`` (standard input or
-    output), a named pipe, a character device or a socket. Such a path is never probed twice,
-    never replaced through a temporary name and never refused as an existing output."""
-    import stat
-
-    if str(path) == "-":
-        return True
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
 def _ffmpeg_reason(exc: BaseException) -> str:

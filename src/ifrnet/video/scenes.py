@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 import numpy as np
 
 from ..errors import InputError
+from ..options import Option
 from .formats import to_8bit
 
 if TYPE_CHECKING:
@@ -35,7 +36,14 @@ if TYPE_CHECKING:
 
 #: A pair scoring above this is always a cut; ``--scene-threshold`` (0-100, the score's scale).
 DEFAULT_SCENE_THRESHOLD = 30.0
-SCENE_THRESHOLD_RANGE = (1.0, 100.0)
+#: ``--scene-threshold``: its range and help, wherever a threshold comes in
+SCENE_THRESHOLD = Option(
+    low=1.0,
+    high=100.0,
+    hint="the cut score's scale: 0 for equal frames, 50-100 for unrelated ones; --no-scene-detect turns detection off",
+    help="cut score (1-100; 0 = equal frames, 50-100 = unrelated) above which a pair is always a cut; "
+    f"pairs standing out from their neighbours are cuts from 1/20 of it (default {DEFAULT_SCENE_THRESHOLD:g})",
+)
 #: A pair whose pixel change is this many times that around it is a cut, if its score also
 #: reaches threshold / CUT_FLOOR.
 CUT_RATIO = 3.0
@@ -52,6 +60,13 @@ DUPLICATE_TOLERANCE = 1
 #: (256-640 px wide): a held copy's largest block differs by 0.6-1.9, a new drawing's by 2.0 or
 #: more (24-56 typical); ``--dedup-tolerance`` for noisier encodes.
 DEFAULT_HOLD_TOLERANCE = 2.0
+#: ``--dedup-tolerance``: its range and help
+HOLD_TOLERANCE = Option(
+    low=0.0,
+    high=64.0,
+    hint=f"a mean difference of 8-bit levels in a block; default {DEFAULT_HOLD_TOLERANCE:g}",
+    help=f"largest block mean difference (of 255) of a held copy (default {DEFAULT_HOLD_TOLERANCE:g})",
+)
 _HOLD_BLOCK = 16
 _THUMB_SIDE = 160
 _BINS = 32
@@ -101,22 +116,13 @@ def scene_score(a: Thumbnail, b: Thumbnail) -> float:
 
 def check_scene_threshold(value: float | None) -> float | None:
     """``value`` if it is a usable ``--scene-threshold``; raises :class:`InputError` otherwise."""
-    lo, hi = SCENE_THRESHOLD_RANGE
-    if value is not None and not lo <= float(value) <= hi:
-        raise InputError(
-            f"--scene-threshold must be between {lo:g} and {hi:g} (the cut score's scale: 0 for equal frames, "
-            f"50-100 for unrelated ones); got {value:g}; --no-scene-detect turns detection off"
-        )
+    SCENE_THRESHOLD.check("scene_threshold", value)
     return value
 
 
 def check_hold_tolerance(value: float) -> float:
     """``value`` if it is a usable ``--dedup-tolerance``; raises :class:`InputError` otherwise."""
-    if not 0.0 <= float(value) <= 64.0:
-        raise InputError(
-            f"--dedup-tolerance must be between 0 and 64 (a mean difference of 8-bit levels in a block; "
-            f"default {DEFAULT_HOLD_TOLERANCE:g}); got {value:g}"
-        )
+    HOLD_TOLERANCE.check("dedup_tolerance", value)
     return value
 
 
@@ -173,6 +179,25 @@ def held(a: Thumbnail, b: Thumbnail, tolerance: float = DEFAULT_HOLD_TOLERANCE) 
         return float(diff.mean()) <= tolerance
     blocks = diff[:h, :w].reshape(h // _HOLD_BLOCK, _HOLD_BLOCK, w // _HOLD_BLOCK, _HOLD_BLOCK).mean(axis=(1, 3))
     return float(blocks.max()) <= tolerance
+
+
+def is_held_copy(change: Change, a: Thumbnail, b: Thumbnail, tolerance: float) -> bool:
+    """With ``--dedup``: whether frame ``b`` shows frame ``a``'s drawing again and is dropped, so
+    that the frames between drawings are made at their own times, as if it had moved on every
+    frame. A cut is never a held copy."""
+    return change is not Change.CUT and (change is Change.DUPLICATE or held(a, b, tolerance))
+
+
+def dedup_spans(kept: int, a: int, b: int, change: Change) -> list[tuple[int, int, Change]]:
+    """With ``--dedup``: what the output shows from ``kept`` (the last drawing kept) to ``b`` (the
+    next), where ``a, b`` is the pair before ``b`` and ``change`` what lies between them, as
+    ``(first, last, change)`` source-frame spans. Held copies just before a cut keep the drawing
+    until the cut (a ``DUPLICATE`` span), never a frame of the next shot early; otherwise the
+    network moves from one drawing to the next. The streaming pipeline and the VapourSynth filter
+    both lay their segments out by this rule."""
+    if change is Change.CUT:
+        return ([(kept, a, Change.DUPLICATE)] if kept != a else []) + [(a, b, Change.CUT)]
+    return [(kept, b, Change.MOTION)]
 
 
 @dataclass

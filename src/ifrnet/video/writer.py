@@ -33,7 +33,9 @@ from .formats import (
     from_rgb,
     is_jpeg_format,
 )
-from .reader import IMAGE_SUFFIXES, SourceFrame, VideoInfo, is_pattern, open_input, pattern_regex
+from .frames import SourceFrame, VideoInfo
+from .options import EncodeSettings
+from .paths import STDOUT, existing_sequence_files, folder_pattern, format_name, open_input
 
 #: libavformat's flag for muxers that store each frame's own timestamp
 AVFMT_VARIABLE_FPS = 0x0400
@@ -98,8 +100,6 @@ def output_colour(info: VideoInfo, pix_fmt: str) -> Colour:
     return Colour(colour.colorspace, rng, colour.color_primaries, colour.color_trc)
 
 
-#: how standard output is named in messages and summaries
-STDOUT = Path("<stdout>")
 #: the pixel formats a YUV4MPEG2 header can name (libavformat/yuv4mpegenc.c)
 Y4M_FORMATS = (
     *("gray", "gray9le", "gray10le", "gray12le", "gray16le"),
@@ -130,6 +130,7 @@ class _CopyingOutput:
 class VideoFileWriter(_CopyingOutput, FrameSink):
     """Any FFmpeg encoder in any container PyAV can write; other streams copied from ``copy_from``.
 
+    ``encode``: codec, crf, preset, pix_fmt (:class:`~ifrnet.video.options.EncodeSettings`);
     ``pix_fmt`` ``None`` keeps the source's pixel format where the encoder has it, else its nearest
     (with a notice). ``copy_from``: the input file whose subtitles, attachments, chapters and tags
     are copied, and its audio too when ``copy_audio``; ``timed`` says whether the output keeps the
@@ -145,10 +146,8 @@ class VideoFileWriter(_CopyingOutput, FrameSink):
         path: str | os.PathLike,
         info: VideoInfo,
         rate: Fraction,
-        codec: str | None = None,
-        crf: int | None = 18,
-        preset: str | None = "medium",
-        pix_fmt: str | None = None,
+        encode: EncodeSettings | None = None,
+        *,
         copy_from: Path | None = None,
         timed: bool = True,
         time_base: Fraction | None = None,
@@ -156,8 +155,6 @@ class VideoFileWriter(_CopyingOutput, FrameSink):
         streaming: bool = False,
         deinterlaced: bool = False,
     ) -> None:
-        import av
-
         self.path = STDOUT if str(path) == "-" else Path(path)
         self.notices = []
         self.rate = Fraction(rate)
@@ -168,7 +165,31 @@ class VideoFileWriter(_CopyingOutput, FrameSink):
         self.irregular = 0
         #: say in a notice how many frames are stamped off the constant rate (a chunk leaves it to the job)
         self.report_timing = True
+        encode = encode or EncodeSettings()
         y4m = container_format == "yuv4mpegpipe"
+        codec, formats = self._encoder(encode.codec, y4m, container_format)
+        writer = "YUV4MPEG2" if y4m else f"encoder {codec}"
+        pix_fmt = self._pix_fmt(info, encode.pix_fmt, formats, writer)
+        self._check_size(info, pix_fmt)
+        self._check_conversion(info, pix_fmt, writer)
+        self._open_stream(info, codec, container_format, streaming, time_base)
+        self.stream.pix_fmt = pix_fmt
+        self.stream.options = self._encoder_options(info, codec, encode, writer)
+        self.pix_fmt = pix_fmt
+        self.colour = output_colour(info, pix_fmt)
+        self._source_colour = info.colour
+        _tag_stream(self.stream, info, self.colour, field_order=y4m and not deinterlaced)
+        #: (pts, dts) of every packet muxed, in order: what a chunked job's join needs, since
+        #: NUT's demuxer gives no dts for the packets ahead of the first B-frames
+        self.stamps: list[tuple[int, int | None]] = []
+        self._copier = None
+        if copy_from is not None:
+            self._copier = _StreamCopier(copy_from, self.container, self.stream, self.notices, timed)
+
+    def _encoder(self, codec: str | None, y4m: bool, container_format: str | None) -> tuple[str, list[str]]:
+        """The encoder's name (``codec`` or the container's default) and the pixel formats it takes."""
+        import av
+
         if y4m and codec not in (None, "wrapped_avframe", "rawvideo"):
             raise InputError(f"{self.path}: YUV4MPEG2 holds raw frames; --codec {codec} applies to other containers")
         codec = codec or ("wrapped_avframe" if y4m else default_encoder(container_format or self.path.suffix))
@@ -176,11 +197,13 @@ class VideoFileWriter(_CopyingOutput, FrameSink):
             encoder = av.Codec(codec, "w")
         except (av.error.FFmpegError, ValueError):
             raise InputError(f"unknown or unavailable video encoder {codec!r}") from None
-        # YUV4MPEG2 takes the frames as they are, in the formats its header can name
-        formats = list(Y4M_FORMATS) if y4m else [f.name for f in (encoder.video_formats or [])]
         if encoder.type != "video":
             raise InputError(f"{codec!r} is not a video encoder")
-        writer = "YUV4MPEG2" if y4m else f"encoder {codec}"
+        # YUV4MPEG2 takes the frames as they are, in the formats its header can name
+        return codec, list(Y4M_FORMATS) if y4m else [f.name for f in (encoder.video_formats or [])]
+
+    def _pix_fmt(self, info: VideoInfo, pix_fmt: str | None, formats: list[str], writer: str) -> str:
+        """The pixel format asked for, else the source's where the encoder has it, else its nearest."""
         if pix_fmt is None:
             pix_fmt = choose_output_format(info.pix_fmt, formats)
             if pix_fmt != info.pix_fmt and not is_jpeg_format(info.pix_fmt):
@@ -189,8 +212,13 @@ class VideoFileWriter(_CopyingOutput, FrameSink):
                 )
         elif formats and pix_fmt not in formats:
             raise InputError(f"{writer} cannot write pixel format {pix_fmt}; it supports {', '.join(formats)}")
-        self._check_size(info, pix_fmt)
-        self._check_conversion(info, pix_fmt, writer)
+        return pix_fmt
+
+    def _open_stream(
+        self, info: VideoInfo, codec: str, container_format: str | None, streaming: bool, time_base: Fraction | None
+    ) -> None:
+        import av
+
         self.container = _open_container(self.path, container_format, streaming)
         try:
             self.stream = self.container.add_stream(codec, rate=self.rate)
@@ -205,14 +233,17 @@ class VideoFileWriter(_CopyingOutput, FrameSink):
         if time_base and self.variable_rate:
             self.time_base = Fraction(time_base)
         self.stream.codec_context.time_base = self.time_base
-        self.stream.pix_fmt = pix_fmt
+
+    def _encoder_options(self, info: VideoInfo, codec: str, encode: EncodeSettings, writer: str) -> dict[str, str]:
+        """FFmpeg's options for the encoder: crf and preset where it takes them, the source's HDR10
+        metadata where it can carry it (else a notice)."""
         options = {}
-        if crf is not None and codec in _CRF_CODECS:
-            options["crf"] = str(crf)
+        if encode.crf is not None and codec in _CRF_CODECS:
+            options["crf"] = str(encode.crf)
             if codec == "libvpx-vp9":
                 options["b"] = "0"
-        if preset and codec in _PRESET_CODECS:
-            options["preset"] = preset
+        if encode.preset and codec in _PRESET_CODECS:
+            options["preset"] = encode.preset
         if info.hdr is not None:
             carried = info.hdr.encoder_options(codec)
             if carried is None:
@@ -222,17 +253,7 @@ class VideoFileWriter(_CopyingOutput, FrameSink):
                 )
             else:
                 options.update(carried)
-        self.stream.options = options
-        self.pix_fmt = pix_fmt
-        self.colour = output_colour(info, pix_fmt)
-        self._source_colour = info.colour
-        _tag_stream(self.stream, info, self.colour, field_order=y4m and not deinterlaced)
-        #: (pts, dts) of every packet muxed, in order: what a chunked job's join needs, since
-        #: NUT's demuxer gives no dts for the packets ahead of the first B-frames
-        self.stamps: list[tuple[int, int | None]] = []
-        self._copier = None
-        if copy_from is not None:
-            self._copier = _StreamCopier(copy_from, self.container, self.stream, self.notices, timed)
+        return options
 
     @staticmethod
     def _check_size(info: VideoInfo, pix_fmt: str) -> None:
@@ -321,8 +342,6 @@ def default_encoder(container: str) -> str:
     import io
 
     import av
-
-    from .reader import format_name
 
     try:
         probe = av.open(io.BytesIO(), "w", format=format_name(container.lstrip(".")))
@@ -705,56 +724,3 @@ class ImageSequenceWriter(FrameSink):
 
     def _remove_created(self) -> None:
         remove_created(self._created)
-
-
-def folder_pattern(output: str | os.PathLike) -> Path:
-    """``frames/%08d.png`` for a pattern as given, or for a folder name (``frames/``)."""
-    text = str(output)
-    if is_pattern(text):
-        if Path(text).suffix.lower() != ".png":
-            raise InputError(f"{text}: image sequences are written as PNG; end the pattern in .png")
-        return Path(text)
-    return Path(text) / "%08d.png"
-
-
-def is_folder_output(output: str | os.PathLike) -> bool:
-    """True for PNG-sequence outputs: a ``%d`` pattern ending in an image suffix, or a folder.
-
-    ``Summer%20day.mp4`` is a video file name, not a pattern.
-    """
-    text = str(output)
-    pattern = is_pattern(text) and Path(text).suffix.lower() in (*IMAGE_SUFFIXES, "")
-    return pattern or text.endswith(("/", os.sep)) or Path(text).is_dir()
-
-
-def existing_sequence_files(pattern: Path) -> list[Path]:
-    if not pattern.parent.is_dir():
-        return []
-    regex = pattern_regex(pattern.name)
-    return sorted(p for p in pattern.parent.iterdir() if regex.match(p.name))
-
-
-def check_not_an_input(output: str | os.PathLike, source: str | os.PathLike, folder: bool) -> None:
-    """Refuse, before any work, an output that would write over or into the input (links resolved).
-
-    A file output may not be the input file or one of its images; a PNG-sequence output may not
-    name any input file, nor lie in the input sequence's folder (its frames would join the input).
-    Raises :class:`InputError`, even with ``--overwrite``.
-    """
-    from .reader import is_sequence, list_image_files
-
-    src = Path(source)
-    if is_sequence(src):
-        inputs = [p.resolve() for p in list_image_files(src)]
-        input_dirs = {(src if src.is_dir() else src.parent).resolve()}
-    else:
-        inputs = [src.resolve()] if src.exists() else []
-        input_dirs = set()
-    if folder:
-        pattern = folder_pattern(output)
-        out_dir = pattern.parent.resolve()
-        regex = pattern_regex(pattern.name)
-        if out_dir in input_dirs or any(p.parent == out_dir and regex.match(p.name) for p in inputs):
-            raise InputError(f"{output}: output would write into the input sequence {source}; choose another folder")
-    elif Path(output).resolve() in inputs:
-        raise InputError(f"{output}: output would overwrite the input {source}; choose another output name")

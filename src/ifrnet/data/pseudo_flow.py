@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ..data.types import FlowEstimator
 from ..errors import IFRNetError, InputError
 from ..io.flo import write_flo
 from ..io.images import read_image
+from .types import FlowEstimator
 
 #: The DIS presets :class:`DISFlow` accepts, fastest first.
 DIS_PRESETS = ("ultrafast", "fast", "medium")

@@ -21,9 +21,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import CheckpointError, InputError
-from .io.files import atomic_output, check_output_path
-from .times import NETWORK_STRIDE
+from ..errors import CheckpointError, InputError
+from ..io.files import atomic_output, check_output_path
+from ..times import NETWORK_STRIDE
+from .metadata import LAYOUT
 
 #: layouts ``ifrnet export --layout`` writes
 LAYOUTS = ("ifrnet", "vs-mlrt")
@@ -49,6 +50,37 @@ def write_vsmlrt_graph(graph: str | os.PathLike, output: str | os.PathLike, over
     if names != (["img0", "img1", "embt"], ["frame"]):
         raise CheckpointError(f"{graph}: not a graph written by 'ifrnet export' (inputs and outputs {names})")
     inner = onnx.compose.add_prefix(inner, _PREFIX, rename_functions=False)
+    nodes = [*_unpack_and_pad(), *inner.graph.node]
+    nodes.append(helper.make_node("Slice", [_PREFIX + "frame", "c00", "shape", "axes23"], ["output"]))
+    image = ["batch", 7, "height", "width"]
+    graph_proto = helper.make_graph(
+        nodes,
+        "ifrnet_vsmlrt",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, image)],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
+        initializer=list(inner.graph.initializer),
+        value_info=list(inner.graph.value_info),
+    )
+    model = helper.make_model(
+        graph_proto,
+        opset_imports=list(inner.opset_import),
+        functions=list(inner.functions),
+        ir_version=inner.ir_version,
+    )
+    for entry in inner.metadata_props:
+        model.metadata_props.add(key=entry.key, value=entry.value)
+    model.metadata_props.add(key=LAYOUT, value="vs-mlrt")
+    onnx.checker.check_model(model)
+    with atomic_output(out) as tmp:
+        onnx.save(model, str(tmp))
+    return out
+
+
+def _unpack_and_pad() -> list:
+    """The nodes before the inner graph: vs-mlrt's ``(1, 7, H, W)`` input cut into the inner
+    graph's ``img0``, ``img1`` and ``embt``, the frames padded by edge repetition to the stride."""
+    import onnx
+    from onnx import TensorProto, helper
 
     def const(name: str, values: list[int]) -> onnx.NodeProto:
         return helper.make_node(
@@ -59,7 +91,7 @@ def write_vsmlrt_graph(graph: str | os.PathLike, output: str | os.PathLike, over
         return helper.make_node("Slice", [src, starts, ends, axes], [dst])
 
     p = _PREFIX
-    nodes = [
+    return [
         const("c0", [0]),
         const("c3", [3]),
         const("c6", [6]),
@@ -83,31 +115,7 @@ def write_vsmlrt_graph(graph: str | os.PathLike, output: str | os.PathLike, over
         helper.make_node("Concat", ["zeros6", "extra"], ["pads"], axis=0),
         helper.make_node("Pad", ["planes0", "pads"], [p + "img0"], mode="edge"),
         helper.make_node("Pad", ["planes1", "pads"], [p + "img1"], mode="edge"),
-        *inner.graph.node,
-        helper.make_node("Slice", [p + "frame", "c00", "shape", "axes23"], ["output"]),
     ]
-    image = ["batch", 7, "height", "width"]
-    graph_proto = helper.make_graph(
-        nodes,
-        "ifrnet_vsmlrt",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, image)],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
-        initializer=list(inner.graph.initializer),
-        value_info=list(inner.graph.value_info),
-    )
-    model = helper.make_model(
-        graph_proto,
-        opset_imports=list(inner.opset_import),
-        functions=list(inner.functions),
-        ir_version=inner.ir_version,
-    )
-    for entry in inner.metadata_props:
-        model.metadata_props.add(key=entry.key, value=entry.value)
-    model.metadata_props.add(key="ifrnet_layout", value="vs-mlrt")
-    onnx.checker.check_model(model)
-    with atomic_output(out) as tmp:
-        onnx.save(model, str(tmp))
-    return out
 
 
 def run_vsmlrt_graph(path: str | os.PathLike, img0, img1, t: float):

@@ -30,11 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backends.graph import graph_array, graph_feed
+from ..backends.openvino import OpenVinoInterpolator, lasting_signal_stack, openvino_core
 from ..errors import InputError
 from ..io.files import atomic_output, check_output_path
 from ..times import Padder
-from .graph import graph_array, graph_feed
-from .openvino import OpenVinoInterpolator, _graph_metadata, lasting_signal_stack, openvino_core
+from .metadata import PRECISION, read_metadata
 
 #: the bound ``ifrnet export --precision int8`` refuses beyond (dB of PSNR on any held-out set)
 DEFAULT_MAX_DROP = 0.3
@@ -117,6 +118,39 @@ def _worst_set_loss(compiled_fp32, sets: Mapping[str, Sequence[Triplet]]):
     return items, validate
 
 
+def _quantized(
+    nncf, model, fp32_model, calibration: Mapping[str, Sequence[Triplet]], max_drop: float, max_reverted: int
+):
+    """NNCF's int8 model of ``model``: calibrated on the outer frames of ``calibration``, then (unless
+    ``max_reverted`` is 0) convolutions put back into float until no set loses more than a third of
+    ``max_drop`` (:func:`_worst_set_loss`)."""
+    from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
+
+    items, validate = _worst_set_loss(fp32_model, calibration)
+    common = {
+        "subset_size": len(items),
+        "preset": nncf.QuantizationPreset.MIXED,
+        "ignored_scope": nncf.IgnoredScope(types=list(_NOT_QUANTISED), validate=False),
+    }
+    calibration_data = nncf.Dataset(items, lambda item: _inputs(item[2][0], item[2][2])[0])
+    # NNCF builds engines of its own, each with a Core that loads and unloads a CPU plugin
+    with lasting_signal_stack():
+        if max_reverted == 0:
+            return nncf.quantize(model, calibration_data, **common)
+        return nncf.quantize_with_accuracy_control(
+            model,
+            calibration_data,
+            nncf.Dataset(items, lambda item: item),
+            validation_fn=validate,
+            max_drop=max_drop / 3,
+            drop_type=nncf.DropType.ABSOLUTE,
+            advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(
+                max_num_iterations=max_reverted, ranking_subset_size=min(len(items), 16)
+            ),
+            **common,
+        )
+
+
 def quantize_graph(
     graph: str | os.PathLike,
     output: str | os.PathLike,
@@ -147,40 +181,16 @@ def quantize_graph(
     try:
         import nncf
         import openvino as ov
-        from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
     except ImportError:
         raise InputError("int8 quantisation needs NNCF and OpenVINO: pip install 'ifrnet[int8]'") from None
 
     nncf.set_log_level(logging.WARNING)  # its INFO lines list every op it leaves alone
-    metadata = _graph_metadata(graph)
+    metadata = read_metadata(graph)
     core = openvino_core()
     model = core.read_model(str(graph))
     exact = {"INFERENCE_PRECISION_HINT": "f32"}
     fp32_model = core.compile_model(model, "CPU", exact)
-    items, validate = _worst_set_loss(fp32_model, calibration)
-    common = {
-        "subset_size": len(items),
-        "preset": nncf.QuantizationPreset.MIXED,
-        "ignored_scope": nncf.IgnoredScope(types=list(_NOT_QUANTISED), validate=False),
-    }
-    calibration_data = nncf.Dataset(items, lambda item: _inputs(item[2][0], item[2][2])[0])
-    # NNCF builds engines of its own, each with a Core that loads and unloads a CPU plugin
-    with lasting_signal_stack():
-        if max_reverted == 0:
-            quantized = nncf.quantize(model, calibration_data, **common)
-        else:
-            quantized = nncf.quantize_with_accuracy_control(
-                model,
-                calibration_data,
-                nncf.Dataset(items, lambda item: item),
-                validation_fn=validate,
-                max_drop=max_drop / 3,
-                drop_type=nncf.DropType.ABSOLUTE,
-                advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(
-                    max_num_iterations=max_reverted, ranking_subset_size=min(len(items), 16)
-                ),
-                **common,
-            )
+    quantized = _quantized(nncf, model, fp32_model, calibration, max_drop, max_reverted)
     int8_model = core.compile_model(quantized, "CPU", exact)
     result = Int8Result(
         out,
@@ -193,7 +203,7 @@ def quantize_graph(
             f"{out}: int8 loses {worst[1]:.2f} dB PSNR on {worst[0]} ({result.fp32[worst[0]]:.2f} -> "
             f"{result.int8[worst[0]]:.2f} dB), more than the {max_drop:g} dB allowed; nothing written"
         )
-    for key, value in {**metadata, "ifrnet_precision": "int8"}.items():
+    for key, value in {**metadata, PRECISION: "int8"}.items():
         quantized.set_rt_info(value, ["ifrnet", key])
     _save_ir(ov, quantized, out)
     return result

@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .devices import resolve_device
-from .engine import AUTO_SCALE, PRECISIONS, FlowEngine
-from .errors import InputError
-from .models import IFRNet
-from .models.ifrnet import Decoded
-from .models.ops import resize
-from .times import Padder, bisect, check_times, dyadic, factor_times
+from ..devices import resolve_device
+from ..engine import AUTO_SCALE, PRECISIONS, FlowEngine
+from ..errors import InputError
+from ..models import IFRNet
+from ..models.ifrnet import Decoded
+from ..models.ops import resize
+from ..times import Padder, bisect, check_times, dyadic, factor_times
 
 __all__ = ["AUTO_SCALE", "PRECISIONS", "Interpolator", "bisect", "check_times", "dyadic", "factor_times"]
 

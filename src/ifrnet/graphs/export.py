@@ -21,11 +21,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import __version__
-from .errors import InputError
-from .io.files import atomic_output, cache_dir, check_output_path, prune_cache
-from .models import IFRNet
-from .times import padded_side
+from ..errors import InputError
+from ..io.files import atomic_output, cache_dir, check_output_path, prune_cache
+from ..models import IFRNet
+from ..times import padded_side
+from ..version import __version__
+from .metadata import network_metadata
 
 #: The lowest opset with GridSample (16); 18 is what the exporter writes best.
 MIN_OPSET = 16
@@ -43,15 +44,6 @@ class ExportGraph(nn.Module):
 
     def forward(self, img0: Tensor, img1: Tensor, embt: Tensor) -> Tensor:
         return self.model.predict(img0, img1, embt)
-
-
-def metadata(model: IFRNet) -> dict[str, str]:
-    """What the onnxruntime engine needs to know about the graph, as ONNX metadata strings."""
-    return {
-        "ifrnet_variant": model.config.name,
-        "ifrnet_uses_time": "1" if model.uses_time() else "0",
-        "ifrnet_version": __version__,
-    }
 
 
 def export_onnx(model: IFRNet, path: str | os.PathLike, opset: int = DEFAULT_OPSET, overwrite: bool = False) -> Path:
@@ -97,7 +89,7 @@ def export_onnx(model: IFRNet, path: str | os.PathLike, opset: int = DEFAULT_OPS
             verbose=False,
         )
     proto = program.model_proto
-    for key, value in metadata(model).items():
+    for key, value in network_metadata(model.config.name, model.uses_time()).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     with atomic_output(out) as tmp:
@@ -120,7 +112,7 @@ def cached_graph(name: str | None, checkpoint: str | os.PathLike | None) -> Path
     import hashlib
     import sys
 
-    from .weights import load_model, resolve_checkpoint
+    from ..weights import load_model, resolve_checkpoint
 
     path, _ = resolve_checkpoint(name, checkpoint)
     digest = hashlib.sha256(Path(path).read_bytes())
@@ -145,7 +137,7 @@ def verify_export(
     model: IFRNet, path: str | os.PathLike, sizes: tuple[tuple[int, int], ...] = ((96, 160), (208, 304))
 ) -> dict[tuple[int, int], float]:
     """Max absolute difference between onnxruntime and PyTorch on random pairs at ``sizes`` (H, W)."""
-    from .backends.onnx import OnnxInterpolator
+    from ..backends.onnx import OnnxInterpolator
 
     runtime = OnnxInterpolator(path)
     gen = torch.Generator().manual_seed(1)

@@ -1,0 +1,285 @@
+"""Which engine a run gets: :class:`EngineSpec`, the factory above the engines.
+
+An :class:`EngineSpec` describes an engine as a small picklable value (video workers and Ray
+actors receive the spec, not a model, so each process loads its own) and owns the engine
+options: each field carries its choices, range and help (:mod:`ifrnet.options`), which the
+command line reads so that a default or a range is written once. :meth:`EngineSpec.resolve` is
+the ``--backend auto`` policy; :meth:`EngineSpec.build` imports the chosen engine only then, so
+nothing here imports torch or a runtime at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .engine import AUTO_SCALE, BACKENDS, PRECISIONS, Engine
+from .errors import InputError
+from .options import Option, check_options, option, options_of
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Backend, weights and options of an engine; :meth:`build` makes it.
+
+    Fields are checked on creation (:class:`InputError` naming the option); their metadata
+    (:func:`options`) is what the command line offers.
+    """
+
+    backend: str = option(
+        "auto",
+        choices=BACKENDS,
+        help="auto (default: the fastest engine here that keeps the exactness contract; 'ifrnet info' "
+        "says which), torch, or onnxruntime / openvino: an exported graph (--checkpoint MODEL.onnx, or "
+        "weights exported once into the cache), run without PyTorch",
+    )
+    model: str | None = option(None, help="IFRNet, IFRNet_L or IFRNet_S (default: from the checkpoint)")
+    checkpoint: str | None = option(
+        None,
+        help="a weights file (.pth, .safetensors; a graph .onnx, or an OpenVINO IR .xml) or a weights tag such as "
+        "IFRNet_S.starter or IFRNet.vimeo90k (see 'ifrnet info'); default: the authors' checkpoint if one is "
+        "found, else the shipped starter weights",
+    )
+    device: str | None = option(None, help="cpu, cuda, cuda:N, mps (default: best available)")
+    scale: float | str = option(
+        1.0,
+        low=0.0,
+        high=1.0,
+        open_low=True,
+        words=(AUTO_SCALE,),
+        help="network scale factor in (0, 1]: 0.5 for 4K, large motion; or auto: 0.5 for the pairs whose "
+        "motion a quick quarter-scale pass estimates as large, 1 for the others",
+    )
+    precision: str | None = option(
+        None,
+        choices=PRECISIONS,
+        help="network arithmetic: fp32 (exact), bf16 (GPU, or a CPU with native bf16), fp16 (GPU); "
+        "default: fp32, or bf16 where --backend auto finds native bf16 and OpenVINO",
+    )
+    channels_last: bool | None = option(
+        None, help="NHWC memory layout for the convolutions (default: on for a CPU, where it is faster)"
+    )
+    threads: int | None = option(None, low=1, help="CPU threads for the network")
+    compile: bool = option(
+        False, help="torch.compile the network (CUDA: with CUDA graphs); the first frame of each size waits for it"
+    )
+
+    def __post_init__(self) -> None:
+        check_options(self)
+
+    def on(self, device: str | None, threads: int | None = None) -> EngineSpec:
+        """The same engine on another device (and thread count, if given)."""
+        return replace(self, device=device, threads=threads if threads is not None else self.threads)
+
+    def resolve(self) -> tuple[EngineSpec, str]:
+        """The concrete spec ``--backend auto`` stands for on this machine, and why (a clause for
+        summaries; empty for a backend given by name). It loads no weights and exports nothing
+        (torch is imported only to look for a GPU when the weights need torch anyway).
+
+        The rule (measured figures in the README's performance section): the fastest engine whose
+        output keeps the exactness contract -- an fp32 path within 1e-4 (max abs) of eager fp32
+        PyTorch, reduced precision only where the hardware has it natively and it stays within
+        0.1 dB PSNR of fp32 on real frames.
+
+        - ``$IFRNET_BACKEND`` (torch, onnxruntime or openvino), when set and able to run the
+          checkpoint (torch runs no graph, onnxruntime no OpenVINO IR), is taken as given;
+        - an OpenVINO IR (``.xml``): OpenVINO;
+        - a GPU, or an option only the torch engine has (``--scale`` below 1, ``--compile``,
+          ``--channels-last``): torch (for a graph: an error, which names auto);
+        - a CPU with native bf16 (OpenVINO reports BF16), OpenVINO installed and, for weights, the
+          exporter (onnxscript), unless fp32 is asked for: OpenVINO bf16, about 2-2.6x onnxruntime
+          fp32 with the PSNR within 0.02 dB of fp32 on real frames (issue 24's measurement on such
+          a CPU); a graph with another reduced precision: OpenVINO, which refuses what is not
+          native;
+        - otherwise fp32: onnxruntime for a graph, torch (channels_last) for weights. OpenVINO fp32
+          is about 1.3x faster on an AVX2 CPU but differs from eager by up to 3.3e-4 on a real
+          pair (its GridSample rounds the sampling position differently), over the contract, so
+          auto does not pick it; ``--backend openvino --precision fp32`` still runs it.
+        """
+        if self.backend != "auto":
+            return self, ""
+        pinned = os.environ.get("IFRNET_BACKEND", "").strip().lower()
+        if pinned and pinned not in BACKENDS[1:]:
+            raise InputError(f"IFRNET_BACKEND must be one of {', '.join(BACKENDS[1:])}; got {pinned!r}")
+        # the engines that can run the checkpoint: any for weights (graph engines export them)
+        suffix = _suffix(self.checkpoint)
+        able = {"": BACKENDS[1:], ".onnx": ("onnxruntime", "openvino"), ".xml": ("openvino",)}
+        if pinned in able[suffix]:
+            return replace(self, backend=pinned), f"IFRNET_BACKEND={pinned}"
+        if suffix == ".xml":
+            return replace(self, backend="openvino"), "an OpenVINO IR (such as an int8 graph) runs on OpenVINO"
+        return self._torch_needed() or self._off_cpu() or self._on_cpu()
+
+    def _torch_needed(self) -> tuple[EngineSpec, str] | None:
+        """The torch engine when an option only it has is given (for a graph: an error)."""
+        torch_only = [
+            flag
+            for flag, given in (
+                (f"--scale {_shown(self.scale)}", self.scale != 1.0),
+                ("--compile", self.compile),
+                ("--channels-last", self.channels_last is not None),
+            )
+            if given
+        ]
+        if not torch_only:
+            return None
+        if _suffix(self.checkpoint) == ".onnx":
+            raise InputError(
+                f"--backend auto: {torch_only[0]} needs the torch engine, which does not run "
+                f"{self.checkpoint}; give weights instead, or drop {torch_only[0].split()[0]}"
+            )
+        return replace(self, backend="torch"), f"{torch_only[0]}: only the torch engine has it"
+
+    def _off_cpu(self) -> tuple[EngineSpec, str] | None:
+        """The engine for a named GPU device, or torch when the weights need it and a GPU is here."""
+        graph = _suffix(self.checkpoint) == ".onnx"
+        device = (self.device or "").split(":")[0].lower()
+        if device not in ("", "cpu"):
+            backend = "onnxruntime" if graph else "torch"
+            return replace(self, backend=backend), f"--device {self.device}: the {backend} engine"
+        if not device and not graph and _gpu_present():
+            return replace(self, backend="torch"), "a GPU: the torch engine"
+        return None
+
+    def _on_cpu(self) -> tuple[EngineSpec, str]:
+        """The CPU's engine: OpenVINO bf16 where bf16 is native, else the exact fp32 engine."""
+        graph = _suffix(self.checkpoint) == ".onnx"
+        native = _openvino_native()
+        if self.precision in (None, "bf16") and "bf16" in native:
+            if graph or _can_export():
+                return (
+                    replace(self, backend="openvino", precision="bf16"),
+                    "this CPU has native bf16: OpenVINO bf16 (about 2x fp32, within 0.02 dB of it on real frames)",
+                )
+            why = "native bf16, but no onnxscript to export the weights for OpenVINO ('ifrnet[export]')"
+        elif self.precision not in (None, "fp32"):
+            if graph:  # only OpenVINO runs a graph in reduced precision; it refuses what is not native
+                return replace(self, backend="openvino"), f"--precision {self.precision} on a graph: OpenVINO"
+            return replace(self, backend="torch"), f"--precision {self.precision} on a CPU: the torch engine"
+        elif self.precision == "fp32":
+            why = "--precision fp32"
+        else:
+            why = "fp32 on a CPU without native bf16" if native else "fp32 (OpenVINO is not installed)"
+        if graph:
+            return replace(self, backend="onnxruntime", precision="fp32"), f"{why}: onnxruntime runs the graph exactly"
+        return replace(self, backend="torch", precision="fp32"), (
+            f"{why}: torch, exact and as fast as onnxruntime; OpenVINO fp32 differs from eager by more than 1e-4"
+        )
+
+    def with_graph(self) -> EngineSpec:
+        """This spec with weights (a file or a tag) replaced by their graph for a graph backend,
+        exported once into the cache (:func:`ifrnet.graphs.export.cached_graph`); otherwise itself."""
+        if self.backend in ("auto", "torch") or _suffix(self.checkpoint):
+            return self
+        from .graphs.export import cached_graph
+
+        return replace(self, checkpoint=str(cached_graph(self.model, self.checkpoint)))
+
+    def build(self) -> Engine:
+        """The engine itself: an ``Interpolator`` (PyTorch), an ``OnnxInterpolator`` or an
+        ``OpenVinoInterpolator``; ``--backend auto`` is resolved first (:meth:`resolve`) and its
+        reason kept in the engine's :attr:`Engine.chosen`."""
+        spec, reason = self.resolve()
+        engine = spec._build_torch() if spec.backend == "torch" else spec._build_graph()
+        engine.chosen = reason
+        return engine
+
+    def _build_torch(self) -> Engine:
+        try:
+            import torch
+        except ImportError:
+            raise InputError(
+                "the torch engine needs PyTorch, which is not installed here: run an exported graph "
+                "(--backend onnxruntime --checkpoint MODEL.onnx, from 'ifrnet export'), or install torch"
+            ) from None
+
+        from .backends.torch import Interpolator
+        from .weights import load_model
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        model = load_model(self.model, self.checkpoint, self.device)
+        return Interpolator(
+            model,
+            scale_factor=self.scale,
+            precision=self.precision or "fp32",
+            channels_last=self.channels_last,
+            compile=self.compile,
+        )
+
+    def _build_graph(self) -> Engine:
+        """An engine over an exported graph: onnxruntime, or OpenVINO (which also takes a precision).
+        Weights (a file or a tag) are exported once into the cache (:func:`ifrnet.graphs.export.cached_graph`)."""
+        from .names import official_variant
+
+        torch_only = ["--channels-last"] * bool(self.channels_last) + ["--compile"] * self.compile
+        if self.backend == "onnxruntime" and self.precision not in (None, "fp32"):
+            torch_only.append("--precision")
+        if torch_only:
+            raise InputError(
+                f"{' and '.join(torch_only)} do not apply to --backend {self.backend}; a graph runs as exported"
+            )
+        if self.scale != 1.0:
+            raise InputError("--scale applies to the torch backend; an exported graph runs at scale 1")
+        if self.backend == "onnxruntime" and _suffix(self.checkpoint) == ".xml":
+            raise InputError(f"{self.checkpoint}: an OpenVINO IR; run it with --backend openvino")
+        graph = self.with_graph().checkpoint
+        if self.backend == "onnxruntime":
+            from .backends.onnx import OnnxInterpolator
+
+            engine: Engine = OnnxInterpolator(graph, device=self.device, threads=self.threads)
+        else:
+            from .backends.openvino import OpenVinoInterpolator
+
+            engine = OpenVinoInterpolator(
+                graph, device=self.device, threads=self.threads, precision=self.precision or "fp32"
+            )
+        if self.model and official_variant(self.model) != engine.model_name:
+            raise InputError(f"{graph} holds {engine.model_name}, not {self.model}")
+        return engine
+
+
+def _shown(value: float | str) -> str:
+    """A number as the command line shows it (``0.5``), a word as itself."""
+    return value if isinstance(value, str) else format(value, "g")
+
+
+def _suffix(checkpoint: str | None) -> str:
+    """The checkpoint's file suffix, lower case ("" for none or a tag)."""
+    name = str(checkpoint or "").lower()
+    return name[name.rfind(".") :] if name.endswith((".onnx", ".xml")) else ""
+
+
+def _gpu_present() -> bool:
+    """Whether PyTorch sees a GPU (imports torch: only asked when the weights need it anyway;
+    without torch, none that this package could use)."""
+    try:
+        from .devices import best_device
+    except ImportError:
+        return False
+
+    return best_device().type != "cpu"
+
+
+def _can_export() -> bool:
+    """Whether weights can be exported to a graph here (``ifrnet[export]``: onnx and onnxscript)."""
+    from importlib.util import find_spec
+
+    return find_spec("onnxscript") is not None and find_spec("onnx") is not None
+
+
+def _openvino_native() -> frozenset[str]:
+    """The precisions OpenVINO's CPU plugin runs natively here (empty without OpenVINO)."""
+    from importlib.util import find_spec
+
+    if find_spec("openvino") is None:
+        return frozenset()
+    from .backends.openvino import native_precisions
+
+    return native_precisions()
+
+
+def options() -> list[tuple[str, Any, Option]]:
+    """``(name, default, Option)`` of every :class:`EngineSpec` field, in declaration order."""
+    return options_of(EngineSpec)
