@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from ifrnet.data.pseudo_flow import DIS_PRESETS, DISFlow, LabelSummary, get_estimator, label_dataset
 from ifrnet.errors import InputError
 from ifrnet.io.flo import read_flo
 from ifrnet.io.images import write_png
 from ifrnet.models.ops import warp
-from ifrnet.data.pseudo_flow import DIS_PRESETS, DISFlow, LabelSummary, get_estimator, label_dataset
 
 from .conftest import uint8_frame
 
