@@ -120,12 +120,6 @@ def check_scene_threshold(value: float | None) -> float | None:
     return value
 
 
-def check_hold_tolerance(value: float) -> float:
-    """``value`` if it is a usable ``--dedup-tolerance``; raises :class:`InputError` otherwise."""
-    HOLD_TOLERANCE.check("dedup_tolerance", value)
-    return value
-
-
 def is_cut(scores: Sequence[float], changes: Sequence[float], still: Sequence[bool], i: int, threshold: float) -> bool:
     """Whether pair ``i`` is a cut, from every pair's score, pixel change (:func:`pair_measures`)
     and whether it is still (a repeat or a held drawing, :func:`held`).
