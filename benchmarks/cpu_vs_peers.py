@@ -1,7 +1,8 @@
-"""``ifrnet video`` against FFmpeg's minterpolate on one real 1280x720 clip, whole process, and the
-network alone for every backend x precision.
+"""``ifrnet video`` against FFmpeg's minterpolate on real 1280x720 footage, whole processes: a cold
+run (an empty ``IFRNET_CACHE_DIR``, a fresh process), warm runs, and the steady-state seconds per
+new frame from two clip lengths; then the network alone for every backend x precision.
 
-    python benchmarks/cpu_vs_peers.py                # 26 frames: 25 new ones at 2x
+    python benchmarks/cpu_vs_peers.py                # 26 and 51 frames: 25 and 50 new ones at 2x
     python benchmarks/cpu_vs_peers.py --frames 11 --skip-network
     python benchmarks/cpu_vs_peers.py --int8 IFRNet_S_int8.xml  # and with an int8 graph
 
@@ -106,9 +107,28 @@ def timed(cmd: list[str]) -> tuple[float, str]:
     return seconds, done.stdout
 
 
+def ifrnet_video(clip: Path, out: Path, cache: Path, *extra: str) -> tuple[float, str]:
+    """One ``ifrnet video`` process at its defaults (2x, FFV1 out) with ``cache`` as its cache;
+    returns the seconds and its ``engine:`` line."""
+    import os
+
+    cmd = [sys.executable, "-m", "ifrnet.cli", "video", str(clip), "-o", str(out), "--overwrite",
+           "--factor", "2", "--codec", "ffv1", "--progress", "none", *extra]  # fmt: skip
+    env = {**os.environ, "IFRNET_CACHE_DIR": str(cache)}
+    env.pop("IFRNET_BACKEND", None)
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"ifrnet video {clip.name}: failed\n{done.stderr[-2000:]}")
+    engine = next((line for line in done.stdout.splitlines() if line.startswith("engine:")), "engine: ?")
+    return seconds, engine
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=26, help="source frames (default 26: 25 new ones at 2x)")
+    parser.add_argument("--frames", type=int, default=26, help="source frames of the short clip (default 26: 25 new)")
+    parser.add_argument("--rounds", type=int, default=2, help="warm rounds of each side, interleaved A B A B")
     parser.add_argument("--skip-network", action="store_true", help="only the whole-process comparison")
     parser.add_argument("--int8", default=None, help="also 'ifrnet video' with this IR from 'export --precision int8'")
     args = parser.parse_args()
@@ -117,21 +137,40 @@ def main() -> None:
     print(f"CPU: {cpu_description()}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        clip = folder / "vtest_720p.mkv"
-        make_clip(clip, args.frames)
-        new = args.frames - 1
-        ours, _ = timed([sys.executable, "-m", "ifrnet.cli", "video", str(clip), "-o", str(folder / "ifrnet.mkv"),
-                         "--factor", "2", "--codec", "ffv1", "-q"])  # fmt: skip
-        theirs, count = timed([sys.executable, "-c", MINTERPOLATE, str(clip), str(folder / "minterpolate.mkv")])
-        print(f"\n1280x720, {args.frames} source frames, {new} new frames at 2x, whole process, FFV1 out:")
-        print(f"  ifrnet video (defaults)   {ours:7.1f} s  {ours / new:6.2f} s per new frame")
-        print(f"  minterpolate (mci)        {theirs:7.1f} s  {theirs / new:6.2f} s per new frame ({count.strip()} out)")
-        print(f"  ifrnet / minterpolate     {ours / theirs:7.2f}x")
+        lengths = (args.frames, 2 * args.frames - 1)  # the long clip has twice the new frames
+        clips = {n: folder / f"vtest_720p_{n}.mkv" for n in lengths}
+        for n, clip in clips.items():
+            make_clip(clip, n)
+        short, long = lengths
+        cold, engine = ifrnet_video(clips[short], folder / "cold.mkv", folder / "empty-cache")
+        warm_cache = folder / "empty-cache"  # what the cold run left: compiled shapes
+        ours: dict[int, list[float]] = {n: [] for n in lengths}
+        theirs: dict[int, list[float]] = {n: [] for n in lengths}
+        for _ in range(args.rounds):
+            for n in lengths:
+                ours[n].append(ifrnet_video(clips[n], folder / "ifrnet.mkv", warm_cache)[0])
+                seconds, _ = timed([sys.executable, "-c", MINTERPOLATE, str(clips[n]), str(folder / "mi.mkv")])
+                theirs[n].append(seconds)
+        best = {side: {n: min(v) for n, v in runs.items()} for side, runs in (("ours", ours), ("theirs", theirs))}
+        new = short - 1
+        added = long - short  # new frames the long clip adds
+
+        def steady(side: str) -> float:
+            return (best[side][long] - best[side][short]) / added
+
+        print(f"\n1280x720 real footage, 2x, whole processes, FFV1 out; {engine}")
+        print(f"  short clip: {short} source frames, {new} new; long: {long}, {long - 1} new; best of {args.rounds}")
+        print(f"  {'':28} {'cold':>8} {'warm':>8} {'warm long':>10} {'steady s/new':>13}")
+        print(f"  {'ifrnet video (defaults)':28} {cold:8.1f} {best['ours'][short]:8.1f} {best['ours'][long]:10.1f}"
+              f" {steady('ours'):13.3f}")  # fmt: skip
+        print(f"  {'minterpolate (mci)':28} {'':8} {best['theirs'][short]:8.1f} {best['theirs'][long]:10.1f}"
+              f" {steady('theirs'):13.3f}")  # fmt: skip
+        ratio = steady("ours") / steady("theirs")
+        print(f"  ifrnet / minterpolate: cold {cold / best['theirs'][short]:.2f}x, warm "
+              f"{best['ours'][short] / best['theirs'][short]:.2f}x, steady {ratio:.2f}x")  # fmt: skip
         if args.int8:
-            int8, _ = timed([sys.executable, "-m", "ifrnet.cli", "video", str(clip), "-o", str(folder / "int8.mkv"),
-                             "--factor", "2", "--codec", "ffv1", "-q", "--checkpoint", args.int8])  # fmt: skip
-            print(f"  ifrnet video, int8 IR     {int8:7.1f} s  {int8 / new:6.2f} s per new frame")
-            print(f"  int8 / minterpolate       {int8 / theirs:7.2f}x")
+            int8, line = ifrnet_video(clips[short], folder / "int8.mkv", warm_cache, "--checkpoint", args.int8)
+            print(f"  ifrnet video, int8 IR: warm {int8:.1f} s ({int8 / best['theirs'][short]:.2f}x); {line}")
         if not args.skip_network:
             print("\nthe network alone (ifrnet bench, IFRNet_S, seeded weights):")
             argv = ["bench", "--models", "IFRNet_S", "--sizes", "1280x720", "--repeats", "3", "--no-uhd", "-q"]

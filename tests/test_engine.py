@@ -192,16 +192,24 @@ def test_auto_takes_openvino_bf16_only_on_a_cpu_with_native_bf16(cpu_only, monke
     cpu_only("fp32", "bf16")
     spec, why = EngineSpec().resolve()
     assert (spec.backend, spec.precision) == ("openvino", "bf16") and "native bf16" in why
-    # fp32 asked for: the exact path, never OpenVINO fp32 (over the 1e-4 contract on real frames)
+    # fp32 asked for: OpenVINO fp32, which keeps the fp32 contract (ifrnet.exactness)
     spec, why = EngineSpec(precision="fp32").resolve()
-    assert (spec.backend, spec.precision) == ("torch", "fp32") and why.startswith("--precision fp32: torch, exact")
-    monkeypatch.setattr(factory, "_can_export", lambda: False)  # weights, but nothing to export them with
+    assert (spec.backend, spec.precision) == ("openvino", "fp32") and why.startswith("--precision fp32: OpenVINO fp32")
+    monkeypatch.setattr(factory, "_can_export", lambda: False)  # nothing to export weights with...
+    # ...the starter weights still have their shipped IR
+    assert EngineSpec(checkpoint="IFRNet_S.starter").resolve()[0].backend == "openvino"
+    monkeypatch.setattr(factory, "_ready_graph", lambda self: False)  # other weights: no graph at all
     spec, why = EngineSpec().resolve()
     assert spec.backend == "torch" and why.startswith("native bf16, but no onnxscript")
     assert EngineSpec(checkpoint="m.onnx").resolve()[0].backend == "openvino"  # a graph needs no export
     cpu_only("fp32")
+    spec, why = EngineSpec(checkpoint="m.onnx").resolve()
+    assert (spec.backend, spec.precision) == ("openvino", "fp32") and "keeps the fp32 contract" in why
     spec, why = EngineSpec().resolve()
-    assert (spec.backend, spec.precision) == ("torch", "fp32") and why.startswith("fp32 on a CPU without native bf16")
+    assert (spec.backend, spec.precision) == ("torch", "fp32") and "no graph for OpenVINO" in why
+    cpu_only()  # OpenVINO missing
+    spec, why = EngineSpec().resolve()
+    assert (spec.backend, spec.precision) == ("torch", "fp32") and why.startswith("fp32 (OpenVINO is not installed)")
     monkeypatch.setenv("IFRNET_BACKEND", "onnxruntime")
     assert EngineSpec().resolve() == (EngineSpec(backend="onnxruntime"), "IFRNET_BACKEND=onnxruntime")
     monkeypatch.setenv("IFRNET_BACKEND", "tensorrt")
@@ -209,9 +217,17 @@ def test_auto_takes_openvino_bf16_only_on_a_cpu_with_native_bf16(cpu_only, monke
         EngineSpec().resolve()
 
 
+def test_auto_on_a_cpu_without_native_bf16_takes_openvino_fp32(cpu_only):
+    spec, why = EngineSpec(checkpoint="IFRNet_S.starter").resolve()
+    assert (spec.backend, spec.precision) == ("openvino", "fp32")
+    assert why.startswith("no native bf16 on this CPU: OpenVINO fp32") and "fp32 contract" in why
+
+
 def test_auto_runs_a_graph_exactly_and_keeps_torch_options_on_torch(cpu_only):
+    cpu_only()  # no OpenVINO: onnxruntime runs a graph
     spec, why = EngineSpec(checkpoint="m.onnx").resolve()
-    assert (spec.backend, spec.precision) == ("onnxruntime", "fp32") and "exactly" in why
+    assert (spec.backend, spec.precision) == ("onnxruntime", "fp32") and "onnxruntime runs the graph" in why
+    cpu_only("fp32")
     for given, flag in (
         ({"scale": 0.5}, "--scale 0.5"),
         ({"scale": "auto"}, "--scale auto"),
@@ -238,11 +254,12 @@ def test_the_choice_and_its_reason_reach_the_summary(cpu_only, tmp_path, capsys)
     from ifrnet.cli import main
     from ifrnet.io import write_png
 
+    cpu_only()  # no OpenVINO: the torch engine, without an export of these weights
     torch.save(seeded_model().state_dict(), tmp_path / "w.pth")
     a = tmp_path / "a.png"
     write_png(a, uint8_frame(40, 56))
     assert main(["pair", str(a), str(a), "-o", str(tmp_path / "o"), "--checkpoint", str(tmp_path / "w.pth")]) == 0
     out = capsys.readouterr().out
-    assert "(PyTorch, fp32, channels_last) (--backend auto: fp32 on a CPU without native bf16" in out
+    assert "(PyTorch, fp32, channels_last) (--backend auto: fp32 (OpenVINO is not installed): torch" in out
     named = EngineSpec(backend="torch", checkpoint=str(tmp_path / "w.pth")).build()
     assert named.chosen == "" and "--backend auto" not in named.describe_choice()

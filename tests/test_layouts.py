@@ -62,10 +62,10 @@ def test_vsmlrt_layout_refuses_a_foreign_graph_and_an_existing_output(tmp_path, 
 def test_export_layout_vsmlrt_on_the_command_line(exported_s, tmp_path, capsys, monkeypatch):
     """The command wraps the weights' cached graph (here the fixture's, found by a stand-in for the
     cache so that the test does not export again) and prints the check against the default graph."""
-    import ifrnet.graphs.export
+    import ifrnet.graphs.cache
 
     checkpoint, graph, _ = exported_s
-    monkeypatch.setattr(ifrnet.graphs.export, "cached_graph", lambda name, ckpt: graph)
+    monkeypatch.setattr(ifrnet.graphs.cache, "cached_graph", lambda name, ckpt: graph)
     out = tmp_path / "v.onnx"
     assert main(["export", "--layout", "vs-mlrt", "--checkpoint", str(checkpoint), "-o", str(out)]) == 0
     printed = capsys.readouterr().out

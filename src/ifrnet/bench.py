@@ -61,7 +61,7 @@ class BenchRow:
 
 
 #: the CPU features that decide which paths are fast here: bf16 is native only with the last two
-CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+CPU_FLAGS = ("avx2", "avx_vnni", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
 
 
 def cpu_description() -> str:

@@ -90,6 +90,9 @@ def _report(exc: BaseException) -> int:
         line, status = f"error: {exc}", 1
     elif isinstance(exc, KeyboardInterrupt):
         line, status = "interrupted", 130
+    elif isinstance(exc, ImportError) and (exc.name or "").split(".")[0] == "torch":
+        # torch is an extra: the main job runs on the shipped graphs without it
+        line, status = "error: this needs PyTorch, which is not installed here: pip install 'ifrnet[torch]'", 1
     elif isinstance(exc, OSError):
         from .io.files import describe_os_error
 

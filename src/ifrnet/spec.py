@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .engine import AUTO_SCALE, BACKENDS, PRECISIONS, Engine
-from .errors import InputError
+from .errors import IFRNetError, InputError
 from .options import Option, check_options, option, options_of
 
 
@@ -78,24 +78,24 @@ class EngineSpec:
         (torch is imported only to look for a GPU when the weights need torch anyway).
 
         The rule (measured figures in the README's performance section): the fastest engine whose
-        output keeps the exactness contract -- an fp32 path within 1e-4 (max abs) of eager fp32
-        PyTorch, reduced precision only where the hardware has it natively and it stays within
-        0.1 dB PSNR of fp32 on real frames.
+        output keeps the exactness contract of :mod:`ifrnet.exactness` -- fp32-class engines within
+        one level of eager fp32 on 99.9% of samples and 60 dB, reduced precision only where the
+        hardware has it natively and it stays within 0.1 dB PSNR of fp32 on real frames.
 
         - ``$IFRNET_BACKEND`` (torch, onnxruntime or openvino), when set and able to run the
           checkpoint (torch runs no graph, onnxruntime no OpenVINO IR), is taken as given;
         - an OpenVINO IR (``.xml``): OpenVINO;
         - a GPU, or an option only the torch engine has (``--scale`` below 1, ``--compile``,
           ``--channels-last``): torch (for a graph: an error, which names auto);
-        - a CPU with native bf16 (OpenVINO reports BF16), OpenVINO installed and, for weights, the
-          exporter (onnxscript), unless fp32 is asked for: OpenVINO bf16, about 2-2.6x onnxruntime
-          fp32 with the PSNR within 0.02 dB of fp32 on real frames (issue 24's measurement on such
-          a CPU); a graph with another reduced precision: OpenVINO, which refuses what is not
-          native;
-        - otherwise fp32: onnxruntime for a graph, torch (channels_last) for weights. OpenVINO fp32
-          is about 1.3x faster on an AVX2 CPU but differs from eager by up to 3.3e-4 on a real
-          pair (its GridSample rounds the sampling position differently), over the contract, so
-          auto does not pick it; ``--backend openvino --precision fp32`` still runs it.
+        - a CPU with native bf16 (OpenVINO reports BF16), unless fp32 is asked for: OpenVINO bf16,
+          about 2-2.6x onnxruntime fp32 with the PSNR within 0.02 dB of fp32 on real frames (issue
+          24's measurement on such a CPU); a graph with another reduced precision: OpenVINO, which
+          refuses what is not native;
+        - otherwise OpenVINO fp32, which keeps the fp32 contract and is the fastest fp32 engine on
+          a CPU (measured against torch and onnxruntime in the README);
+        - OpenVINO needs a graph: the IR shipped with the starter weights, a ``.onnx`` (read with
+          the onnx package) or weights it can export (torch and ``ifrnet[export]``); without one,
+          or without OpenVINO: onnxruntime for a graph, torch (channels_last) for weights.
         """
         if self.backend != "auto":
             return self, ""
@@ -143,11 +143,14 @@ class EngineSpec:
         return None
 
     def _on_cpu(self) -> tuple[EngineSpec, str]:
-        """The CPU's engine: OpenVINO bf16 where bf16 is native, else the exact fp32 engine."""
+        """The CPU's engine: OpenVINO bf16 where bf16 is native, else OpenVINO fp32, else the torch
+        (or, for a graph, onnxruntime) fp32 engine."""
         graph = _suffix(self.checkpoint) == ".onnx"
         native = _openvino_native()
+        # OpenVINO can run it: a graph (whose metadata onnx reads), a ready IR, or weights to export
+        runnable = (graph and _installed("onnx")) or (not graph and (self._ready_graph() or _can_export()))
         if self.precision in (None, "bf16") and "bf16" in native:
-            if graph or _can_export():
+            if runnable:
                 return (
                     replace(self, backend="openvino", precision="bf16"),
                     "this CPU has native bf16: OpenVINO bf16 (about 2x fp32, within 0.02 dB of it on real frames)",
@@ -157,24 +160,37 @@ class EngineSpec:
             if graph:  # only OpenVINO runs a graph in reduced precision; it refuses what is not native
                 return replace(self, backend="openvino"), f"--precision {self.precision} on a graph: OpenVINO"
             return replace(self, backend="torch"), f"--precision {self.precision} on a CPU: the torch engine"
-        elif self.precision == "fp32":
-            why = "--precision fp32"
+        elif native and runnable:
+            why = "--precision fp32" if self.precision else "no native bf16 on this CPU"
+            return replace(self, backend="openvino", precision="fp32"), (
+                f"{why}: OpenVINO fp32, the fastest engine here that keeps the fp32 contract "
+                "(within 1 level of eager on 99.9% of samples, 60 dB)"
+            )
         else:
-            why = "fp32 on a CPU without native bf16" if native else "fp32 (OpenVINO is not installed)"
+            why = "fp32 (OpenVINO is not installed)" if not native else "fp32 (no graph for OpenVINO, no exporter)"
         if graph:
-            return replace(self, backend="onnxruntime", precision="fp32"), f"{why}: onnxruntime runs the graph exactly"
-        return replace(self, backend="torch", precision="fp32"), (
-            f"{why}: torch, exact and as fast as onnxruntime; OpenVINO fp32 differs from eager by more than 1e-4"
-        )
+            return replace(self, backend="onnxruntime", precision="fp32"), f"{why}: onnxruntime runs the graph"
+        return replace(self, backend="torch", precision="fp32"), f"{why}: torch, channels_last"
+
+    def _ready_graph(self) -> bool:
+        """Whether the weights are ones this package ships a ready IR for (no export, no torch)."""
+        from . import pretrained
+
+        try:
+            path, _ = pretrained.resolve(self.model, self.checkpoint)
+        except IFRNetError:  # a missing or unknown checkpoint: the build reports it
+            return False
+        return pretrained.shipped_graph(path) is not None
 
     def with_graph(self) -> EngineSpec:
         """This spec with weights (a file or a tag) replaced by their graph for a graph backend,
-        exported once into the cache (:func:`ifrnet.graphs.export.cached_graph`); otherwise itself."""
+        the IR shipped beside them or one exported once into the cache (:func:`ifrnet.graphs.cache.graph_for`);
+        otherwise itself."""
         if self.backend in ("auto", "torch") or _suffix(self.checkpoint):
             return self
-        from .graphs.export import cached_graph
+        from .graphs.cache import graph_for
 
-        return replace(self, checkpoint=str(cached_graph(self.model, self.checkpoint)))
+        return replace(self, checkpoint=str(graph_for(self.model, self.checkpoint, self.backend)))
 
     def build(self) -> Engine:
         """The engine itself: an ``Interpolator`` (PyTorch), an ``OnnxInterpolator`` or an
@@ -210,7 +226,7 @@ class EngineSpec:
 
     def _build_graph(self) -> Engine:
         """An engine over an exported graph: onnxruntime, or OpenVINO (which also takes a precision).
-        Weights (a file or a tag) are exported once into the cache (:func:`ifrnet.graphs.export.cached_graph`)."""
+        Weights (a file or a tag) are found or exported by :meth:`with_graph`."""
         from .names import official_variant
 
         torch_only = ["--channels-last"] * bool(self.channels_last) + ["--compile"] * self.compile
@@ -262,11 +278,15 @@ def _gpu_present() -> bool:
     return best_device().type != "cpu"
 
 
-def _can_export() -> bool:
-    """Whether weights can be exported to a graph here (``ifrnet[export]``: onnx and onnxscript)."""
+def _installed(module: str) -> bool:
     from importlib.util import find_spec
 
-    return find_spec("onnxscript") is not None and find_spec("onnx") is not None
+    return find_spec(module) is not None
+
+
+def _can_export() -> bool:
+    """Whether weights can be exported to a graph here (torch, and ``ifrnet[export]``: onnx and onnxscript)."""
+    return all(_installed(m) for m in ("torch", "onnxscript", "onnx"))
 
 
 def _openvino_native() -> frozenset[str]:

@@ -12,7 +12,7 @@ default is already bf16 where the CPU has native bf16, so fp32 must be asked for
 bf16 (and fp16) are refused on a CPU that lacks them natively (OpenVINO's ``OPTIMIZATION_
 CAPABILITIES``), where they would be emulated. ``threads`` sets ``INFERENCE_NUM_THREADS``; one
 stream with the latency hint, since frames arrive one batch at a time.
-``pip install 'ifrnet[openvino]'`` is enough to run it.
+OpenVINO is a core dependency; an ONNX graph also needs onnx for its metadata (``ifrnet[openvino]``).
 
 Every engine shares one ``openvino.Core`` (:func:`openvino_core`), loaded under
 :func:`lasting_signal_stack`: OpenVINO's CPU plugin swaps the alternate signal stack of the thread
@@ -175,7 +175,7 @@ class OpenVinoInterpolator(GraphEngine):
         try:
             self.core = openvino_core()
         except ImportError:
-            raise InputError("the openvino backend needs OpenVINO: pip install 'ifrnet[openvino]'") from None
+            raise InputError("the openvino backend needs OpenVINO: pip install openvino") from None
         super().__init__(path)
         if (device or "cpu").split(":")[0].lower() != "cpu":
             raise InputError(f"device {device!r} is not available to the openvino backend here; use --device cpu")

@@ -95,7 +95,7 @@ def _int8(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import InputError
-    from ..graphs.export import DEFAULT_OPSET, cached_graph
+    from ..graphs.cache import DEFAULT_OPSET, cached_graph
     from ..graphs.int8 import DEFAULT_MAX_DROP, DEFAULT_MAX_REVERTED, check_ir_output, footage_sets, quantize_graph
 
     out = check_ir_output(args.output, args.overwrite)  # before a minute of export and calibration
@@ -141,7 +141,7 @@ def _vsmlrt(args: argparse.Namespace) -> int:
 
     from ..backends.onnx import OnnxInterpolator
     from ..errors import InputError
-    from ..graphs.export import DEFAULT_OPSET, cached_graph
+    from ..graphs.cache import DEFAULT_OPSET, cached_graph
     from ..graphs.layouts import run_vsmlrt_graph, write_vsmlrt_graph
     from ..io.files import check_output_path
 

@@ -22,15 +22,14 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import InputError
-from ..io.files import atomic_output, cache_dir, check_output_path, prune_cache
+from ..io.files import atomic_output, check_output_path
 from ..models import IFRNet
 from ..times import padded_side
-from ..version import __version__
+from .cache import DEFAULT_OPSET
 from .metadata import network_metadata
 
-#: The lowest opset with GridSample (16); 18 is what the exporter writes best.
+#: The lowest opset with GridSample (16); 18 (DEFAULT_OPSET) is what the exporter writes best.
 MIN_OPSET = 16
-DEFAULT_OPSET = 18
 #: Size the graph is traced at (H, W); tests and verify_export check it at others.
 TRACE_SIZE = (256, 448)
 
@@ -97,40 +96,36 @@ def export_onnx(model: IFRNet, path: str | os.PathLike, opset: int = DEFAULT_OPS
     return out
 
 
-def cached_graph(name: str | None, checkpoint: str | os.PathLike | None) -> Path:
-    """The graph of the weights ``checkpoint`` (a path or a tag, as :func:`ifrnet.weights.load_model`
-    takes them) for the graph engines, exported once into ``cache_dir("graphs")``.
+def export_ir(
+    model: IFRNet, path: str | os.PathLike, weights_sha256: str | None = None, overwrite: bool = False
+) -> Path:
+    """Write ``model`` as an OpenVINO IR (``path``: the ``.xml``, its ``.bin`` beside it) with
+    fp16-compressed weights, the ``ifrnet_*`` metadata in its ``rt_info``; returns the path.
 
-    The file is named after the variant and the sha256 of the weights file, this package's version
-    and the opset, so changed weights or a new exporter get a new graph and a stale one is never
-    reused (it leaves out the torch and onnxscript versions: delete the cache after upgrading them
-    to export afresh). Exporting takes about a minute on a 2-core CPU; a line on stderr says so. After
-    each export the folder is trimmed to :data:`ifrnet.io.files.CACHE_MAX_BYTES`, least recently
-    used graphs first. Raises what :func:`export_onnx` and :func:`ifrnet.weights.load_model` raise.
+    This is the ready graph shipped beside the starter weights (:func:`ifrnet.pretrained.shipped_graph`):
+    their tensors are fp16 already, so the compression loses nothing of them, and ``weights_sha256``
+    (recorded as ``ifrnet_weights_sha256``) ties the IR to the file it was made from. Needs
+    OpenVINO and what :func:`export_onnx` needs; raises what :func:`ifrnet.graphs.int8.check_ir_output` raises.
     """
-    import contextlib
-    import hashlib
-    import sys
+    import tempfile
 
-    from ..weights import load_model, resolve_checkpoint
+    import openvino as ov
 
-    path, _ = resolve_checkpoint(name, checkpoint)
-    digest = hashlib.sha256(Path(path).read_bytes())
-    digest.update(f"{__version__}/opset{DEFAULT_OPSET}".encode())
-    folder, key = cache_dir("graphs"), digest.hexdigest()[:16]
-    # found by the digest alone: a cached graph costs no load of the weights
-    cached = sorted(folder.glob(f"*-{key}.onnx"))
-    if cached:
-        # marked as used, so that pruning (below, after an export) takes graphs left by old versions first
-        with contextlib.suppress(OSError):
-            os.utime(cached[0])
-        return cached[0]
-    model = load_model(name, path, "cpu")
-    out = folder / f"{model.config.name}-{key}.onnx"
-    print(f"ifrnet: exporting {path.name} as a graph once (cached as {out})", file=sys.stderr, flush=True)
-    graph = export_onnx(model, out, overwrite=True)
-    prune_cache(folder, keep=[graph])
-    return graph
+    from ..backends.openvino import openvino_core
+    from .int8 import check_ir_output, save_ir
+    from .metadata import PRECISION, WEIGHTS_SHA256, read_metadata
+
+    out = check_ir_output(path, overwrite=overwrite)
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path = export_onnx(model, Path(tmp) / "graph.onnx")
+        meta = {**read_metadata(onnx_path), PRECISION: "fp32"}
+        if weights_sha256:
+            meta[WEIGHTS_SHA256] = weights_sha256
+        ir = openvino_core().read_model(str(onnx_path))
+        for key, value in meta.items():
+            ir.set_rt_info(value, ["ifrnet", key])
+        save_ir(ov, ir, out, compress_to_fp16=True)
+    return out
 
 
 def verify_export(

@@ -205,7 +205,7 @@ def quantize_graph(
         )
     for key, value in {**metadata, PRECISION: "int8"}.items():
         quantized.set_rt_info(value, ["ifrnet", key])
-    _save_ir(ov, quantized, out)
+    save_ir(ov, quantized, out)
     return result
 
 
@@ -220,14 +220,14 @@ def check_ir_output(output: str | os.PathLike, overwrite: bool = False) -> Path:
     return out
 
 
-def _save_ir(ov, model, out: Path) -> None:
+def save_ir(ov, model, out: Path, compress_to_fp16: bool = False) -> None:
     """Write ``out`` (.xml) and its .bin atomically (:func:`~ifrnet.io.files.atomic_output`), the
     .bin published first: a reader never finds an .xml whose weights are missing or half written."""
     # the inner block is published first
     with atomic_output(out) as xml_tmp, atomic_output(out.with_suffix(".bin")) as bin_tmp:
         written = xml_tmp.with_suffix(".bin")  # OpenVINO names the weights after the .xml it writes
         try:
-            ov.save_model(model, str(xml_tmp), compress_to_fp16=False)
+            ov.save_model(model, str(xml_tmp), compress_to_fp16=compress_to_fp16)
             os.replace(written, bin_tmp)
         finally:
             written.unlink(missing_ok=True)

@@ -17,6 +17,8 @@ USES_TIME = "ifrnet_uses_time"
 VERSION = "ifrnet_version"
 #: written by ``ifrnet export --precision int8`` (``int8``)
 PRECISION = "ifrnet_precision"
+#: the sha256 of the weights file a shipped IR was made from (:func:`ifrnet.graphs.export.export_ir`)
+WEIGHTS_SHA256 = "ifrnet_weights_sha256"
 #: written by ``ifrnet export --layout`` (``vs-mlrt``)
 LAYOUT = "ifrnet_layout"
 

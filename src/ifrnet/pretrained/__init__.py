@@ -60,6 +60,9 @@ class Weights:
     trained_on: str
     source: str
     scores: tuple[Score, ...] = ()
+    #: ready graphs of shipped weights, beside them in this package: an OpenVINO IR (``.xml`` with
+    #: its ``.bin``, fp16-compressed weights), so the graph engines need no export and no torch
+    graphs: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -127,6 +130,7 @@ WEIGHTS: dict[str, Weights] = {
             tag="starter",
             files=("ifrnet_s_starter.safetensors",),
             folder=None,
+            graphs=("ifrnet_s_starter.xml",),
             uses_time=True,
             licence="MIT",
             licence_notes=(
@@ -158,6 +162,18 @@ DEFAULT: Weights = WEIGHTS["IFRNet_S.starter"]
 
 #: Suffixes that make ``--checkpoint`` a file name rather than a tag, even when no such file exists.
 _FILE_SUFFIXES = frozenset({".pth", ".pt", ".safetensors", ".onnx", ".ckpt", ".bin", ".tar", ".pkl"})
+
+
+def shipped_graph(weights_file: str | os.PathLike) -> Path | None:
+    """The ready OpenVINO IR shipped for ``weights_file`` when that is a file this package ships
+    (and the IR is present), else ``None``."""
+    path = Path(weights_file).resolve()
+    for entry in WEIGHTS.values():
+        if entry.shipped and path in {p.resolve() for p in entry.candidates()}:
+            ready = [PACKAGE_DIR / name for name in entry.graphs if (PACKAGE_DIR / name).is_file()]
+            if ready and (ready[0].with_suffix(".bin")).is_file():
+                return ready[0]
+    return None
 
 
 def search_dirs() -> list[Path]:
