@@ -198,7 +198,7 @@ def test_auto_takes_openvino_bf16_only_on_a_cpu_with_native_bf16(cpu_only, monke
     monkeypatch.setattr(factory, "_can_export", lambda: False)  # nothing to export weights with...
     # ...the starter weights still have their shipped IR
     assert EngineSpec(checkpoint="IFRNet_S.starter").resolve()[0].backend == "openvino"
-    monkeypatch.setattr(factory, "_ready_graph", lambda self: False)  # other weights: no graph at all
+    monkeypatch.setattr(factory.EngineSpec, "_ready_graph", lambda self: False)  # other weights: no graph
     spec, why = EngineSpec().resolve()
     assert spec.backend == "torch" and why.startswith("native bf16, but no onnxscript")
     assert EngineSpec(checkpoint="m.onnx").resolve()[0].backend == "openvino"  # a graph needs no export

@@ -22,8 +22,8 @@ SIZES = ((72, 120), (100, 152))
 
 
 def test_agreement_counts_levels_after_rounding():
-    ref = np.full((1, 3, 10, 100), 0.5, np.float32)
-    near = ref + np.float32(0.4 / 255)  # under half a level: rounds to the same 8-bit value
+    ref = np.full((1, 3, 10, 100), 0.4, np.float32)
+    near = ref + np.float32(0.1 / 255)  # a tenth of a level: the same 8-bit value, 68 dB
     assert agreement(near, ref) == (1.0, 0, agreement(near, ref).psnr) and agreement(near, ref).fp32_class
     off = ref.copy()
     off.flat[:3] += 2 / 255  # 3 of 3000 samples two levels away: 99.9% within one
