@@ -95,8 +95,9 @@ def _int8(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import InputError
-    from ..graphs.cache import DEFAULT_OPSET, cached_graph
+    from ..graphs.cache import cached_graph
     from ..graphs.int8 import DEFAULT_MAX_DROP, DEFAULT_MAX_REVERTED, check_ir_output, footage_sets, quantize_graph
+    from ..graphs.metadata import DEFAULT_OPSET
 
     out = check_ir_output(args.output, args.overwrite)  # before a minute of export and calibration
     for module, extra in (("nncf", "int8"), ("openvino", "int8"), ("onnxscript", "export")):
@@ -141,8 +142,9 @@ def _vsmlrt(args: argparse.Namespace) -> int:
 
     from ..backends.onnx import OnnxInterpolator
     from ..errors import InputError
-    from ..graphs.cache import DEFAULT_OPSET, cached_graph
+    from ..graphs.cache import cached_graph
     from ..graphs.layouts import run_vsmlrt_graph, write_vsmlrt_graph
+    from ..graphs.metadata import DEFAULT_OPSET
     from ..io.files import check_output_path
 
     check_output_path(args.output, overwrite=args.overwrite)  # before a minute of export

@@ -18,10 +18,7 @@ from .. import pretrained
 from ..errors import InputError
 from ..io.files import cache_dir, prune_cache
 from ..version import __version__
-
-#: the opset of cached exports; part of their name, so a new opset exports afresh
-#: (kept here, torch-free; :mod:`ifrnet.graphs.export` writes it)
-DEFAULT_OPSET = 18
+from .metadata import DEFAULT_OPSET
 
 
 def graph_for(name: str | None, checkpoint: str | os.PathLike | None, backend: str = "onnxruntime") -> Path:

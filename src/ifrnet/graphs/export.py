@@ -25,8 +25,7 @@ from ..errors import InputError
 from ..io.files import atomic_output, check_output_path
 from ..models import IFRNet
 from ..times import padded_side
-from .cache import DEFAULT_OPSET
-from .metadata import network_metadata
+from .metadata import DEFAULT_OPSET, network_metadata
 
 #: The lowest opset with GridSample (16); 18 (DEFAULT_OPSET) is what the exporter writes best.
 MIN_OPSET = 16

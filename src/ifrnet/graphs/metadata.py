@@ -12,6 +12,10 @@ from collections.abc import Mapping
 from ..errors import CheckpointError, InputError
 from ..version import __version__
 
+#: the opset the exporter writes (18: what it writes best; 16, the first with GridSample, is the
+#: lowest it takes); part of a cached graph's name, so a new opset exports afresh
+DEFAULT_OPSET = 18
+
 VARIANT = "ifrnet_variant"
 USES_TIME = "ifrnet_uses_time"
 VERSION = "ifrnet_version"
