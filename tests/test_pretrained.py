@@ -262,7 +262,7 @@ def test_info_lists_every_entry_and_where_it_was_found(nothing_official, monkeyp
     assert lines["IFRNet_L.gopro"].rstrip().endswith(f"found: {placed}") and "any t" in lines["IFRNet_L.gopro"]
     assert lines["IFRNet.vimeo90k"].rstrip().endswith("not found") and "2x only" in lines["IFRNet.vimeo90k"]
     assert "35.80 dB" in lines["IFRNet.vimeo90k"] and "MIT" in lines["IFRNet.vimeo90k"]
-    assert lines["IFRNet_S.starter"].rstrip().endswith(f"found: {DEFAULT.find()}")
+    assert lines["IFRNet_S.starter"].rstrip().endswith(f"found: {DEFAULT.find()} (with a ready OpenVINO IR)")
     assert "31.84 dB" in lines["IFRNet_S.starter"]
     assert f"{user}, {nothing_official / 'checkpoints'}" in out
     # a broken installation says so; --model narrows the list to that variant
