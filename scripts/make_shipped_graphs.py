@@ -2,9 +2,9 @@
 
     python scripts/make_shipped_graphs.py [--overwrite]
 
-Run after the starter weights change; ``tests/test_shipped_graphs.py`` fails until then (it
-checks the sha256 recorded in each IR against the weights file, and the IR's output against a
-fresh export of the weights). Needs torch, the exporter (``ifrnet[export]``) and OpenVINO.
+Run after the starter weights change; ``tests/test_exactness.py`` fails until then (it
+checks the sha256 recorded in each IR against the weights file, and, as a slow test, the IR's
+output against a fresh export of the weights). Needs torch, the exporter (``ifrnet[export]``) and OpenVINO.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .errors import IFRNetError
+from .errors import IFRNetError, missing_torch
 from .version import __version__
 
 PROG = "ifrnet"
@@ -90,7 +90,7 @@ def _report(exc: BaseException) -> int:
         line, status = f"error: {exc}", 1
     elif isinstance(exc, KeyboardInterrupt):
         line, status = "interrupted", 130
-    elif isinstance(exc, ImportError) and (exc.name or "").split(".")[0] == "torch":
+    elif missing_torch(exc):
         # torch is an extra: the main job runs on the shipped graphs without it
         line, status = "error: this needs PyTorch, which is not installed here: pip install 'ifrnet[torch]'", 1
     elif isinstance(exc, OSError):

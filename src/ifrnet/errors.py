@@ -18,3 +18,9 @@ class InputError(IFRNetError, ValueError):
 
 class CheckpointError(IFRNetError):
     """A checkpoint is missing, unsafe, unreadable or for another model variant."""
+
+
+def missing_torch(exc: BaseException) -> bool:
+    """Whether ``exc`` is torch (or one of its modules) failing to import: torch is an extra, so
+    the commands that need it turn this into one line naming it."""
+    return isinstance(exc, ImportError) and (exc.name or "").split(".")[0] == "torch"

@@ -16,6 +16,7 @@ from typing import Any
 
 from .engine import AUTO_SCALE, BACKENDS, PRECISIONS, Engine
 from .errors import IFRNetError, InputError
+from .exactness import FP32_LEVELS, FP32_PSNR_DB, FP32_SHARE
 from .options import Option, check_options, option, options_of
 
 
@@ -163,8 +164,8 @@ class EngineSpec:
         elif native and runnable:
             why = "--precision fp32" if self.precision else "no native bf16 on this CPU"
             return replace(self, backend="openvino", precision="fp32"), (
-                f"{why}: OpenVINO fp32, the fastest engine here that keeps the fp32 contract "
-                "(within 1 level of eager on 99.9% of samples, 60 dB)"
+                f"{why}: OpenVINO fp32, the fastest engine here that keeps the fp32 contract (within "
+                f"{FP32_LEVELS} level of eager on {FP32_SHARE:.1%} of samples, {FP32_PSNR_DB:g} dB)"
             )
         else:
             why = "fp32 (OpenVINO is not installed)" if not native else "fp32 (no graph for OpenVINO, no exporter)"
@@ -174,13 +175,12 @@ class EngineSpec:
 
     def _ready_graph(self) -> bool:
         """Whether the weights are ones this package ships a ready IR for (no export, no torch)."""
-        from . import pretrained
+        from .graphs.cache import shipped_ir
 
         try:
-            path, _ = pretrained.resolve(self.model, self.checkpoint)
+            return shipped_ir(self.model, self.checkpoint) is not None
         except IFRNetError:  # a missing or unknown checkpoint: the build reports it
             return False
-        return pretrained.shipped_graph(path) is not None
 
     def with_graph(self) -> EngineSpec:
         """This spec with weights (a file or a tag) replaced by their graph for a graph backend,
@@ -291,9 +291,7 @@ def _can_export() -> bool:
 
 def _openvino_native() -> frozenset[str]:
     """The precisions OpenVINO's CPU plugin runs natively here (empty without OpenVINO)."""
-    from importlib.util import find_spec
-
-    if find_spec("openvino") is None:
+    if not _installed("openvino"):
         return frozenset()
     from .backends.openvino import native_precisions
 

@@ -16,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import missing_torch
     from ..names import official_variant
     from ..pretrained import DEFAULT, PREFERRED_VARIANTS, WEIGHTS, search_dirs, shipped_graph
     from ..spec import EngineSpec
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         _print_variants(args)
     except ImportError as exc:
-        if (exc.name or "").split(".")[0] != "torch":
+        if not missing_torch(exc):
             raise
         print("variants table: needs PyTorch, which is not installed here (pip install 'ifrnet[torch]')")
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from .. import pretrained
-from ..errors import InputError
+from ..errors import InputError, missing_torch
 from ..io.files import cache_dir, prune_cache
 from ..version import __version__
 from .metadata import DEFAULT_OPSET
@@ -28,12 +28,15 @@ def graph_for(name: str | None, checkpoint: str | os.PathLike | None, backend: s
     For OpenVINO, shipped weights come with a ready IR (:func:`ifrnet.pretrained.shipped_graph`):
     nothing is exported. Otherwise see :func:`cached_graph`.
     """
-    if backend == "openvino":
-        path, _ = pretrained.resolve(name, checkpoint)
-        ready = pretrained.shipped_graph(path)
-        if ready is not None:
-            return ready
-    return cached_graph(name, checkpoint)
+    ready = shipped_ir(name, checkpoint) if backend == "openvino" else None
+    return ready or cached_graph(name, checkpoint)
+
+
+def shipped_ir(name: str | None, checkpoint: str | os.PathLike | None) -> Path | None:
+    """The ready IR shipped beside the weights ``checkpoint`` stands for, if it is shipped weights
+    (:func:`ifrnet.pretrained.shipped_graph`); raises what :func:`ifrnet.pretrained.resolve` raises."""
+    path, _ = pretrained.resolve(name, checkpoint)
+    return pretrained.shipped_graph(path)
 
 
 def cached_graph(name: str | None, checkpoint: str | os.PathLike | None) -> Path:
@@ -63,7 +66,7 @@ def cached_graph(name: str | None, checkpoint: str | os.PathLike | None) -> Path
         from ..weights import load_model
         from .export import export_onnx
     except ImportError as exc:
-        if (exc.name or "").split(".")[0] != "torch":
+        if not missing_torch(exc):
             raise
         raise InputError(
             f"{path.name}: exporting these weights as a graph needs PyTorch, which is not installed here: "

@@ -112,14 +112,14 @@ def export_ir(
 
     from ..backends.openvino import openvino_core
     from .int8 import check_ir_output, save_ir
-    from .metadata import PRECISION, WEIGHTS_SHA256, read_metadata
+    from .metadata import PRECISION, WEIGHTS_SHA256
 
     out = check_ir_output(path, overwrite=overwrite)
+    meta = {**network_metadata(model.config.name, model.uses_time()), PRECISION: "fp32"}
+    if weights_sha256:
+        meta[WEIGHTS_SHA256] = weights_sha256
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = export_onnx(model, Path(tmp) / "graph.onnx")
-        meta = {**read_metadata(onnx_path), PRECISION: "fp32"}
-        if weights_sha256:
-            meta[WEIGHTS_SHA256] = weights_sha256
         ir = openvino_core().read_model(str(onnx_path))
         for key, value in meta.items():
             ir.set_rt_info(value, ["ifrnet", key])

@@ -170,9 +170,9 @@ def shipped_graph(weights_file: str | os.PathLike) -> Path | None:
     path = Path(weights_file).resolve()
     for entry in WEIGHTS.values():
         if entry.shipped and path in {p.resolve() for p in entry.candidates()}:
-            ready = [PACKAGE_DIR / name for name in entry.graphs if (PACKAGE_DIR / name).is_file()]
-            if ready and (ready[0].with_suffix(".bin")).is_file():
-                return ready[0]
+            ready = PACKAGE_DIR / entry.graphs[0] if entry.graphs else None
+            if ready is not None and ready.is_file() and ready.with_suffix(".bin").is_file():
+                return ready
     return None
 
 
