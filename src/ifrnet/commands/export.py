@@ -96,7 +96,8 @@ def _int8(args: argparse.Namespace) -> int:
 
     from ..errors import InputError
     from ..graphs.cache import cached_graph
-    from ..graphs.int8 import DEFAULT_MAX_DROP, DEFAULT_MAX_REVERTED, check_ir_output, footage_sets, quantize_graph
+    from ..graphs.int8 import DEFAULT_MAX_DROP, DEFAULT_MAX_REVERTED, footage_sets, quantize_graph
+    from ..graphs.ir import check_ir_output
     from ..graphs.metadata import DEFAULT_OPSET
 
     out = check_ir_output(args.output, args.overwrite)  # before a minute of export and calibration

@@ -104,14 +104,14 @@ def export_ir(
     This is the ready graph shipped beside the starter weights (:func:`ifrnet.pretrained.shipped_graph`):
     their tensors are fp16 already, so the compression loses nothing of them, and ``weights_sha256``
     (recorded as ``ifrnet_weights_sha256``) ties the IR to the file it was made from. Needs
-    OpenVINO and what :func:`export_onnx` needs; raises what :func:`ifrnet.graphs.int8.check_ir_output` raises.
+    OpenVINO and what :func:`export_onnx` needs; raises what :func:`ifrnet.graphs.ir.check_ir_output` raises.
     """
     import tempfile
 
     import openvino as ov
 
     from ..backends.openvino import openvino_core
-    from .int8 import check_ir_output, save_ir
+    from .ir import check_ir_output, save_ir
     from .metadata import PRECISION, WEIGHTS_SHA256
 
     out = check_ir_output(path, overwrite=overwrite)
