@@ -133,7 +133,10 @@ class HdrMetadata:
     def of(cls, frame) -> HdrMetadata | None:
         """The metadata on a decoded ``av.VideoFrame`` (its side data), or None where it has none."""
         found: dict[str, object] = {}
-        for entry in getattr(frame, "side_data", None) or ():
+        side_data = getattr(frame, "side_data", None) or ()
+        # PyAV 18.1.1 made the container a Mapping (iterating gives the types, not the entries)
+        entries = side_data.values() if hasattr(side_data, "values") else side_data
+        for entry in entries:
             name = getattr(entry.type, "name", str(entry.type))
             raw = bytes(entry)
             if name == "MASTERING_DISPLAY_METADATA" and len(raw) >= 88:
