@@ -465,3 +465,145 @@ def test_temporary_folder_names_are_mapped_back_in_messages():
 
     exc = OSError(28, "No space left on device", "/out/.frames.k3j2x.partial/00000007.png")
     assert describe_os_error(exc) == "/out/frames/00000007.png: No space left on device"
+
+
+# A reader decoding on one thread while another closes it (the pipeline's stop): the decode thread
+# is held inside a read from a named pipe whose writer has stalled, the close comes meanwhile,
+# then the writer goes on. Freeing the demuxer under that read corrupted the heap (SIGTERM during
+# decode: "free(): corrupted unsorted chunks"); the close must leave it to the reading thread.
+_CLOSE_DURING_READ = r"""
+import os, sys, threading, time
+import numpy as np
+import ifrnet.video.native as native
+from ifrnet.video.reader import VideoFileReader
+
+fifo = sys.argv[1]
+frame = (b"FRAME\n" + bytes(64 * 48 * 3 // 2))
+writer_ready = threading.Event()
+go_on = threading.Event()
+
+def write():
+    with open(fifo, "wb", buffering=0) as pipe:
+        pipe.write(b"YUV4MPEG2 W64 H48 F10:1 Ip A1:1 C420jpeg\n" + frame * 3)
+        writer_ready.set()
+        go_on.wait()
+        pipe.write(frame * 40)
+
+threading.Thread(target=write, daemon=True).start()
+reader = VideoFileReader(fifo)
+seen, tid = [], []
+def decode():
+    tid.append(threading.get_native_id())
+    for f in reader.frames():
+        seen.append(f.index)
+decoder = threading.Thread(target=decode)
+decoder.start()
+writer_ready.wait()
+# the decode thread inside read(2) (syscall 0 on x86-64) on the stalled pipe; elsewhere a pause
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    time.sleep(0.05)
+    try:
+        with open(f"/proc/self/task/{tid[0]}/syscall") as f:
+            if f.read().split()[0] == "0":
+                break
+    except (OSError, IndexError):
+        time.sleep(1)
+        break
+native.CLOSE_WAIT_S = 0.3
+started = time.monotonic()
+reader.close()
+waited = time.monotonic() - started
+go_on.set()
+decoder.join(timeout=30)
+print(len(seen), round(waited, 2), decoder.is_alive(), reader._guard.closed)
+"""
+
+
+def test_closing_a_reader_while_its_thread_reads_a_stalled_pipe(tmp_path):
+    fifo = tmp_path / "in.y4m"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-c", _CLOSE_DURING_READ, str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=ENV,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen, waited, alive, closed = done.stdout.split()
+    assert int(seen) == 3  # the frames before the stall, none after the close
+    assert float(waited) < 5  # the close did not wait for the stalled read
+    assert alive == "False" and closed == "True"  # the reading thread stopped and closed the file
+
+
+# The writer's side of the same fault: the encode thread inside write(2) to a pipe nobody reads yet,
+# an abort from the stopping thread, then the reader drains the pipe.
+_ABORT_DURING_WRITE = r"""
+import os, sys, threading, time
+from fractions import Fraction
+import numpy as np
+import ifrnet.video.native as native
+from ifrnet.video.reader import VideoFileReader
+from ifrnet.video.writer import VideoFileWriter
+
+source, fifo = sys.argv[1], sys.argv[2]
+with VideoFileReader(source) as reader:
+    info = reader.info
+drain = threading.Event()
+drained = []
+def read_later():
+    with open(fifo, "rb") as pipe:
+        drain.wait()
+        drained.append(len(pipe.read()))
+threading.Thread(target=read_later, daemon=True).start()
+writer = VideoFileWriter(fifo, info, Fraction(10), container_format="yuv4mpegpipe", streaming=True)
+image = np.zeros((info.height, info.width, 3), np.uint8)
+written, tid = [], []
+def encode():
+    tid.append(threading.get_native_id())
+    try:
+        for index in range(200):  # far more than a pipe's 64 KiB holds
+            writer.write(image, index)
+            written.append(index)
+    except native.Closed:
+        written.append("closed")
+encoder = threading.Thread(target=encode)
+encoder.start()
+# the encode thread inside write(2) (syscall 1 on x86-64) on the full pipe; elsewhere a pause
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    time.sleep(0.05)
+    try:
+        with open(f"/proc/self/task/{tid[0]}/syscall") as f:
+            if f.read().split()[0] == "1":
+                break
+    except (OSError, IndexError):
+        time.sleep(1)
+        break
+native.CLOSE_WAIT_S = 0.3
+started = time.monotonic()
+writer.abort()
+waited = time.monotonic() - started
+drain.set()
+encoder.join(timeout=30)
+print(written[-1], round(waited, 2), encoder.is_alive(), writer._guard.closed)
+"""
+
+
+def test_aborting_a_writer_while_its_thread_writes_a_full_pipe(tmp_path):
+    source = encode(tmp_path / "in.mkv", moving_frames(2, height=48, width=64), rate=Fraction(10))
+    fifo = tmp_path / "out.y4m"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-c", _ABORT_DURING_WRITE, str(source), str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=ENV,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    last, waited, alive, closed = done.stdout.split()
+    assert last == "closed"  # the write after the abort was refused
+    assert float(waited) < 5  # the abort did not wait for the blocked write
+    assert alive == "False" and closed == "True"  # the writing thread stopped and closed the file

@@ -16,7 +16,7 @@ import torch
 
 from ifrnet import CheckpointError, InputError
 from ifrnet.models import create_model
-from ifrnet.training.trainer import STATE_FILE, TrainConfig, Trainer, cosine_lr, load_config_file
+from ifrnet.training.trainer import PREVIOUS_STATE_FILE, STATE_FILE, TrainConfig, Trainer, cosine_lr, load_config_file
 
 from .conftest import REPO
 from .datasets import make_vimeo_septuplets, make_vimeo_triplets
@@ -195,7 +195,8 @@ def test_training_on_real_footage_lowers_the_loss(tmp_path, vimeo):
 
 def test_kill_and_resume_reaches_the_same_state(tmp_path, vimeo):
     data = [f"vimeo90k:{vimeo}"]
-    reference = Trainer(_config(tmp_path / "ref", data, iterations=12))
+    # saving every 4 leaves the reference's iteration-8 state as its previous state file
+    reference = Trainer(_config(tmp_path / "ref", data, iterations=12, save_every=4))
     reference.fit(progress=False)
 
     run = tmp_path / "killed"
@@ -236,6 +237,10 @@ def test_kill_and_resume_reaches_the_same_state(tmp_path, vimeo):
     assert proc.returncode == -signal.SIGKILL
     state = torch.load(run / STATE_FILE, weights_only=False)
     assert state["iteration"] == 8
+    at_8 = torch.load(tmp_path / "ref" / PREVIOUS_STATE_FILE, weights_only=False)
+    assert at_8["iteration"] == 8
+    for name, a in at_8["model"].items():  # the command line trained as this process does
+        torch.testing.assert_close(a, state["model"][name], rtol=1e-5, atol=1e-6, msg=f"at the kill: {name}")
 
     resumed = Trainer(_config(run, data, iterations=12))
     resumed.fit(resume=True, progress=False)

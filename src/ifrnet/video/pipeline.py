@@ -449,10 +449,12 @@ class VideoRun:
             threading.Thread(target=self._decode, name="ifrnet-decode", daemon=True),
             threading.Thread(target=self._encode, args=(sink,), name="ifrnet-encode", daemon=True),
         ]
-        for thread in threads:
-            thread.start()
         finished = False
         try:
+            # started inside the try: a stop during a start (Thread.start waits for the thread to
+            # run, which on a loaded machine takes a while) still stops the thread already running
+            for thread in threads:
+                thread.start()
             backlog: list[Segment] = []
             for segment in (segments or self.decide)(self._frames()):
                 backlog.append(segment)
@@ -470,7 +472,8 @@ class VideoRun:
             self.progress.close()
             self.stop.set()  # a chunk's decoder may still be reading ahead: it stops here too
             for thread in threads:
-                thread.join(timeout=10)
+                if thread.ident is not None:
+                    thread.join(timeout=10)  # the reader and writer close safely even if one is still in a step
             if not finished:
                 quietly(sink.abort)  # a second fault while cleaning up must not hide the first
 

@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import InputError
 from .formats import FIELD_ORDERS, Colour, HdrMetadata, PixelFormat, frame_colour, to_8bit, to_rgb, with_format_range
 from .frames import SourceFrame, VideoInfo
+from .native import Closed, NativeGuard
 from .paths import STDIN, format_name, is_sequence, is_stream, numbered_image_files, open_input
 
 #: Frame rate assumed for image folders when none is given.
@@ -113,6 +114,7 @@ class VideoFileReader(FrameSource):
             raise InputError(f"{self.path}: has no video stream")
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
+        self._guard = NativeGuard(self.container.close)  # the decode thread's steps against close()
         self.keep_depth = keep_depth
         self.keep_native = keep_native
         self.deinterlace = deinterlace
@@ -233,10 +235,11 @@ class VideoFileReader(FrameSource):
         tb = self.stream.time_base or Fraction(1, 1_000_000)
         back = DEINTERLACE_PREROLL * step if self.deinterlace else Fraction(0)
         for target in (time - back, None):
-            if target is None:  # the seek missed: from the start
-                self.container.seek(0, backward=True, any_frame=False)
-            else:
-                self.container.seek(math.floor(target / tb), stream=self.stream, backward=True, any_frame=False)
+            with self._guard.step():
+                if target is None:  # the seek missed: from the start
+                    self.container.seek(0, backward=True, any_frame=False)
+                else:
+                    self.container.seek(math.floor(target / tb), stream=self.stream, backward=True, any_frame=False)
             timed = self._timed(self._decoded(), step, clock="pts")
             frames = self._deinterlaced(timed) if self.deinterlace else timed
             first = next(((t, f) for t, f in frames if t >= time), None)
@@ -334,7 +337,8 @@ class VideoFileReader(FrameSource):
             )
 
     def _decoded(self) -> Iterator[object]:
-        """Decoded frames in the decoder's output order; damaged packets skipped and counted."""
+        """Decoded frames in the decoder's output order; damaged packets skipped and counted. Ends
+        quietly once :meth:`close` was called (from another thread)."""
         import av
 
         seq = 0
@@ -342,7 +346,10 @@ class VideoFileReader(FrameSource):
         packets = self.container.demux(self.stream)
         while True:
             try:
-                packet = next(packets, None)
+                with self._guard.step():
+                    packet = next(packets, None)
+            except Closed:
+                return
             except av.error.FFmpegError as exc:
                 # the container itself is broken from here on (truncated or overwritten): keep what came before
                 self.warnings.append(
@@ -353,7 +360,10 @@ class VideoFileReader(FrameSource):
             if packet is None:
                 break
             try:
-                decoded = packet.decode()
+                with self._guard.step():
+                    decoded = packet.decode()
+            except Closed:
+                return
             except av.error.FFmpegError as exc:
                 damaged += 1
                 if damaged == 1:
@@ -394,7 +404,8 @@ class VideoFileReader(FrameSource):
         yield from drain()
 
     def close(self) -> None:
-        self.container.close()
+        """Close the file; safe while another thread decodes (:class:`NativeGuard`)."""
+        self._guard.close()
 
 
 # premultiplying by alpha is compositing over black; the picture then needs no alpha

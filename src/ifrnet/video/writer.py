@@ -34,6 +34,7 @@ from .formats import (
     is_jpeg_format,
 )
 from .frames import SourceFrame, VideoInfo
+from .native import NativeGuard
 from .options import EncodeSettings
 from .paths import STDOUT, existing_sequence_files, folder_pattern, format_name, open_input
 
@@ -185,6 +186,8 @@ class VideoFileWriter(_CopyingOutput, FrameSink):
         self._copier = None
         if copy_from is not None:
             self._copier = _StreamCopier(copy_from, self.container, self.stream, self.notices, timed)
+        # the encode thread's writes against an abort from the thread that stops the run
+        self._guard = NativeGuard(super().abort)
 
     def _encoder(self, codec: str | None, y4m: bool, container_format: str | None) -> tuple[str, list[str]]:
         """The encoder's name (``codec`` or the container's default) and the pixel formats it takes."""
@@ -294,7 +297,11 @@ class VideoFileWriter(_CopyingOutput, FrameSink):
     def write(self, frame: SourceFrame | np.ndarray, index: int, time: Fraction | None = None) -> None:
         """Write output frame ``index`` shown at ``time`` (seconds on the clock the copied streams
         share; ``None``: ``index / rate``). A constant-rate container gets consecutive frames
-        from the first one's time on."""
+        from the first one's time on. Raises :class:`~ifrnet.video.native.Closed` after :meth:`abort`."""
+        with self._guard.step():
+            self._write(frame, index, time)
+
+    def _write(self, frame: SourceFrame | np.ndarray, index: int, time: Fraction | None) -> None:
         out = self._frame(frame)
         shown = Fraction(index) / self.rate if time is None else Fraction(time)
         if self.first is None:
@@ -314,12 +321,17 @@ class VideoFileWriter(_CopyingOutput, FrameSink):
             self.container.mux(packet)
 
     def close(self) -> None:
-        self._mux(self.stream.encode(None))
-        if self.irregular and self.report_timing:
-            self.notices.append(
-                timing_notice(self.container.format.name, self.variable_rate, self.irregular, self.rate)
-            )
-        self._finish()
+        with self._guard.step():
+            self._mux(self.stream.encode(None))
+            if self.irregular and self.report_timing:
+                self.notices.append(
+                    timing_notice(self.container.format.name, self.variable_rate, self.irregular, self.rate)
+                )
+            self._finish()
+
+    def abort(self) -> None:
+        """Stop without finishing; safe while another thread is in :meth:`write` (:class:`NativeGuard`)."""
+        self._guard.close()
 
 
 def timing_notice(container: str, variable_rate: bool, irregular: int, rate: Fraction) -> str:
@@ -450,6 +462,8 @@ class PacketJoin(_CopyingOutput):
         self._copier = None
         if copy_from is not None:
             self._copier = _StreamCopier(copy_from, self.container, self.stream, self.notices, timed)
+        # the encode thread's writes against an abort from the thread that stops the run
+        self._guard = NativeGuard(super().abort)
 
     def add(self, chunk: Path, stamps: list[tuple[int, int | None]], time_base: Fraction) -> None:
         """Mux the video packets of ``chunk``, whose writer recorded ``stamps`` in ``time_base``."""
