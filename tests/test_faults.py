@@ -467,11 +467,32 @@ def test_temporary_folder_names_are_mapped_back_in_messages():
     assert describe_os_error(exc) == "/out/frames/00000007.png: No space left on device"
 
 
+# For the child scripts below: wait until thread ``tid`` is inside system call ``number`` (x86-64
+# numbering: 0 read, 1 write); where /proc cannot tell, a pause instead.
+_IN_SYSCALL = r"""
+import time
+
+def in_syscall(tid, number):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        try:
+            with open(f"/proc/self/task/{tid}/syscall") as f:
+                if f.read().split()[0] == str(number):
+                    return
+        except (OSError, IndexError):
+            time.sleep(1)
+            return
+"""
+
+
 # A reader decoding on one thread while another closes it (the pipeline's stop): the decode thread
 # is held inside a read from a named pipe whose writer has stalled, the close comes meanwhile,
 # then the writer goes on. Freeing the demuxer under that read corrupted the heap (SIGTERM during
 # decode: "free(): corrupted unsorted chunks"); the close must leave it to the reading thread.
-_CLOSE_DURING_READ = r"""
+_CLOSE_DURING_READ = (
+    _IN_SYSCALL
+    + r"""
 import os, sys, threading, time
 import numpy as np
 import ifrnet.video.native as native
@@ -499,17 +520,7 @@ def decode():
 decoder = threading.Thread(target=decode)
 decoder.start()
 writer_ready.wait()
-# the decode thread inside read(2) (syscall 0 on x86-64) on the stalled pipe; elsewhere a pause
-deadline = time.monotonic() + 30
-while time.monotonic() < deadline:
-    time.sleep(0.05)
-    try:
-        with open(f"/proc/self/task/{tid[0]}/syscall") as f:
-            if f.read().split()[0] == "0":
-                break
-    except (OSError, IndexError):
-        time.sleep(1)
-        break
+in_syscall(tid[0], 0)  # read(2) on the stalled pipe
 native.CLOSE_WAIT_S = 0.3
 started = time.monotonic()
 reader.close()
@@ -518,6 +529,7 @@ go_on.set()
 decoder.join(timeout=30)
 print(len(seen), round(waited, 2), decoder.is_alive(), reader._guard.closed)
 """
+)
 
 
 def test_closing_a_reader_while_its_thread_reads_a_stalled_pipe(tmp_path):
@@ -539,7 +551,9 @@ def test_closing_a_reader_while_its_thread_reads_a_stalled_pipe(tmp_path):
 
 # The writer's side of the same fault: the encode thread inside write(2) to a pipe nobody reads yet,
 # an abort from the stopping thread, then the reader drains the pipe.
-_ABORT_DURING_WRITE = r"""
+_ABORT_DURING_WRITE = (
+    _IN_SYSCALL
+    + r"""
 import os, sys, threading, time
 from fractions import Fraction
 import numpy as np
@@ -570,17 +584,7 @@ def encode():
         written.append("closed")
 encoder = threading.Thread(target=encode)
 encoder.start()
-# the encode thread inside write(2) (syscall 1 on x86-64) on the full pipe; elsewhere a pause
-deadline = time.monotonic() + 30
-while time.monotonic() < deadline:
-    time.sleep(0.05)
-    try:
-        with open(f"/proc/self/task/{tid[0]}/syscall") as f:
-            if f.read().split()[0] == "1":
-                break
-    except (OSError, IndexError):
-        time.sleep(1)
-        break
+in_syscall(tid[0], 1)  # write(2) on the full pipe
 native.CLOSE_WAIT_S = 0.3
 started = time.monotonic()
 writer.abort()
@@ -589,6 +593,7 @@ drain.set()
 encoder.join(timeout=30)
 print(written[-1], round(waited, 2), encoder.is_alive(), writer._guard.closed)
 """
+)
 
 
 def test_aborting_a_writer_while_its_thread_writes_a_full_pipe(tmp_path):
