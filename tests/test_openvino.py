@@ -68,10 +68,31 @@ def test_the_command_line_runs_it(graph, tmp_path, capsys):
     assert (tmp_path / "out" / "frame_001_t0.5000.png").is_file()
 
 
-def test_precisions_the_cpu_lacks_are_refused_not_emulated(graph, monkeypatch):
-    import openvino as ov
+_TELEMETRY = """
+import sys
+from ifrnet.backends.openvino import openvino_core
+openvino_core()
+import nncf  # as ifrnet.graphs.int8 imports it: after openvino
+nncf.set_log_level(30)
+print(sys.modules["openvino_telemetry"])
+"""
 
-    from ifrnet.backends.openvino import OpenVinoInterpolator
+
+def test_openvino_and_nncf_send_no_telemetry(tmp_path):
+    # openvino-telemetry is opt-out: with no consent file in HOME and no CI variable it would write a
+    # client id under ~/intel and fork a child to post an event from a worker thread
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "TF_BUILD", "JENKINS_URL")}
+    env["HOME"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", _TELEMETRY], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None"
+    assert not (tmp_path / "intel").exists()
+
+
+def test_precisions_the_cpu_lacks_are_refused_not_emulated(graph, monkeypatch):
+    from ifrnet.backends.openvino import OpenVinoInterpolator, import_openvino
+
+    ov = import_openvino()
 
     real = ov.Core.get_property
 
@@ -168,8 +189,8 @@ os.kill(os.getpid(), signal.SIGUSR1)  # a Python handler runs on the alternate s
 
 _SIGNAL_AFTER_FOREIGN_CORES = """
 import gc, os, signal
-import openvino as ov
-from ifrnet.backends.openvino import lasting_signal_stack
+from ifrnet.backends.openvino import import_openvino, lasting_signal_stack
+ov = import_openvino()
 signal.signal(signal.SIGUSR1, lambda *_: print("handled", flush=True))
 with lasting_signal_stack():  # as NNCF does during calibration: Cores of its own, unloaded first in, first out
     first, second = ov.Core(), ov.Core()

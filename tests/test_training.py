@@ -193,41 +193,24 @@ def test_training_on_real_footage_lowers_the_loss(tmp_path, vimeo):
     assert load_model(checkpoint=tmp_path / "run" / "latest.pth", device="cpu").config.name == "IFRNet_S"
 
 
+def _train_command(out, data, *extra) -> list[str]:
+    """The `ifrnet train` line of `_config`, saving every 4 iterations of 12."""
+    return [
+        sys.executable, "-m", "ifrnet.cli", "train", "--model", "IFRNet_S", "--data", data, "--out", str(out),
+        "--batch-size", "4", "--crop", "32", "--workers", "0", "--save-every", "4", "--iterations", "12",
+        "--device", "cpu", "--seed", "3", "--quiet", *extra,
+    ]  # fmt: skip
+
+
 def test_kill_and_resume_reaches_the_same_state(tmp_path, vimeo):
-    data = [f"vimeo90k:{vimeo}"]
-    # saving every 4 leaves the reference's iteration-8 state as its previous state file
-    reference = Trainer(_config(tmp_path / "ref", data, iterations=12, save_every=4))
-    reference.fit(progress=False)
+    # All three runs are child processes: the pytest process's torch thread count is whatever an
+    # earlier test's engine set it to, and a different count sums the convolution gradients in a
+    # different order, which 8 Adam steps grow past any tolerance.
+    data = f"vimeo90k:{vimeo}"
+    subprocess.run(_train_command(tmp_path / "ref", data), check=True, timeout=300)
 
     run = tmp_path / "killed"
-    cmd = [
-        sys.executable,
-        "-m",
-        "ifrnet.cli",
-        "train",
-        "--model",
-        "IFRNet_S",
-        "--data",
-        data[0],
-        "--out",
-        str(run),
-        "--batch-size",
-        "4",
-        "--crop",
-        "32",
-        "--workers",
-        "0",
-        "--save-every",
-        "4",
-        "--iterations",
-        "12",
-        "--device",
-        "cpu",
-        "--seed",
-        "3",
-        "--quiet",
-    ]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(_train_command(run, data), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     deadline = time.time() + 120
     for line in proc.stderr:
         if "checkpoint: iteration 8" in line or time.time() > deadline:
@@ -237,20 +220,21 @@ def test_kill_and_resume_reaches_the_same_state(tmp_path, vimeo):
     assert proc.returncode == -signal.SIGKILL
     state = torch.load(run / STATE_FILE, weights_only=False)
     assert state["iteration"] == 8
+    # saving every 4 leaves the reference's iteration-8 state as its previous state file
     at_8 = torch.load(tmp_path / "ref" / PREVIOUS_STATE_FILE, weights_only=False)
     assert at_8["iteration"] == 8
-    for name, a in at_8["model"].items():  # the command line trained as this process does
+    for name, a in at_8["model"].items():
         torch.testing.assert_close(a, state["model"][name], rtol=1e-5, atol=1e-6, msg=f"at the kill: {name}")
 
-    resumed = Trainer(_config(run, data, iterations=12))
-    resumed.fit(resume=True, progress=False)
-    assert [i for i, _ in resumed.history] == [9, 10, 11, 12]
-    ref_steps = dict(reference.history)
-    for iteration, values in resumed.history:  # same learning rate and the same batches: the same losses
-        assert values["lr"] == ref_steps[iteration]["lr"]
-        assert values["total"] == pytest.approx(ref_steps[iteration]["total"], rel=1e-5)
-    for (name, a), b in zip(reference.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+    subprocess.run(_train_command(run, data, "--resume"), check=True, timeout=300)
+    reference = torch.load(tmp_path / "ref" / STATE_FILE, weights_only=False)
+    resumed = torch.load(run / STATE_FILE, weights_only=False)
+    assert resumed["iteration"] == reference["iteration"] == 12
+    for (name, a), b in zip(reference["model"].items(), resumed["model"].values(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+    # the same learning rate and batches after the resume leave the optimiser where the reference's is
+    for a, b in zip(reference["optimizer"]["param_groups"], resumed["optimizer"]["param_groups"], strict=True):
+        assert a["lr"] == b["lr"]
 
 
 def test_time_limit_stops_resumably_on_the_same_schedule(tmp_path, vimeo):

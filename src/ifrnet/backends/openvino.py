@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -109,6 +110,25 @@ def lasting_signal_stack() -> Iterator[None]:
                 _LASTING_STACKS.append(buffer)
 
 
+def import_openvino():
+    """``import openvino`` with OpenVINO's usage telemetry left out of this process; returns the module.
+
+    openvino-telemetry is opt-out: importing openvino (and NNCF) posts an event to Google Analytics
+    unless ``~/intel/openvino_telemetry`` says no, and on Linux it posts from a child it forks
+    off a worker thread. A fork while the decode thread holds FFmpeg's slice threads leaves the
+    child stuck freeing them (``pthread_cond_destroy`` on threads the child does not have), and
+    the parent waits for that child at exit: a 0.4 s job that never ended. ffmpeg, mpv and
+    VapourSynth do not reach the network either. OpenVINO and NNCF both fall back to their own
+    no-op stubs when the package cannot be imported, which ``sys.modules[name] = None`` arranges.
+    Where openvino was imported before ifrnet was asked, its telemetry is the importer's choice.
+    """
+    if "openvino" not in sys.modules:
+        sys.modules.setdefault("openvino_telemetry", None)
+    import openvino
+
+    return openvino
+
+
 _CORE = None
 _CORE_LOCK = threading.Lock()
 
@@ -120,8 +140,7 @@ def openvino_core():
     global _CORE
     with _CORE_LOCK:
         if _CORE is None:
-            import openvino as ov
-
+            ov = import_openvino()
             with lasting_signal_stack():
                 core = ov.Core()
                 core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")  # loads the plugin here

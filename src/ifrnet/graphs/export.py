@@ -108,12 +108,11 @@ def export_ir(
     """
     import tempfile
 
-    import openvino as ov
-
-    from ..backends.openvino import openvino_core
+    from ..backends.openvino import import_openvino, openvino_core
     from .ir import check_ir_output, save_ir
     from .metadata import PRECISION, WEIGHTS_SHA256
 
+    ov = import_openvino()
     out = check_ir_output(path, overwrite=overwrite)
     meta = {**network_metadata(model.config.name, model.uses_time()), PRECISION: "fp32"}
     if weights_sha256:

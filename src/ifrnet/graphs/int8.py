@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backends.graph import graph_array, graph_feed
-from ..backends.openvino import OpenVinoInterpolator, lasting_signal_stack, openvino_core
+from ..backends.openvino import OpenVinoInterpolator, import_openvino, lasting_signal_stack, openvino_core
 from ..errors import InputError
 from ..times import Padder
 from .ir import check_ir_output, save_ir
@@ -179,8 +179,8 @@ def quantize_graph(
     if not max_drop >= 0:
         raise InputError(f"--max-drop must be at least 0 dB; got {max_drop:g}")
     try:
+        ov = import_openvino()
         import nncf
-        import openvino as ov
     except ImportError:
         raise InputError("int8 quantisation needs NNCF and OpenVINO: pip install 'ifrnet[int8]'") from None
 
