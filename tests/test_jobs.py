@@ -225,7 +225,9 @@ def _cli_command(episode: Path, out: Path, checkpoint: str, *extra: str) -> list
     ]
 
 
-@pytest.mark.parametrize("executor", ["local", "ray"])
+# on Ray, most of the time is Ray's agents outliving the killed driver: each tries for 60 s to tell
+# the dead GCS that its raylet died (ray._private.utils.publish_error_to_driver) before it exits
+@pytest.mark.parametrize("executor", ["local", pytest.param("ray", marks=pytest.mark.slow)])
 def test_driver_killed_part_way_resumes_only_the_unfinished_chunks(episode, engine, tmp_path, executor):
     """SIGKILL (no clean-up at all) once a chunk is recorded; --resume redoes only the others. On
     Ray, the instance the killed driver started goes with it."""
@@ -255,8 +257,8 @@ def test_driver_killed_part_way_resumes_only_the_unfinished_chunks(episode, engi
     assert proc.returncode == -signal.SIGKILL, "the job ended before it could be killed"
     recorded = len(json.loads(manifest.read_text())["chunks"])  # what the killed driver finished
     assert 1 <= recorded < total and not out.exists()
-    # raylet and GCS go with the driver; Ray's dashboard and runtime-env agents notice when they
-    # next poll the raylet (40-80 s measured here)
+    # raylet and GCS go with the driver; Ray's dashboard and runtime-env agents see the raylet's pipe
+    # close at once, then give up on the dead GCS after 60 s
     gone_by = time.time() + 150
     while time.time() < gone_by and [c for c in children if _alive(c)]:
         time.sleep(0.2)
