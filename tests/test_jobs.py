@@ -386,3 +386,29 @@ def test_batch_mirrors_the_tree_names_the_corrupt_file_and_skips_done_outputs(ep
     captured = capsys.readouterr()
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.mkv")} == stamps
     assert "0 done, 2 already complete, 1 failed" in captured.out
+
+
+def test_batch_writes_matroska_for_containers_a_chunk_cannot_stamp(engine, tmp_path, capsys):
+    tree = tmp_path / "tapes"
+    (tree / "alone").mkdir(parents=True)
+    (tree / "pair").mkdir()
+    write_clip(tree / "alone" / "ep.avi", moving_frames(4), rate=RATE)
+    write_clip(tree / "pair" / "ep.avi", moving_frames(4), rate=RATE)
+    write_clip(tree / "pair" / "ep.mkv", moving_frames(4), rate=RATE)
+    out = tmp_path / "out"
+    argv = ["batch", str(tree), "-o", str(out), "--codec", "ffv1", "--backend", "torch"]
+    argv += ["--checkpoint", engine[0].checkpoint, "--threads", "1", "--progress", "none"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written == ["alone/ep.mkv", "pair/ep.mkv"]
+    assert f"{tree / 'alone' / 'ep.avi'}: written as ep.mkv, since a chunked job cannot write .avi" in captured.err
+    # pair/ep.mkv keeps its own name; pair/ep.avi, which would have written it too, fails before any work
+    errors = [line for line in captured.err.splitlines() if "error" in line]
+    assert errors == [
+        f"ifrnet: error: {tree / 'pair' / 'ep.avi'}: its output {out / 'pair' / 'ep.mkv'} is also the output of "
+        f"{tree / 'pair' / 'ep.mkv'}; rename one, or give --container"
+    ]
+    assert "3 file(s): 2 done, 0 already complete, 1 failed" in captured.out
+    decoded = [len(list(av.open(str(p)).decode(video=0))) for p in sorted(out.rglob("*.mkv"))]
+    assert decoded == [2 * 4] * 2  # as one run of each gives

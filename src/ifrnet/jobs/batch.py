@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import IFRNetError, InputError
+from ..video.chunks import stamps_frames
 from ..video.options import VideoOptions
-from ..video.pipeline import Progress, ProgressFactory, VideoSummary
+from ..video.pipeline import Progress, ProgressFactory, VideoSummary, output_muxer
 from .executors import Executor
 from .run import JobOptions, run_video_job
 from .work import work_folder_of
@@ -148,9 +149,32 @@ def _until_magic(parts: tuple[str, ...]) -> list[str]:
 
 
 def output_path(rel: Path, outdir: Path, container: str | None) -> Path:
-    """Where the output of the input at ``rel`` goes: ``outdir/rel``, with ``.container`` for its suffix if given."""
+    """Where the output of the input at ``rel`` goes: ``outdir/rel``, with ``.container`` for its
+    suffix if given. Otherwise the input's own container, unless a chunked job cannot write it
+    (AVI, MPEG-PS, YUV4MPEG2, or an extension FFmpeg cannot place as a muxer): then Matroska, which
+    holds any codec and keeps every stream."""
     out = outdir / rel
-    return out.with_suffix("." + container.lstrip(".")) if container else out
+    if container:
+        return out.with_suffix("." + container.lstrip("."))
+    try:
+        writable = stamps_frames(output_muxer(out))
+    except InputError:
+        writable = False
+    return out if writable else out.with_suffix(".mkv")
+
+
+def _same_outputs(items: list[BatchItem]) -> None:
+    """Fail, before any work, every item whose output another item also writes: the output stays
+    with an input of its own container (``a.mkv`` over ``a.avi`` written as Matroska), else the first listed."""
+    first: dict[Path, BatchItem] = {}
+    for item in sorted(items, key=lambda item: item.output.suffix != item.source.suffix):
+        owner = first.setdefault(item.output.resolve(), item)
+        if owner is not item:
+            item.status = "failed"
+            item.message = (
+                f"{item.source}: its output {item.output} is also the output of {owner.source}; "
+                "rename one, or give --container"
+            )
 
 
 class BatchProgress:
@@ -254,10 +278,20 @@ def run_batch(
     inputs, notices = find_inputs(sources)
     summary = BatchSummary(notices=notices)
     summary.items = [BatchItem(src, output_path(rel, outdir, container)) for src, rel in inputs]
+    _same_outputs(summary.items)
+    summary.notices += [
+        f"{item.source}: written as {item.output.name}, since a chunked job cannot write "
+        f"{item.source.suffix or 'its container'} (--container chooses)"
+        for item in summary.items
+        if item.output.suffix != item.source.suffix and not container and item.status != "failed"
+    ]
     progress = progress or BatchProgress(len(summary.items), None)
 
     def one(item: BatchItem) -> None:
         started = time.perf_counter()
+        if item.status == "failed":
+            progress.file_finished(str(item.source))
+            return
         if item.output.exists() and not work_folder_of(item.output).exists() and not options.overwrite:
             item.status, item.message = "skipped", "output complete"
             progress.file_finished(str(item.source))

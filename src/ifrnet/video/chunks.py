@@ -148,18 +148,24 @@ def check_chunkable(source: str | os.PathLike, output: str | os.PathLike, output
     """Refuse, before any work, what a chunked job cannot do: read a pipe (read once), write a pipe
     or PNG frames, or write a container that shows frames at a constant rate (AVI, YUV4MPEG2),
     whose timestamps a chunk cannot know alone."""
-    import av
-
     if is_stream(source):
         raise InputError(f"{source}: a chunked job seeks in its input; a pipe is read once (run without chunks)")
     if is_stream(output) or is_folder_output(output):
         raise InputError(f"{output}: a chunked job writes a video file (not a pipe or image frames)")
     container_format = output_muxer(output, output_format)
-    if not av.format.ContainerFormat(container_format, "w").flags & AVFMT_VARIABLE_FPS:
+    if not stamps_frames(container_format):
         raise InputError(
             f"{output}: {container_format} shows frames at a constant rate, which a chunked job cannot stamp; "
             "write .mkv, .mp4, .mov or .nut"
         )
+
+
+def stamps_frames(container_format: str) -> bool:
+    """Whether FFmpeg's muxer ``container_format`` keeps each frame's own timestamp
+    (``AVFMT_VARIABLE_FPS``), which a chunk needs to be joined to the others."""
+    import av
+
+    return bool(av.format.ContainerFormat(container_format, "w").flags & AVFMT_VARIABLE_FPS)
 
 
 def plan_video(source_path: str | os.PathLike, output: str | os.PathLike, options: VideoOptions) -> VideoPlan:
