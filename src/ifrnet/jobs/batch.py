@@ -163,6 +163,21 @@ def output_path(rel: Path, outdir: Path, container: str | None) -> Path:
     return out if writable else out.with_suffix(".mkv")
 
 
+def _planned(sources: list[str], outdir: Path, container: str | None) -> BatchSummary:
+    """The batch's items, each with its output (:func:`output_path`), and its notices, before any work."""
+    inputs, notices = find_inputs(sources)
+    summary = BatchSummary(notices=notices)
+    summary.items = [BatchItem(src, output_path(rel, outdir, container)) for src, rel in inputs]
+    _same_outputs(summary.items)
+    summary.notices += [
+        f"{item.source}: written as {item.output.name}, since a chunked job cannot write "
+        f"{item.source.suffix or 'its container'} (--container chooses)"
+        for item in summary.items
+        if item.output.suffix != item.source.suffix and not container and item.status != "failed"
+    ]
+    return summary
+
+
 def _same_outputs(items: list[BatchItem]) -> None:
     """Fail, before any work, every item whose output another item also writes: the output stays
     with an input of its own container (``a.mkv`` over ``a.avi`` written as Matroska), else the first listed."""
@@ -275,16 +290,7 @@ def run_batch(
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise InputError(f"{outdir}: is a file; -o names the folder the outputs go into")
-    inputs, notices = find_inputs(sources)
-    summary = BatchSummary(notices=notices)
-    summary.items = [BatchItem(src, output_path(rel, outdir, container)) for src, rel in inputs]
-    _same_outputs(summary.items)
-    summary.notices += [
-        f"{item.source}: written as {item.output.name}, since a chunked job cannot write "
-        f"{item.source.suffix or 'its container'} (--container chooses)"
-        for item in summary.items
-        if item.output.suffix != item.source.suffix and not container and item.status != "failed"
-    ]
+    summary = _planned(sources, outdir, container)
     progress = progress or BatchProgress(len(summary.items), None)
 
     def one(item: BatchItem) -> None:
