@@ -5,7 +5,8 @@
 Held out (never calibrated on, never trained on by the shipped weights): triplets of
 ``opencv_vtest.avi`` frames 0-299 and of ``visp_castel.mkv`` from ``../shared/data``, at their own
 size, t = 0.5, scored by PSNR (8-bit, :func:`ifrnet.metrics.psnr_uint8`) against the real middle
-frame, both graphs on OpenVINO in fp32 arithmetic; then median ms per 1280x720 frame for each.
+frame, both graphs on OpenVINO in fp32 arithmetic (``--precision bf16``: bf16 for their float ops);
+then median ms per 1280x720 frame for each. The rows are labelled fp32 and int8 after the graphs.
 Prints which CPU flags the figures were taken with (avx512_bf16 or not).
 """
 
@@ -40,6 +41,10 @@ def main() -> None:
     parser.add_argument("--fp32", required=True, help="the graph from 'ifrnet export'")
     parser.add_argument("--int8", required=True, help="the IR from 'ifrnet export --precision int8'")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--precision", default="fp32", choices=("fp32", "bf16"),
+        help="OpenVINO's arithmetic for both graphs' float ops (bf16: what auto runs where the CPU has it)",
+    )  # fmt: skip
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
@@ -49,7 +54,10 @@ def main() -> None:
     from ifrnet.bench import cpu_description
     from ifrnet.metrics import psnr_uint8
 
-    engines = {"fp32": OpenVinoInterpolator(args.fp32), "int8": OpenVinoInterpolator(args.int8)}
+    engines = {
+        "fp32": OpenVinoInterpolator(args.fp32, precision=args.precision),
+        "int8": OpenVinoInterpolator(args.int8, precision=args.precision),
+    }
     report: dict = {"cpu": cpu_description(), "psnr": {}, "ms_1280x720": {}}
     print(f"CPU: {report['cpu']}")
     for name, first, last, step in HELD_OUT:

@@ -407,3 +407,16 @@ def test_dataset_options_after_a_question_mark(tmp_path: Path) -> None:
         build_dataset(f"folder:{footage.root}?colour=1")
     with pytest.raises(InputError, match="name=value"):
         build_dataset(f"folder:{footage.root}?window")
+
+
+def test_a_read_only_frame_becomes_a_tensor_without_a_warning():
+    import warnings
+
+    from ifrnet.data.types import to_tensor
+
+    frame = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
+    frame.setflags(write=False)  # as the int8 calibration's decoded frames are
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's "not writable" UserWarning fails this
+        tensor = to_tensor(frame)
+    assert tensor.shape == (3, 4, 6) and float(tensor[2, 3, 5]) == pytest.approx(frame[3, 5, 2] / 255.0)

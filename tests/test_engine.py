@@ -177,7 +177,7 @@ def cpu_only(monkeypatch):
 
     monkeypatch.delenv("IFRNET_BACKEND", raising=False)
     monkeypatch.setattr(factory, "_gpu_present", lambda: False)
-    monkeypatch.setattr(factory, "_can_export", lambda: True)
+    monkeypatch.setattr(factory, "_export_missing", lambda: [])
 
     def native(*precisions: str) -> None:
         monkeypatch.setattr(factory, "_openvino_native", lambda: frozenset(precisions))
@@ -195,12 +195,13 @@ def test_auto_takes_openvino_bf16_only_on_a_cpu_with_native_bf16(cpu_only, monke
     # fp32 asked for: OpenVINO fp32, which keeps the fp32 contract (ifrnet.exactness)
     spec, why = EngineSpec(precision="fp32").resolve()
     assert (spec.backend, spec.precision) == ("openvino", "fp32") and why.startswith("--precision fp32: OpenVINO fp32")
-    monkeypatch.setattr(factory, "_can_export", lambda: False)  # nothing to export weights with...
+    monkeypatch.setattr(factory, "_export_missing", lambda: ["torch", "onnxscript"])  # nothing to export with...
     # ...the starter weights still have their shipped IR
     assert EngineSpec(checkpoint="IFRNet_S.starter").resolve()[0].backend == "openvino"
     monkeypatch.setattr(factory.EngineSpec, "_ready_graph", lambda self: False)  # other weights: no graph
     spec, why = EngineSpec().resolve()
-    assert spec.backend == "torch" and why.startswith("native bf16, but no onnxscript")
+    assert spec.backend == "torch"
+    assert why.startswith("native bf16, but exporting these weights for OpenVINO needs torch, onnxscript")
     assert EngineSpec(checkpoint="m.onnx").resolve()[0].backend == "openvino"  # a graph needs no export
     cpu_only("fp32")
     spec, why = EngineSpec(checkpoint="m.onnx").resolve()

@@ -156,7 +156,12 @@ class EngineSpec:
                     replace(self, backend="openvino", precision="bf16"),
                     "this CPU has native bf16: OpenVINO bf16 (about 2x fp32, within 0.02 dB of it on real frames)",
                 )
-            why = "native bf16, but no onnxscript to export the weights for OpenVINO ('ifrnet[export]')"
+            why = (
+                "native bf16, but onnx is not installed to read the graph for OpenVINO ('ifrnet[openvino]')"
+                if graph
+                else f"native bf16, but exporting these weights for OpenVINO needs {', '.join(_export_missing())} "
+                "('ifrnet[export]')"
+            )
         elif self.precision not in (None, "fp32"):
             if graph:  # only OpenVINO runs a graph in reduced precision; it refuses what is not native
                 return replace(self, backend="openvino"), f"--precision {self.precision} on a graph: OpenVINO"
@@ -284,9 +289,14 @@ def _installed(module: str) -> bool:
     return find_spec(module) is not None
 
 
+def _export_missing() -> list[str]:
+    """What is missing here to export weights to a graph: of torch, onnx and onnxscript (``ifrnet[export]``)."""
+    return [module for module in ("torch", "onnx", "onnxscript") if not _installed(module)]
+
+
 def _can_export() -> bool:
-    """Whether weights can be exported to a graph here (torch, and ``ifrnet[export]``: onnx and onnxscript)."""
-    return all(_installed(m) for m in ("torch", "onnxscript", "onnx"))
+    """Whether weights can be exported to a graph here (:func:`_export_missing` is empty)."""
+    return not _export_missing()
 
 
 def _openvino_native() -> frozenset[str]:

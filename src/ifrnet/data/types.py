@@ -59,5 +59,6 @@ def collate(samples: Sequence[Sample]) -> Batch:
 
 
 def to_tensor(image: np.ndarray) -> Tensor:
-    """uint8 ``(H, W, 3)`` -> float32 ``(3, H, W)`` in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+    """uint8 ``(H, W, 3)`` -> float32 ``(3, H, W)`` in [0, 1]. A read-only array (a decoded frame
+    held by a cache, say) is copied: torch warns on tensors over memory it may not write."""
+    return torch.from_numpy(np.require(image, requirements=("C", "W"))).permute(2, 0, 1).float().div_(255.0)
