@@ -412,3 +412,14 @@ def test_batch_writes_matroska_for_containers_a_chunk_cannot_stamp(engine, tmp_p
     assert "3 file(s): 2 done, 0 already complete, 1 failed" in captured.out
     decoded = [len(list(av.open(str(p)).decode(video=0))) for p in sorted(out.rglob("*.mkv"))]
     assert decoded == [2 * 4] * 2  # as one run of each gives
+
+
+def test_batch_output_names_follow_the_container_rules(tmp_path):
+    from ifrnet.jobs.batch import output_path
+
+    rel = Path("disc1") / "ep.avi"
+    assert output_path(rel, tmp_path, None) == tmp_path / "disc1" / "ep.mkv"  # AVI: no per-frame stamps
+    assert output_path(Path("ep.mov"), tmp_path, None) == tmp_path / "ep.mov"
+    assert output_path(Path("ep.wmv"), tmp_path, None) == tmp_path / "ep.mkv"  # no muxer for the extension
+    assert output_path(rel, tmp_path, "mp4") == tmp_path / "disc1" / "ep.mp4"
+    assert output_path(rel, tmp_path, None, "nut") == tmp_path / "disc1" / "ep.avi"  # the muxer was named

@@ -148,14 +148,17 @@ def _until_magic(parts: tuple[str, ...]) -> list[str]:
     return out or ["."]
 
 
-def output_path(rel: Path, outdir: Path, container: str | None) -> Path:
+def output_path(rel: Path, outdir: Path, container: str | None, output_format: str | None = None) -> Path:
     """Where the output of the input at ``rel`` goes: ``outdir/rel``, with ``.container`` for its
     suffix if given. Otherwise the input's own container, unless a chunked job cannot write it
     (AVI, MPEG-PS, YUV4MPEG2, or an extension FFmpeg cannot place as a muxer): then Matroska, which
-    holds any codec and keeps every stream."""
+    holds any codec and keeps every stream. A muxer named by ``output_format`` (``--output-format``)
+    is the user's choice and keeps the name; the job then says whether it can write it."""
     out = outdir / rel
     if container:
         return out.with_suffix("." + container.lstrip("."))
+    if output_format:
+        return out
     try:
         writable = stamps_frames(output_muxer(out))
     except InputError:
@@ -163,17 +166,17 @@ def output_path(rel: Path, outdir: Path, container: str | None) -> Path:
     return out if writable else out.with_suffix(".mkv")
 
 
-def _planned(sources: list[str], outdir: Path, container: str | None) -> BatchSummary:
+def _planned(sources: list[str], outdir: Path, container: str | None, output_format: str | None) -> BatchSummary:
     """The batch's items, each with its output (:func:`output_path`), and its notices, before any work."""
     inputs, notices = find_inputs(sources)
     summary = BatchSummary(notices=notices)
-    summary.items = [BatchItem(src, output_path(rel, outdir, container)) for src, rel in inputs]
+    summary.items = [BatchItem(src, output_path(rel, outdir, container, output_format)) for src, rel in inputs]
     _same_outputs(summary.items)
     summary.notices += [
         f"{item.source}: written as {item.output.name}, since a chunked job cannot write "
         f"{item.source.suffix or 'its container'} (--container chooses)"
         for item in summary.items
-        if item.output.suffix != item.source.suffix and not container and item.status != "failed"
+        if item.output.suffix != item.source.suffix and not container and not output_format and item.status != "failed"
     ]
     return summary
 
@@ -290,7 +293,7 @@ def run_batch(
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise InputError(f"{outdir}: is a file; -o names the folder the outputs go into")
-    summary = _planned(sources, outdir, container)
+    summary = _planned(sources, outdir, container, options.output_format)
     progress = progress or BatchProgress(len(summary.items), None)
 
     def one(item: BatchItem) -> None:
