@@ -138,3 +138,14 @@ def test_the_main_job_runs_without_torch(tmp_path):
     assert done.returncode == 1
     needs = "ifrnet: error: this needs PyTorch, which is not installed here: pip install 'ifrnet[torch]'"
     assert done.stderr.strip() == needs
+    # a missing checkpoint is said as such, not hidden behind the engine auto would fall back to
+    for checkpoint, said in (
+        ("gone.pth", "gone.pth: no such checkpoint file"),
+        ("gone.onnx", "gone.onnx: no such graph file"),
+    ):
+        argv = ["video", str(clip), "-o", str(tmp_path / "x.mkv"), "--checkpoint", checkpoint]
+        done = subprocess.run(
+            [sys.executable, "-c", _NO_TORCH, *argv], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert (done.returncode, done.stderr.strip()) == (1, f"ifrnet: error: {said}")
+        assert not (tmp_path / "x.mkv").exists()

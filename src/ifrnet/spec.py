@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .engine import AUTO_SCALE, BACKENDS, PRECISIONS, Engine
-from .errors import IFRNetError, InputError
+from .errors import CheckpointError, IFRNetError, InputError
 from .exactness import FP32_LEVELS, FP32_PSNR_DB, FP32_SHARE
 from .options import Option, check_options, option, options_of
 
@@ -206,7 +206,20 @@ class EngineSpec:
         engine.chosen = reason
         return engine
 
+    def _check_checkpoint(self) -> None:
+        """A missing file or an unknown tag, said before the engine's own library is needed: the
+        engine auto falls back to may not be installed, and its error would hide the real one."""
+        if self.checkpoint is None:
+            return
+        from .pretrained import resolve
+
+        kind = "graph" if _suffix(self.checkpoint) else "checkpoint"
+        path = resolve(self.model, self.checkpoint)[0] if kind == "checkpoint" else self.checkpoint
+        if not os.path.exists(path):
+            raise CheckpointError(f"{path}: no such {kind} file")
+
     def _build_torch(self) -> Engine:
+        self._check_checkpoint()
         try:
             import torch
         except ImportError:
@@ -245,6 +258,7 @@ class EngineSpec:
             raise InputError("--scale applies to the torch backend; an exported graph runs at scale 1")
         if self.backend == "onnxruntime" and _suffix(self.checkpoint) == ".xml":
             raise InputError(f"{self.checkpoint}: an OpenVINO IR; run it with --backend openvino")
+        self._check_checkpoint()
         graph = self.with_graph().checkpoint
         if self.backend == "onnxruntime":
             from .backends.onnx import OnnxInterpolator
