@@ -189,6 +189,29 @@ def test_termination_signals_clean_up_like_ctrl_c(tmp_path, clip, sig, status, f
     assert not out_dir.exists() or list(out_dir.iterdir()) == [], list(out_dir.rglob("*"))
 
 
+@pytest.mark.parametrize("form", ["file", "frames"])
+def test_what_a_killed_run_left_goes_with_the_next_run(tmp_path, clip, form):
+    # SIGKILL runs no clean-up at all: the temporary output stays until a run of the same output
+    # sees that its process is gone (one still running, or another machine's, is left alone)
+    out_dir = tmp_path / "out"
+    output = out_dir / "o.mkv" if form == "file" else out_dir / "frames" / "%04d.png"
+    proc = _start(["video", clip, "-o", output, "--codec", "ffv1", "--quiet"])
+    _wait_for(lambda: bool(leftovers(tmp_path)) or proc.poll() is not None)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    left = [p.name for p in out_dir.iterdir()]
+    assert len(left) == 1 and ".partial" in left[0]
+    elsewhere = out_dir / left[0].replace(left[0].split(".")[2].rsplit("-", 2)[0], "otherhost", 1)
+    (elsewhere.mkdir if form == "frames" else elsewhere.touch)()  # as seen in a shared folder
+    done = subprocess.run([sys.executable, "-m", "ifrnet", "video", clip, "-o", output, "--codec", "ffv1", "--quiet"],
+                          capture_output=True, text=True, env=ENV, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(
+        [output.name if form == "file" else "frames", elsewhere.name]
+    )
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):

@@ -20,7 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io.files import appeared, make_parents, publish, publish_beside, remove_created
+from ..io.files import (
+    appeared,
+    make_parents,
+    publish,
+    publish_beside,
+    remove_created,
+    remove_stale_partials,
+    temporary_prefix,
+)
 from .formats import (
     FIELD_ORDER_CODES,
     FULL_RANGE,
@@ -668,9 +676,10 @@ class ImageSequenceWriter(FrameSink):
         self._stale = set(self.check(pattern, overwrite))
         self._folder = final.parent
         self._created = make_parents(self._folder.parent)
+        remove_stale_partials(self._folder.parent, self._folder.name, ".partial")
         try:
             self._tmp = Path(
-                tempfile.mkdtemp(prefix=f".{self._folder.name}.", suffix=".partial", dir=self._folder.parent)
+                tempfile.mkdtemp(prefix=temporary_prefix(self._folder.name), suffix=".partial", dir=self._folder.parent)
             )
         except OSError as exc:
             self._remove_created()
