@@ -216,11 +216,32 @@ def appeared(target: Path, kept: Path) -> InputError:
     )
 
 
-def temporary_prefix(name: str) -> str:
-    """The start of a temporary name beside the output ``name``: ``.NAME.HOST-PID-``. The host and
-    process say whose it is, so that :func:`remove_stale_partials` can tell a run killed outright
-    (SIGKILL, a power cut: nothing of it ran its clean-up) from one still writing."""
-    return f".{name}.{_host()}-{os.getpid()}-"
+def make_temporary(folder: Path, name: str, suffix: str, directory: bool = False) -> Path:
+    """Create an empty temporary file (or, with ``directory``, folder) in ``folder`` for the output
+    ``name``: ``.NAME.HOST-PID-xxxx`` + ``suffix``; return its path. Raises ``OSError``.
+
+    The host and process say whose it is: what runs on this machine left under that name when they
+    were killed outright (SIGKILL, a power cut: nothing of them ran its clean-up) is removed first,
+    once their process is gone. Another machine's (a shared folder) and a live process's are kept.
+    """
+    prefix = f".{name}.{_host()}-"
+    stale = re.compile(rf"^{re.escape(prefix)}(?P<pid>\d+)-[^./]+{re.escape(suffix)}$")
+    with suppress(OSError):
+        for entry in list(folder.iterdir()):
+            match = stale.match(entry.name)
+            if match and not _process_alive(int(match.group("pid"))):
+                if entry.is_dir() and not entry.is_symlink():
+                    import shutil
+
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    quietly(entry.unlink)
+    prefix += f"{os.getpid()}-"
+    if directory:
+        return Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=folder))
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+    os.close(fd)
+    return Path(path)
 
 
 def _host() -> str:
@@ -228,26 +249,6 @@ def _host() -> str:
     import socket
 
     return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "host"
-
-
-def remove_stale_partials(folder: Path, name: str, suffix: str) -> None:
-    """Remove from ``folder`` the temporary files or folders of the output ``name`` (ending in
-    ``suffix``) that runs on this machine left when they were killed: those whose process is gone.
-    Another machine's (a shared folder) and a live process's are never touched."""
-    stale = re.compile(rf"^\.{re.escape(name)}\.{re.escape(_host())}-(?P<pid>\d+)-[^./]+{re.escape(suffix)}$")
-    try:
-        entries = list(folder.iterdir())
-    except OSError:
-        return
-    for entry in entries:
-        match = stale.match(entry.name)
-        if match and not _process_alive(int(match.group("pid"))):
-            if entry.is_dir() and not entry.is_symlink():
-                import shutil
-
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                quietly(entry.unlink)
 
 
 def _process_alive(pid: int) -> bool:
@@ -266,22 +267,17 @@ def atomic_output(path: str | os.PathLike, replace: bool = True) -> Iterator[Pat
 
     Readers never see a partial file under the final name, and an error or Ctrl-C leaves
     the previous file (if any) untouched; what a killed run left beside ``path`` goes first
-    (:func:`remove_stale_partials`). ``replace=False`` (an output checked absent, without
+    (:func:`make_temporary`). ``replace=False`` (an output checked absent, without
     ``--overwrite``): a file that appeared under ``path`` meanwhile is kept, this result is
     published beside it (:func:`publish_beside`) and :class:`InputError` says where.
     """
     final = Path(path)
     created = make_parents(final.parent)
-    remove_stale_partials(final.parent, final.stem, f".partial{final.suffix}")
     try:
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=temporary_prefix(final.stem), suffix=f".partial{final.suffix}", dir=final.parent
-        )
+        tmp = make_temporary(final.parent, final.stem, f".partial{final.suffix}")
     except OSError as exc:
         remove_created(created)
         raise InputError(f"{final}: cannot write here ({exc.strerror or exc})") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
     done = False
     try:
         yield tmp

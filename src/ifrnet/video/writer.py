@@ -20,15 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io.files import (
-    appeared,
-    make_parents,
-    publish,
-    publish_beside,
-    remove_created,
-    remove_stale_partials,
-    temporary_prefix,
-)
+from ..io.files import appeared, make_parents, make_temporary, publish, publish_beside, remove_created
 from .formats import (
     FIELD_ORDER_CODES,
     FULL_RANGE,
@@ -666,8 +658,6 @@ class ImageSequenceWriter(FrameSink):
     """
 
     def __init__(self, pattern: str | os.PathLike, overwrite: bool = False, rotation: int = 0) -> None:
-        import tempfile
-
         final = folder_pattern(pattern)
         self.pattern = str(final)
         self.notices = []
@@ -676,11 +666,8 @@ class ImageSequenceWriter(FrameSink):
         self._stale = set(self.check(pattern, overwrite))
         self._folder = final.parent
         self._created = make_parents(self._folder.parent)
-        remove_stale_partials(self._folder.parent, self._folder.name, ".partial")
         try:
-            self._tmp = Path(
-                tempfile.mkdtemp(prefix=temporary_prefix(self._folder.name), suffix=".partial", dir=self._folder.parent)
-            )
+            self._tmp = make_temporary(self._folder.parent, self._folder.name, ".partial", directory=True)
         except OSError as exc:
             self._remove_created()
             raise InputError(f"{self._folder}: cannot write here ({exc.strerror or exc})") from None
