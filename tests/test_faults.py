@@ -408,6 +408,26 @@ def test_ctrl_c_at_any_moment_of_start_up(tmp_path, clip, delay):
         assert not (tmp_path / "o.mkv").exists() and not leftovers(tmp_path)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_after_the_job_ends_leaves_its_outcome(tmp_path, clip, sig):
+    """Ctrl-C just as a job ends (CI saw -2 at 1.5 s): the signal lands in the interpreter's
+    teardown, after the output is complete. An atexit hook sends it there on purpose; the run must
+    still end with status 0, no traceback and its output, as a run that got no signal does."""
+    hook = (
+        "import atexit, os, signal, sys, time\n"
+        f"atexit.register(lambda: (os.kill(os.getpid(), {int(sig)}), time.sleep(0.3)))\n"
+        "from ifrnet.cli import entry\n"
+        "entry()\n"
+    )
+    out = tmp_path / "o.mkv"
+    cmd = [sys.executable, "-X", "faulthandler", "-c", hook, "video", str(clip), "-o", str(out), "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=ENV)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 2 * 30  # the clip's 30 frames, doubled
+
+
 def test_make_parents_takes_a_folder_another_process_made_meanwhile(tmp_path, monkeypatch):
     """Two parallel workers creating the same folder (ifrnet flow --workers 2 writing
     flow/00001/0001/): the one that loses the race must carry on, not fail with "File exists".

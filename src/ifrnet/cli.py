@@ -14,6 +14,8 @@ from .errors import IFRNetError, missing_torch
 from .version import __version__
 
 PROG = "ifrnet"
+#: the signals that stop a command as Ctrl-C does
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +55,7 @@ def _stop_signals():
         raise KeyboardInterrupt
 
     # Ctrl-C too: Python's own handler raises inside an import as well (a C++ abort in torch's)
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
@@ -115,6 +117,14 @@ def entry() -> None:
     crashed there (SIGSEGV after "interrupted" was printed) on a loaded machine; nothing of ours is
     left for it to do.
     """
+    # Once main() has its outcome, every output is complete or removed, so a stop signal from then
+    # on (Ctrl-C just as a job ends, or one re-sent after an import) must not change it. Python's
+    # default actions would: main() hands back the disposition it found, and the teardown that
+    # follows (threads joined, native libraries freed: a few hundred ms) would die "killed by
+    # SIGINT" over a finished output, or print a KeyboardInterrupt traceback from an atexit hook.
+    # SIG_IGN is the one disposition the interpreter leaves in place through its teardown.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     status = main()
     if _received:
         for stream in (sys.stdout, sys.stderr):
