@@ -4,7 +4,7 @@ new frame from two clip lengths; then the network alone for every backend x prec
 
     python benchmarks/cpu_vs_peers.py                # 26 and 51 frames: 25 and 50 new ones at 2x
     python benchmarks/cpu_vs_peers.py --frames 11 --skip-network
-    python benchmarks/cpu_vs_peers.py --int8 IFRNet_S_int8.xml  # and with an int8 graph
+    python benchmarks/cpu_vs_peers.py --also "--no-int8" --also "--streams 1"  # and other settings
 
 The clip: the first ``--frames`` frames of ``../shared/data/opencv_vtest.avi`` (real footage,
 768x576; licence in that folder's README) scaled to 1280x720 with Lanczos and stored losslessly
@@ -130,7 +130,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=26, help="source frames of the short clip (default 26: 25 new)")
     parser.add_argument("--rounds", type=int, default=2, help="warm rounds of each side, interleaved A B A B")
     parser.add_argument("--skip-network", action="store_true", help="only the whole-process comparison")
-    parser.add_argument("--int8", default=None, help="also 'ifrnet video' with this IR from 'export --precision int8'")
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="FLAGS",
+        help="also time 'ifrnet video' warm with these extra flags (repeatable), interleaved with the others",
+    )
     args = parser.parse_args()
     from ifrnet.bench import cpu_description
 
@@ -144,14 +150,17 @@ def main() -> None:
         short, long = lengths
         cold, engine = ifrnet_video(clips[short], folder / "cold.mkv", folder / "empty-cache")
         warm_cache = folder / "empty-cache"  # what the cold run left: compiled shapes
-        ours: dict[int, list[float]] = {n: [] for n in lengths}
-        theirs: dict[int, list[float]] = {n: [] for n in lengths}
+        variants = {"ours": [], **{flags: flags.split() for flags in args.also}}
+        runs: dict[str, dict[int, list[float]]] = {side: {n: [] for n in lengths} for side in [*variants, "theirs"]}
+        lines: dict[str, str] = {}
         for _ in range(args.rounds):
             for n in lengths:
-                ours[n].append(ifrnet_video(clips[n], folder / "ifrnet.mkv", warm_cache)[0])
+                for side, extra in variants.items():
+                    seconds, lines[side] = ifrnet_video(clips[n], folder / "ifrnet.mkv", warm_cache, *extra)
+                    runs[side][n].append(seconds)
                 seconds, _ = timed([sys.executable, "-c", MINTERPOLATE, str(clips[n]), str(folder / "mi.mkv")])
-                theirs[n].append(seconds)
-        best = {side: {n: min(v) for n, v in runs.items()} for side, runs in (("ours", ours), ("theirs", theirs))}
+                runs["theirs"][n].append(seconds)
+        best = {side: {n: min(v) for n, v in by_length.items()} for side, by_length in runs.items()}
         new = short - 1
         added = long - short  # new frames the long clip adds
 
@@ -168,9 +177,10 @@ def main() -> None:
         ratio = steady("ours") / steady("theirs")
         print(f"  ifrnet / minterpolate: cold {cold / best['theirs'][short]:.2f}x, warm "
               f"{best['ours'][short] / best['theirs'][short]:.2f}x, steady {ratio:.2f}x")  # fmt: skip
-        if args.int8:
-            int8, line = ifrnet_video(clips[short], folder / "int8.mkv", warm_cache, "--checkpoint", args.int8)
-            print(f"  ifrnet video, int8 IR: warm {int8:.1f} s ({int8 / best['theirs'][short]:.2f}x); {line}")
+        for flags in args.also:
+            warm, ratio = best[flags][short], steady(flags) / steady("theirs")
+            print(f"  ifrnet video {flags}: warm {warm:.1f} s ({warm / best['theirs'][short]:.2f}x), "
+                  f"steady {steady(flags):.3f} s/new ({ratio:.2f}x); {lines[flags]}")  # fmt: skip
         if not args.skip_network:
             print("\nthe network alone (ifrnet bench, IFRNet_S, seeded weights):")
             argv = ["bench", "--models", "IFRNet_S", "--sizes", "1280x720", "--repeats", "3", "--no-uhd", "-q"]

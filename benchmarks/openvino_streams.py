@@ -1,7 +1,7 @@
 """OpenVINO's throughput mode (2 streams of 1 thread, two infer requests in flight) against its
-latency mode (1 stream of 2 threads, one request) on the shipped IFRNet_S IR at 1280x720.
+latency mode (1 stream of 2 threads, one request) on a shipped IFRNet_S IR (float or int8) at 1280x720.
 
-    python benchmarks/openvino_streams.py [--frames 12] [--rounds 2]
+    python benchmarks/openvino_streams.py [--frames 12] [--rounds 2] [--graph float|int8]
 
 Random frames (the network's cost does not depend on their content), through
 ``openvino.AsyncInferQueue`` with OpenVINO's own ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``, the modes
@@ -51,15 +51,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--graph", choices=("float", "int8"), default="float", help="which shipped IR")
     args = parser.parse_args()
     from ifrnet.backends.openvino import native_precisions, openvino_core
     from ifrnet.bench import cpu_description
     from ifrnet.pretrained import PACKAGE_DIR
 
     core = openvino_core()
-    path = str(PACKAGE_DIR / "ifrnet_s_starter.xml")
+    path = str(PACKAGE_DIR / ("ifrnet_s_starter_int8.xml" if args.graph == "int8" else "ifrnet_s_starter.xml"))
     rng = np.random.default_rng(0)
-    print(f"CPU: {cpu_description()}; IFRNet_S starter IR, 1280x720, {args.frames} frames, best of {args.rounds}")
+    print(
+        f"CPU: {cpu_description()}; IFRNet_S starter IR ({args.graph}), 1280x720, {args.frames} frames, "
+        f"best of {args.rounds}"
+    )
     precisions = ["bf16", "f32"] if "bf16" in native_precisions() else ["f32"]
     for precision in precisions:
         best: dict[str, float] = {}

@@ -178,6 +178,7 @@ def cpu_only(monkeypatch):
     monkeypatch.delenv("IFRNET_BACKEND", raising=False)
     monkeypatch.setattr(factory, "_gpu_present", lambda: False)
     monkeypatch.setattr(factory, "_export_missing", lambda: [])
+    monkeypatch.setattr(factory, "_int8_dot_products", lambda: None)  # AVX2: tests that want VNNI say so
 
     def native(*precisions: str) -> None:
         monkeypatch.setattr(factory, "_openvino_native", lambda: frozenset(precisions))
@@ -216,6 +217,65 @@ def test_auto_takes_openvino_bf16_only_on_a_cpu_with_native_bf16(cpu_only, monke
     monkeypatch.setenv("IFRNET_BACKEND", "tensorrt")
     with pytest.raises(InputError, match="IFRNET_BACKEND must be one of torch, onnxruntime, openvino"):
         EngineSpec().resolve()
+
+
+def test_auto_takes_the_shipped_int8_graph_only_where_the_cpu_has_int8_dot_products(cpu_only, monkeypatch, tmp_path):
+    from ifrnet import spec as factory
+
+    starter = {"checkpoint": "IFRNet_S.starter"}
+    cpu_only("fp32", "bf16")
+    monkeypatch.setattr(factory, "_int8_dot_products", lambda: "AVX-512 VNNI")
+    spec, why = EngineSpec(**starter).resolve()
+    assert (spec.backend, spec.precision, spec.int8) == ("openvino", "bf16", True)
+    expected = "this CPU has AVX-512 VNNI: the shipped int8 graph (int8 convolutions, bf16 elsewhere; within 0.1 dB"
+    assert why == expected + " of fp32 on held-out frames)"
+    cpu_only("fp32")  # VNNI without bf16: the float ops in fp32
+    spec, why = EngineSpec(**starter).resolve()
+    assert (spec.backend, spec.precision, spec.int8) == ("openvino", "fp32", True) and "fp32 elsewhere" in why
+    cpu_only("fp32", "bf16")
+    # a float precision asked for, --no-int8, or weights with no int8 graph: no int8
+    for given in ({"precision": "bf16"}, {"precision": "fp32"}, {"int8": False}):
+        spec, why = EngineSpec(**starter, **given).resolve()
+        assert spec.backend == "openvino" and not spec.int8 and "int8" not in why, given
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(b"")
+    spec, why = EngineSpec(checkpoint=str(other)).resolve()
+    assert (spec.precision, spec.int8) == ("bf16", None) and why.startswith("this CPU has native bf16")
+    monkeypatch.setattr(factory, "_int8_dot_products", lambda: None)  # AVX2 only: int8 measured no faster
+    spec, why = EngineSpec(**starter).resolve()
+    assert (spec.precision, spec.int8) == ("bf16", None) and why.startswith("this CPU has native bf16")
+    # asked for by name: OpenVINO, on any CPU
+    assert EngineSpec(int8=True).resolve() == (
+        EngineSpec(backend="openvino", int8=True),
+        "--int8: OpenVINO runs the int8 graph",
+    )
+
+
+def test_int8_runs_on_openvino_and_only_on_an_int8_graph(tmp_path):
+    import shutil
+
+    from ifrnet import pretrained
+    from ifrnet.backends.openvino import native_precisions
+
+    engine = EngineSpec(backend="openvino", int8=True, checkpoint="IFRNet_S.starter").build()
+    assert engine.weights_precision == "int8" and "int8 convolutions" in engine.describe()
+    # the float ops of an int8 graph run in bf16 where that is native
+    assert engine.precision == ("bf16" if "bf16" in native_precisions() else "fp32")
+    with pytest.raises(InputError, match="--int8 applies to OpenVINO"):
+        EngineSpec(backend="torch", int8=True).build()
+    with pytest.raises(InputError, match="--int8 do not apply to --backend onnxruntime"):
+        EngineSpec(backend="onnxruntime", int8=True, checkpoint="IFRNet_S.starter").build()
+    with pytest.raises(InputError, match=r"--int8: m\.onnx is an fp32 ONNX graph"):
+        EngineSpec(backend="openvino", int8=True, checkpoint="m.onnx").build()
+    fp32_ir = str(pretrained.shipped_graph(pretrained.DEFAULT.find()))
+    with pytest.raises(InputError, match=r"--int8: .*ifrnet_s_starter\.xml is an fp32 graph"):
+        EngineSpec(backend="openvino", int8=True, checkpoint=fp32_ir).build()
+    with pytest.raises(InputError, match=r"--no-int8: .*ifrnet_s_starter_int8\.xml is an int8 graph"):
+        EngineSpec(backend="openvino", int8=False, checkpoint=str(engine.path)).build()
+    # weights with no int8 graph shipped: how to make one, not minutes of quantisation inside the run
+    copy = shutil.copy(pretrained.DEFAULT.find(), tmp_path / "mine.safetensors")
+    with pytest.raises(InputError, match=r"mine\.safetensors: no int8 graph ships for these weights; make one with"):
+        EngineSpec(backend="openvino", int8=True, checkpoint=str(copy)).build()
 
 
 def test_auto_on_a_cpu_without_native_bf16_takes_openvino_fp32(cpu_only):

@@ -87,6 +87,56 @@ def test_the_shipped_ir_is_made_from_the_shipped_weights():
     assert pretrained.shipped_graph(ir) is None
 
 
+def _held_out_triplets() -> dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Triplets (frame0, middle, frame1; uint8 HxWx3) that neither training nor int8 calibration
+    saw: vtest frames 100-147 (live action MODEL_CARD.md holds out), and 48 generated scenes of
+    each style (photographs in large motion; animation cels), from seeds past those calibration
+    and its held-out set draw."""
+    from ifrnet.data.synthetic import SyntheticMotion
+    from ifrnet.graphs.int8 import SAMPLE_SIZE
+
+    h, w = SAMPLE_SIZE
+    frames = real_frames("opencv_vtest.avi", 48, size=(w, h), start=100)
+    sets = {"vtest": [tuple(frames[i : i + 3]) for i in range(0, 48, 3)]}
+    for style in ("photo", "cel"):
+        scenes = SyntheticMotion(
+            length=1, size=SAMPLE_SIZE, max_shift=40, fixed_t=0.5, noise=0, brightness=0, style=style
+        )
+        rendered = [scenes.render(np.random.default_rng(seed)).frames for seed in range(1000, 1048)]
+        sets[f"generated {style}"] = [tuple(np.asarray(x) for x in f) for f in rendered]
+    return sets
+
+
+def test_the_shipped_int8_ir_keeps_the_reduced_precision_contract():
+    """The int8 IR auto picks on a CPU with VNNI or AMX: made from the shipped weights, and within
+    REDUCED_DB of the fp32 IR's PSNR against the real middle frames on held-out footage, with its
+    float ops as auto runs them (bf16 where native)."""
+    from ifrnet.backends.openvino import OpenVinoInterpolator, _ir_metadata, native_precisions
+    from ifrnet.exactness import REDUCED_DB
+    from ifrnet.graphs.metadata import PRECISION, WEIGHTS_SHA256
+
+    weights = pretrained.DEFAULT.find()
+    ir = pretrained.shipped_graph(weights, int8=True)
+    assert ir is not None and ir != pretrained.shipped_graph(weights)
+    floats = "bf16" if "bf16" in native_precisions() else "fp32"
+    int8 = OpenVinoInterpolator(ir, precision=floats)
+    meta = _ir_metadata(int8.model)
+    assert meta[PRECISION] == "int8" and meta[WEIGHTS_SHA256] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    fp32 = OpenVinoInterpolator(pretrained.shipped_graph(weights), precision="fp32")
+
+    def mean_psnr(engine, triplets) -> float:
+        scores = []
+        for a, mid, b in triplets:
+            got = engine.interpolate(*(f.transpose(2, 0, 1)[None].astype(np.float32) / 255 for f in (a, b)), (0.5,))
+            error = got[0][0].transpose(1, 2, 0) - mid.astype(np.float32) / 255
+            scores.append(-10 * np.log10(np.mean(error**2)))
+        return float(np.mean(scores))
+
+    for name, triplets in _held_out_triplets().items():
+        drop = mean_psnr(fp32, triplets) - mean_psnr(int8, triplets)
+        assert drop <= REDUCED_DB, f"{name}: int8 ({floats} elsewhere) loses {drop:.3f} dB"
+
+
 @pytest.mark.slow
 def test_the_shipped_ir_equals_a_fresh_export(tmp_path):
     from ifrnet.backends.openvino import OpenVinoInterpolator

@@ -227,3 +227,53 @@ def test_engines_share_one_core_and_refuse_work_once_closed(graph):
     assert not engine._compiled
     with pytest.raises(RuntimeError, match="closed"):
         engine.interpolate(a, a)
+
+
+def test_two_streams_compute_two_pairs_at_once_and_agree_with_one(graph):
+    """Throughput mode: submit() hands each pair to one of two infer requests on threads of their
+    own, so two pairs are computed at once; the frames are those of latency mode's single stream
+    (fp32: at most one level apart after rounding). A pair asked for and waited on runs in latency
+    mode, where one request has every thread."""
+    import itertools
+    import threading
+    import time
+
+    from ifrnet.backends.openvino import OpenVinoInterpolator
+
+    one, two = OpenVinoInterpolator(graph, streams=1), OpenVinoInterpolator(graph, streams=2)
+    latency = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
+    assert one.workers == 0 and one.compile_config(streamed=True).items() >= latency.items()
+    assert two.workers == 2 and two.compile_config(streamed=False).items() >= latency.items()
+    assert two.compile_config(streamed=True).items() >= {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": 2}.items()
+    frames = [uint8_frame(64, 96, seed=i) for i in range(6)]
+    lock, active, peak = threading.Lock(), [0], [0]
+    original = two.run
+
+    def run(*args):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)  # long enough for the other stream's pair to start meanwhile
+        try:
+            return original(*args)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    two.run = run
+    pairs = list(itertools.pairwise(frames))
+    futures = [two.submit(a, b, [0.5]) for a, b in pairs]
+    for future, (a, b) in zip(futures, pairs, strict=True):
+        got, expected = future.result()[0], one.interpolate(a, b, [0.5])[0]
+        assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+    assert peak[0] == 2
+    assert list(two._compiled) == [(1, 3, 64, 96, True)]  # compiled once, in throughput mode
+    two.interpolate(*pairs[0])
+    assert list(two._compiled)[-1] == (1, 3, 64, 96, False)
+    two.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        two.submit(*pairs[0], [0.5])
+    with pytest.raises(InputError, match="--streams applies to OpenVINO"):
+        EngineSpec(backend="torch", streams=2).build()
+    with pytest.raises(InputError, match="--streams do not apply to --backend onnxruntime"):
+        EngineSpec(backend="onnxruntime", streams=2, checkpoint=str(graph)).build()

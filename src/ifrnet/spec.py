@@ -16,7 +16,7 @@ from typing import Any
 
 from .engine import AUTO_SCALE, BACKENDS, PRECISIONS, Engine
 from .errors import CheckpointError, IFRNetError, InputError
-from .exactness import FP32_LEVELS, FP32_PSNR_DB, FP32_SHARE
+from .exactness import FP32_LEVELS, FP32_PSNR_DB, FP32_SHARE, REDUCED_DB
 from .options import Option, check_options, option, options_of
 
 
@@ -58,10 +58,22 @@ class EngineSpec:
         help="network arithmetic: fp32 (exact), bf16 (GPU, or a CPU with native bf16), fp16 (GPU); "
         "default: fp32, or bf16 where --backend auto finds native bf16 and OpenVINO",
     )
+    int8: bool | None = option(
+        None,
+        help="int8 convolutions: OpenVINO runs the int8 graph shipped with the starter weights (or a "
+        "--checkpoint MODEL.xml from 'ifrnet export --precision int8'), the rest in --precision (default bf16 "
+        "where native); default: on where --backend auto finds int8 dot products (VNNI, AMX) and that graph",
+    )
     channels_last: bool | None = option(
         None, help="NHWC memory layout for the convolutions (default: on for a CPU, where it is faster)"
     )
     threads: int | None = option(None, low=1, help="CPU threads for the network")
+    streams: int | None = option(
+        None,
+        low=1,
+        help="OpenVINO: pairs computed at once, each on a share of the threads (default 2 where there are "
+        "2 threads or more: more frames/s, twice the activation memory; 1: the lowest latency per frame)",
+    )
     compile: bool = option(
         False, help="torch.compile the network (CUDA: with CUDA graphs); the first frame of each size waits for it"
     )
@@ -110,6 +122,8 @@ class EngineSpec:
             return replace(self, backend=pinned), f"IFRNET_BACKEND={pinned}"
         if suffix == ".xml":
             return replace(self, backend="openvino"), "an OpenVINO IR (such as an int8 graph) runs on OpenVINO"
+        if self.int8:
+            return replace(self, backend="openvino"), "--int8: OpenVINO runs the int8 graph"
         return self._torch_needed() or self._off_cpu() or self._on_cpu()
 
     def _torch_needed(self) -> tuple[EngineSpec, str] | None:
@@ -148,6 +162,13 @@ class EngineSpec:
         (or, for a graph, onnxruntime) fp32 engine."""
         graph = _suffix(self.checkpoint) == ".onnx"
         native = _openvino_native()
+        dots = _int8_dot_products() if self.int8 is None and self.precision is None and not graph else None
+        if dots and self._ready_graph(int8=True):
+            floats = "bf16" if "bf16" in native else "fp32"
+            return replace(self, backend="openvino", precision=floats, int8=True), (
+                f"this CPU has {dots}: the shipped int8 graph (int8 convolutions, {floats} elsewhere; within "
+                f"{REDUCED_DB:g} dB of fp32 on held-out frames)"
+            )
         # OpenVINO can run it: a graph (whose metadata onnx reads), a ready IR, or weights to export
         runnable = (graph and _installed("onnx")) or (not graph and (self._ready_graph() or _can_export()))
         if self.precision in (None, "bf16") and "bf16" in native:
@@ -178,12 +199,13 @@ class EngineSpec:
             return replace(self, backend="onnxruntime", precision="fp32"), f"{why}: onnxruntime runs the graph"
         return replace(self, backend="torch", precision="fp32"), f"{why}: torch, channels_last"
 
-    def _ready_graph(self) -> bool:
-        """Whether the weights are ones this package ships a ready IR for (no export, no torch)."""
+    def _ready_graph(self, int8: bool = False) -> bool:
+        """Whether the weights are ones this package ships a ready IR (``int8``: an int8 one) for
+        (no export, no torch)."""
         from .graphs.cache import shipped_ir
 
         try:
-            return shipped_ir(self.model, self.checkpoint) is not None
+            return shipped_ir(self.model, self.checkpoint, int8) is not None
         except IFRNetError:  # a missing or unknown checkpoint: the build reports it
             return False
 
@@ -195,7 +217,7 @@ class EngineSpec:
             return self
         from .graphs.cache import graph_for
 
-        return replace(self, checkpoint=str(graph_for(self.model, self.checkpoint, self.backend)))
+        return replace(self, checkpoint=str(graph_for(self.model, self.checkpoint, self.backend, bool(self.int8))))
 
     def build(self) -> Engine:
         """The engine itself: an ``Interpolator`` (PyTorch), an ``OnnxInterpolator`` or an
@@ -219,6 +241,9 @@ class EngineSpec:
             raise CheckpointError(f"{path}: no such {kind} file")
 
     def _build_torch(self) -> Engine:
+        for flag, given in (("--int8", self.int8), ("--streams", self.streams is not None)):
+            if given:
+                raise InputError(f"{flag} applies to OpenVINO (--backend openvino, or auto), not the torch engine")
         self._check_checkpoint()
         try:
             import torch
@@ -250,6 +275,10 @@ class EngineSpec:
         torch_only = ["--channels-last"] * bool(self.channels_last) + ["--compile"] * self.compile
         if self.backend == "onnxruntime" and self.precision not in (None, "fp32"):
             torch_only.append("--precision")
+        if self.backend == "onnxruntime" and self.int8:
+            torch_only.append("--int8")
+        if self.backend == "onnxruntime" and self.streams is not None:
+            torch_only.append("--streams")
         if torch_only:
             raise InputError(
                 f"{' and '.join(torch_only)} do not apply to --backend {self.backend}; a graph runs as exported"
@@ -258,6 +287,10 @@ class EngineSpec:
             raise InputError("--scale applies to the torch backend; an exported graph runs at scale 1")
         if self.backend == "onnxruntime" and _suffix(self.checkpoint) == ".xml":
             raise InputError(f"{self.checkpoint}: an OpenVINO IR; run it with --backend openvino")
+        if self.int8 and _suffix(self.checkpoint) == ".onnx":
+            raise InputError(
+                f"--int8: {self.checkpoint} is an fp32 ONNX graph; 'ifrnet export --precision int8' makes an int8 IR"
+            )
         self._check_checkpoint()
         graph = self.with_graph().checkpoint
         if self.backend == "onnxruntime":
@@ -267,9 +300,19 @@ class EngineSpec:
         else:
             from .backends.openvino import OpenVinoInterpolator
 
+            # the float ops of an int8 graph: bf16 where native, as reduced precision is asked for anyway
+            floats = "bf16" if self.int8 and "bf16" in _openvino_native() else "fp32"
             engine = OpenVinoInterpolator(
-                graph, device=self.device, threads=self.threads, precision=self.precision or "fp32"
+                graph,
+                device=self.device,
+                threads=self.threads,
+                precision=self.precision or floats,
+                streams=self.streams,
             )
+            int8 = engine.weights_precision == "int8"
+            if self.int8 is not None and self.int8 != int8:
+                flag, held = ("--int8", "an fp32") if self.int8 else ("--no-int8", "an int8")
+                raise InputError(f"{flag}: {graph} is {held} graph")
         if self.model and official_variant(self.model) != engine.model_name:
             raise InputError(f"{graph} holds {engine.model_name}, not {self.model}")
         return engine
@@ -311,6 +354,15 @@ def _export_missing() -> list[str]:
 def _can_export() -> bool:
     """Whether weights can be exported to a graph here (:func:`_export_missing` is empty)."""
     return not _export_missing()
+
+
+def _int8_dot_products() -> str | None:
+    """This CPU's int8 dot-product instructions, where OpenVINO is here to use them (else ``None``)."""
+    if not _installed("openvino"):
+        return None
+    from .backends.openvino import int8_dot_products
+
+    return int8_dot_products()
 
 
 def _openvino_native() -> frozenset[str]:

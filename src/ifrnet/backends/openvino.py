@@ -10,8 +10,14 @@ static against 2.4 s dynamic and 2.6 s with onnxruntime), and a video has a sing
 ``precision`` is honoured explicitly through OpenVINO's ``INFERENCE_PRECISION_HINT``: its CPU
 default is already bf16 where the CPU has native bf16, so fp32 must be asked for to stay exact;
 bf16 (and fp16) are refused on a CPU that lacks them natively (OpenVINO's ``OPTIMIZATION_
-CAPABILITIES``), where they would be emulated. ``threads`` sets ``INFERENCE_NUM_THREADS``; one
-stream with the latency hint, since frames arrive one batch at a time.
+CAPABILITIES``), where they would be emulated. ``threads`` sets ``INFERENCE_NUM_THREADS``.
+``streams`` 2 (the default on two or more cores) is OpenVINO's throughput mode for
+:meth:`OpenVinoInterpolator.submit`: two infer requests in flight, each on its own share of the
+threads, so that the video pipeline hands out the next pair while one is computed (more frames per
+second than one stream of all threads, for twice the activation memory:
+``benchmarks/openvino_streams.py``). A frame asked for and waited on (:meth:`interpolate`: the
+VapourSynth filter, ``ifrnet pair``) runs in latency mode, one request on every thread, which a
+lone request in throughput mode would leave half idle; ``streams`` 1 is latency mode throughout.
 OpenVINO is a core dependency; an ONNX graph also needs onnx for its metadata (``ifrnet[openvino]``).
 
 Every engine shares one ``openvino.Core`` (:func:`openvino_core`), loaded under
@@ -24,10 +30,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import queue
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +177,46 @@ def native_precisions(core=None) -> frozenset[str]:
     return frozenset(name for name, (_, capability) in _PRECISIONS.items() if capability in capabilities)
 
 
+#: CPU features whose int8 dot products make an int8 graph pay: (numpy's name, the kernel's name in
+#: /proc/cpuinfo, how it is shown). Without them (AVX2 only) int8 measured no faster than fp32.
+_INT8_DOT_PRODUCTS = (
+    ("AMX_INT8", "amx_int8", "AMX-INT8"),
+    ("AVX512VNNI", "avx512_vnni", "AVX-512 VNNI"),
+    ("AVXVNNI", "avx_vnni", "AVX-VNNI"),
+)
+
+
+def int8_dot_products() -> str | None:
+    """The name of this CPU's int8 dot-product instructions (AMX-INT8, AVX-512 VNNI, AVX-VNNI), or
+    ``None`` where it has none. OpenVINO's ``OPTIMIZATION_CAPABILITIES`` says INT8 on any AVX2 CPU,
+    so the features are read from numpy's CPU dispatch table, and on Linux from /proc/cpuinfo
+    (numpy 2.4 names neither AMX nor AVX-VNNI)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:
+        try:  # numpy 1.x
+            from numpy.core._multiarray_umath import __cpu_features__ as features
+        except ImportError:
+            features = {}
+    flags: set[str] = set()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    for numpy_name, kernel_name, shown in _INT8_DOT_PRODUCTS:
+        if features.get(numpy_name) or kernel_name in flags:
+            return shown
+    return None
+
+
+def default_streams(threads: int | None = None) -> int:
+    """OpenVINO streams by default: 2 where there are two threads or more to share between them,
+    else 1 (throughput mode measured faster than latency mode on 2 cores:
+    ``benchmarks/results/openvino_streams_*.txt``)."""
+    return 2 if (threads or os.cpu_count() or 1) >= 2 else 1
+
+
 def _listing(folder: str | None) -> set[Path]:
     """The entries of ``folder``; none when it is None or cannot be read (the cache is optional)."""
     if folder is None:
@@ -190,6 +238,7 @@ class OpenVinoInterpolator(GraphEngine):
         device: str | None = None,
         threads: int | None = None,
         precision: str = "fp32",
+        streams: int | None = None,
     ) -> None:
         try:
             self.core = openvino_core()
@@ -204,10 +253,17 @@ class OpenVinoInterpolator(GraphEngine):
                 f"{', '.join(self.core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))}); use --precision fp32"
             )
         self.precision = precision
-        self.config: dict[str, object] = {
-            "INFERENCE_PRECISION_HINT": _PRECISIONS[precision][0],
-            "PERFORMANCE_HINT": "LATENCY",
-        }
+        if streams is not None and streams < 1:
+            raise InputError(f"--streams must be at least 1; got {streams}")
+        #: OpenVINO infer streams for submit() (pairs computed at once); 1: latency mode throughout
+        self.streams = streams or default_streams(threads)
+        #: the compile options both modes share (:meth:`compile_config` adds the mode's)
+        self.config: dict[str, object] = {"INFERENCE_PRECISION_HINT": _PRECISIONS[precision][0]}
+        # submit() runs a pair per stream on these threads; interpolate() runs in the caller's
+        self.workers = self.streams if self.streams > 1 else 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._streamed = threading.local()  # .on: this thread is one of the pool's
+        self._compile_lock = threading.Lock()
         # compiled shapes kept on disk: a later run at the same size skips the compile; with no
         # writable cache (read-only or unknown home) each run compiles
         self._cache_dir: str | None = None
@@ -237,31 +293,72 @@ class OpenVinoInterpolator(GraphEngine):
             return f"{self.model_name} on cpu (OpenVINO, int8 convolutions, {self.precision} elsewhere)"
         return f"{self.model_name} on cpu (OpenVINO, {self.precision})"
 
-    def _request(self, shape: tuple[int, ...]):
-        """The infer request of the graph compiled for ``shape`` (B, 3, H, W), compiled on first use."""
-        request = self._compiled.get(shape)
-        if request is not None:
-            self._compiled.move_to_end(shape)
-            return request
-        model = self.model.clone()
-        batch = shape[0]
-        model.reshape({"img0": list(shape), "img1": list(shape), "embt": [batch, 1, 1, 1]})
-        before = _listing(self._cache_dir)
-        request = self.core.compile_model(model, "CPU", self.config).create_infer_request()
-        written = _listing(self._cache_dir) - before
-        if written:
-            # OpenVINO never trims its cache: one blob per shape (batch included), precision and
-            # OpenVINO version. Only a compile that wrote one can have taken the folder over.
-            prune_cache(self._cache_dir, keep=written)
-        self._compiled[shape] = request
-        if len(self._compiled) > _SHAPES_KEPT:
-            self._compiled.popitem(last=False)
-        return request
+    def compile_config(self, streamed: bool) -> dict[str, object]:
+        """The options a shape is compiled with: throughput mode with :attr:`streams` streams for
+        the pairs :meth:`submit` runs (``streamed``), latency mode for the others."""
+        if streamed and self.streams > 1:
+            return {**self.config, "PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": self.streams}
+        return {**self.config, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
+
+    def _requests(self, shape: tuple[int, ...]) -> queue.SimpleQueue:
+        """The idle infer requests (one per stream) of the graph compiled for ``shape`` (B, 3, H, W)
+        in the calling thread's mode, compiled on first use."""
+        streamed = self.streams > 1 and getattr(self._streamed, "on", False)
+        key = (*shape, streamed)
+        with self._compile_lock:  # two streams meeting a new shape compile it once
+            requests = self._compiled.get(key)
+            if requests is not None:
+                self._compiled.move_to_end(key)
+                return requests
+            model = self.model.clone()
+            batch = shape[0]
+            model.reshape({"img0": list(shape), "img1": list(shape), "embt": [batch, 1, 1, 1]})
+            before = _listing(self._cache_dir)
+            compiled = self.core.compile_model(model, "CPU", self.compile_config(streamed))
+            written = _listing(self._cache_dir) - before
+            if written:
+                # OpenVINO never trims its cache: one blob per shape (batch included), precision and
+                # OpenVINO version. Only a compile that wrote one can have taken the folder over.
+                prune_cache(self._cache_dir, keep=written)
+            requests = queue.SimpleQueue()
+            for _ in range(self.streams if streamed else 1):
+                requests.put(compiled.create_infer_request())
+            self._compiled[key] = requests
+            if len(self._compiled) > _SHAPES_KEPT:
+                self._compiled.popitem(last=False)
+            return requests
 
     def _release(self) -> None:
         self._compiled.clear()  # the compiled graphs and their requests; the shared Core stays
 
     def run(self, img0: np.ndarray, img1: np.ndarray, t: float) -> np.ndarray:
-        request = self._request(tuple(img0.shape))
-        # copied out: the request reuses its output buffer on the next call
-        return np.array(request.infer(graph_feed(img0, img1, t))["frame"])
+        requests = self._requests(tuple(img0.shape))
+        request = requests.get()
+        try:
+            # copied out: the request reuses its output buffer on the next call
+            return np.array(request.infer(graph_feed(img0, img1, t))["frame"])
+        finally:
+            requests.put(request)
+
+    def submit(self, frame0: np.ndarray, frame1: np.ndarray, times: Sequence[float]) -> Future:
+        """:meth:`interpolate` on one of :attr:`streams` threads, in throughput mode (in this thread
+        with one stream): the caller goes on decoding and writing while the network runs, as many
+        pairs at once as there are streams."""
+        if self.streams == 1:
+            return super().submit(frame0, frame1, times)
+        if self.closed:
+            raise RuntimeError(f"{self.describe()}: the engine was closed")
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                self.streams,
+                thread_name_prefix="ifrnet-openvino",
+                initializer=setattr,
+                initargs=(self._streamed, "on", True),
+            )
+        return self._pool.submit(self.interpolate, frame0, frame1, list(times))
+
+    def close(self, cancel: bool = False) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=cancel)
+            self._pool = None
+        super().close(cancel)

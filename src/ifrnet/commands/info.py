@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         f"default (no --checkpoint): the first checkpoint found of {', '.join(PREFERRED_VARIANTS)}, else {DEFAULT.name}"
     )
     chosen, why = EngineSpec(model=args.model).resolve()
-    print(f"--backend auto here: {chosen.backend} {chosen.precision or 'fp32'} on the default device ({why})")
+    arithmetic = f"int8 + {chosen.precision}" if chosen.int8 else chosen.precision or "fp32"
+    print(f"--backend auto here: {chosen.backend} {arithmetic} on the default device ({why})")
     return 0
 
 

@@ -21,22 +21,32 @@ from ..version import __version__
 from .metadata import DEFAULT_OPSET
 
 
-def graph_for(name: str | None, checkpoint: str | os.PathLike | None, backend: str = "onnxruntime") -> Path:
+def graph_for(
+    name: str | None, checkpoint: str | os.PathLike | None, backend: str = "onnxruntime", int8: bool = False
+) -> Path:
     """The graph of the weights ``checkpoint`` (a path or a tag, as :func:`ifrnet.pretrained.resolve`
-    takes them) for ``backend`` (``onnxruntime`` or ``openvino``).
+    takes them) for ``backend`` (``onnxruntime`` or ``openvino``), its int8 IR with ``int8``.
 
-    For OpenVINO, shipped weights come with a ready IR (:func:`ifrnet.pretrained.shipped_graph`):
-    nothing is exported. Otherwise see :func:`cached_graph`.
+    For OpenVINO, shipped weights come with ready IRs (:func:`ifrnet.pretrained.shipped_graph`):
+    nothing is exported. Otherwise see :func:`cached_graph`. An int8 IR is never made here, as
+    quantising takes minutes and footage like the user's: :class:`InputError` says how to make one.
     """
-    ready = shipped_ir(name, checkpoint) if backend == "openvino" else None
+    ready = shipped_ir(name, checkpoint, int8) if backend == "openvino" else None
+    if int8 and ready is None:
+        path, _ = pretrained.resolve(name, checkpoint)
+        raise InputError(
+            f"{path.name}: no int8 graph ships for these weights; make one with 'ifrnet export --precision int8 "
+            f"--checkpoint {checkpoint or path} -o MODEL.xml --calibration CLIP ...' and run --checkpoint MODEL.xml"
+        )
     return ready or cached_graph(name, checkpoint)
 
 
-def shipped_ir(name: str | None, checkpoint: str | os.PathLike | None) -> Path | None:
-    """The ready IR shipped beside the weights ``checkpoint`` stands for, if it is shipped weights
-    (:func:`ifrnet.pretrained.shipped_graph`); raises what :func:`ifrnet.pretrained.resolve` raises."""
+def shipped_ir(name: str | None, checkpoint: str | os.PathLike | None, int8: bool = False) -> Path | None:
+    """The ready IR (``int8``: the int8 one) shipped beside the weights ``checkpoint`` stands for, if
+    it is shipped weights (:func:`ifrnet.pretrained.shipped_graph`); raises what
+    :func:`ifrnet.pretrained.resolve` raises."""
     path, _ = pretrained.resolve(name, checkpoint)
-    return pretrained.shipped_graph(path)
+    return pretrained.shipped_graph(path, int8)
 
 
 def cached_graph(name: str | None, checkpoint: str | os.PathLike | None) -> Path:

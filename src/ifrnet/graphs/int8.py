@@ -35,7 +35,7 @@ from ..backends.openvino import OpenVinoInterpolator, import_openvino, lasting_s
 from ..errors import InputError
 from ..times import Padder
 from .ir import check_ir_output, save_ir
-from .metadata import PRECISION, read_metadata
+from .metadata import PRECISION, WEIGHTS_SHA256, read_metadata
 
 #: the bound ``ifrnet export --precision int8`` refuses beyond (dB of PSNR on any held-out set)
 DEFAULT_MAX_DROP = 0.3
@@ -159,6 +159,7 @@ def quantize_graph(
     max_drop: float = DEFAULT_MAX_DROP,
     overwrite: bool = False,
     max_reverted: int = DEFAULT_MAX_REVERTED,
+    weights_sha256: str | None = None,
 ) -> Int8Result:
     """Quantise ``graph`` (an ``ifrnet export`` ONNX file) to int8 and write it as OpenVINO IR.
 
@@ -169,7 +170,9 @@ def quantize_graph(
     ``max_reverted`` of them; 0: no accuracy control, every convolution stays int8).
     ``held_out``: named sets of triplets never used in calibration, each scored by mean PSNR
     against its middle frame, fp32 graph against int8. ``output`` must end in ``.xml`` (its
-    weights go to the ``.bin`` beside it). Raises :class:`InputError` when a held-out set loses
+    weights go to the ``.bin`` beside it). ``weights_sha256`` (recorded as ``ifrnet_weights_sha256``)
+    ties a shipped IR to the weights file it was made from, as :func:`ifrnet.graphs.export.export_ir`
+    does. Raises :class:`InputError` when a held-out set loses
     more than ``max_drop`` dB (nothing is written), for an existing output without ``overwrite``,
     and when NNCF or OpenVINO is missing.
     """
@@ -203,7 +206,10 @@ def quantize_graph(
             f"{out}: int8 loses {worst[1]:.2f} dB PSNR on {worst[0]} ({result.fp32[worst[0]]:.2f} -> "
             f"{result.int8[worst[0]]:.2f} dB), more than the {max_drop:g} dB allowed; nothing written"
         )
-    for key, value in {**metadata, PRECISION: "int8"}.items():
+    metadata[PRECISION] = "int8"
+    if weights_sha256:
+        metadata[WEIGHTS_SHA256] = weights_sha256
+    for key, value in metadata.items():
         quantized.set_rt_info(value, ["ifrnet", key])
     save_ir(ov, quantized, out)
     return result

@@ -60,9 +60,11 @@ class Weights:
     trained_on: str
     source: str
     scores: tuple[Score, ...] = ()
-    #: ready graphs of shipped weights, beside them in this package: an OpenVINO IR (``.xml`` with
-    #: its ``.bin``, fp16-compressed weights), so the graph engines need no export and no torch
-    graphs: tuple[str, ...] = ()
+    #: ready graphs of shipped weights, beside them in this package, so the graph engines need no
+    #: export and no torch: an OpenVINO IR (``.xml`` with its ``.bin``, fp16-compressed weights)...
+    graph: str | None = None
+    #: ...and the same quantised by ``ifrnet export --precision int8`` (calibration: MODEL_CARD.md)
+    int8_graph: str | None = None
 
     @property
     def name(self) -> str:
@@ -130,7 +132,8 @@ WEIGHTS: dict[str, Weights] = {
             tag="starter",
             files=("ifrnet_s_starter.safetensors",),
             folder=None,
-            graphs=("ifrnet_s_starter.xml",),
+            graph="ifrnet_s_starter.xml",
+            int8_graph="ifrnet_s_starter_int8.xml",
             uses_time=True,
             licence="MIT",
             licence_notes=(
@@ -164,13 +167,14 @@ DEFAULT: Weights = WEIGHTS["IFRNet_S.starter"]
 _FILE_SUFFIXES = frozenset({".pth", ".pt", ".safetensors", ".onnx", ".ckpt", ".bin", ".tar", ".pkl"})
 
 
-def shipped_graph(weights_file: str | os.PathLike) -> Path | None:
-    """The ready OpenVINO IR shipped for ``weights_file`` when that is a file this package ships
-    (and the IR is present), else ``None``."""
+def shipped_graph(weights_file: str | os.PathLike, int8: bool = False) -> Path | None:
+    """The ready OpenVINO IR shipped for ``weights_file`` (its int8 one with ``int8``) when that is
+    a file this package ships and the IR is present, else ``None``."""
     path = Path(weights_file).resolve()
     for entry in WEIGHTS.values():
         if entry.shipped and path in {p.resolve() for p in entry.candidates()}:
-            ready = PACKAGE_DIR / entry.graphs[0] if entry.graphs else None
+            name = entry.int8_graph if int8 else entry.graph
+            ready = PACKAGE_DIR / name if name else None
             if ready is not None and ready.is_file() and ready.with_suffix(".bin").is_file():
                 return ready
     return None
