@@ -73,6 +73,15 @@ class Int8Result:
         """dB lost per set (positive: int8 is worse)."""
         return {name: self.fp32[name] - self.int8[name] for name in self.fp32}
 
+    def check(self, max_drop: float) -> None:
+        """Raise :class:`InputError` naming the worst set when it loses more than ``max_drop`` dB."""
+        name, drop = max(self.drops().items(), key=lambda item: item[1])
+        if drop > max_drop:
+            raise InputError(
+                f"{self.path}: int8 loses {drop:.2f} dB PSNR on {name} ({self.fp32[name]:.2f} -> "
+                f"{self.int8[name]:.2f} dB), more than the {max_drop:g} dB allowed; nothing written"
+            )
+
 
 def _inputs(img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> tuple[dict[str, np.ndarray], Padder]:
     """uint8 (H, W, 3) frames as the graph's padded float32 inputs, and the padder that crops its output."""
@@ -188,7 +197,12 @@ def quantize_graph(
         raise InputError("int8 quantisation needs NNCF and OpenVINO: pip install 'ifrnet[int8]'") from None
 
     nncf.set_log_level(logging.WARNING)  # its INFO lines list every op it leaves alone
-    metadata = read_metadata(graph)
+    # the graph's own metadata travels into the IR, which says it is int8 (and whose weights)
+    metadata = {
+        **read_metadata(graph),
+        PRECISION: "int8",
+        **({WEIGHTS_SHA256: weights_sha256} if weights_sha256 else {}),
+    }
     core = openvino_core()
     model = core.read_model(str(graph))
     exact = {"INFERENCE_PRECISION_HINT": "f32"}
@@ -200,15 +214,7 @@ def quantize_graph(
         {name: float(np.mean(_psnrs(fp32_model, sets))) for name, sets in held_out.items()},
         {name: float(np.mean(_psnrs(int8_model, sets))) for name, sets in held_out.items()},
     )
-    worst = max(result.drops().items(), key=lambda item: item[1])
-    if worst[1] > max_drop:
-        raise InputError(
-            f"{out}: int8 loses {worst[1]:.2f} dB PSNR on {worst[0]} ({result.fp32[worst[0]]:.2f} -> "
-            f"{result.int8[worst[0]]:.2f} dB), more than the {max_drop:g} dB allowed; nothing written"
-        )
-    metadata[PRECISION] = "int8"
-    if weights_sha256:
-        metadata[WEIGHTS_SHA256] = weights_sha256
+    result.check(max_drop)
     for key, value in metadata.items():
         quantized.set_rt_info(value, ["ifrnet", key])
     save_ir(ov, quantized, out)
