@@ -4,7 +4,7 @@ new frame from two clip lengths; then the network alone for every backend x prec
 
     python benchmarks/cpu_vs_peers.py                # 26 and 51 frames: 25 and 50 new ones at 2x
     python benchmarks/cpu_vs_peers.py --frames 11 --skip-network
-    python benchmarks/cpu_vs_peers.py --also "--no-int8" --also "--streams 1"  # and other settings
+    python benchmarks/cpu_vs_peers.py --also=--no-int8 "--also=--streams 1"  # and other settings
 
 The clip: the first ``--frames`` frames of ``../shared/data/opencv_vtest.avi`` (real footage,
 768x576; licence in that folder's README) scaled to 1280x720 with Lanczos and stored losslessly

@@ -210,6 +210,21 @@ def int8_dot_products() -> str | None:
     return None
 
 
+# The first inference of the process runs alone. OpenVINO's Python bindings (2026.4) initialise a
+# function-local static on their first numpy conversion, and that initialiser gives the GIL up
+# (pybind11's npy_api lookup). A second thread arriving meanwhile takes the GIL, waits on the
+# static's guard holding it, and neither ever goes on: two streams starting at once hung about one
+# cold run in seven at 1280x720 (gdb: __cxa_guard_acquire against take_gil). Once the first call
+# is done, the statics are set and calls run in parallel.
+_FIRST_INFER = threading.Lock()
+_BINDINGS_READY = threading.Event()
+
+
+def _infer(request, feed: dict[str, np.ndarray]) -> np.ndarray:
+    # copied out: the request reuses its output buffer on the next call
+    return np.array(request.infer(feed)["frame"])
+
+
 def default_streams(threads: int | None = None) -> int:
     """OpenVINO streams by default: 2 where there are two threads or more to share between them,
     else 1 (throughput mode measured faster than latency mode on 2 cores:
@@ -335,8 +350,12 @@ class OpenVinoInterpolator(GraphEngine):
         requests = self._requests(tuple(img0.shape))
         request = requests.get()
         try:
-            # copied out: the request reuses its output buffer on the next call
-            return np.array(request.infer(graph_feed(img0, img1, t))["frame"])
+            if _BINDINGS_READY.is_set():
+                return _infer(request, graph_feed(img0, img1, t))
+            with _FIRST_INFER:
+                frame = _infer(request, graph_feed(img0, img1, t))
+                _BINDINGS_READY.set()
+                return frame
         finally:
             requests.put(request)
 
