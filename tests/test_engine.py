@@ -182,6 +182,9 @@ def cpu_only(monkeypatch):
 
     def native(*precisions: str) -> None:
         monkeypatch.setattr(factory, "_openvino_native", lambda: frozenset(precisions))
+        monkeypatch.setattr(
+            factory, "_openvino_unavailable", lambda: None if precisions else "OpenVINO is not installed"
+        )
 
     native("fp32")
     return native

@@ -10,6 +10,7 @@ Skipped, with the reason, where no such interpreter or no package index is at ha
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,18 @@ from .videos import SHARED_DATA, read_clip, real_frames, write_clip
 
 VENV = REPO / ".venv-vs"
 #: what the venv holds besides this package (installed with --no-deps: torch stays out)
-PACKAGES = ("vapoursynth>=70", "numpy>=1.24", "onnxruntime>=1.20", "av>=18.1", "pillow>=10.0", "safetensors>=0.4")
+PACKAGES = (
+    "vapoursynth>=70",
+    "numpy>=1.24",
+    "onnxruntime>=1.20",
+    "av>=18.1",
+    "pillow>=10.0",
+    "safetensors>=0.4",
+    # vs-mlrt's plugins and a source filter, as a VapourSynth user installs them
+    "vapoursynth-mlrt-ort>=17",
+    "vapoursynth-mlrt-ov>=17",
+    "vapoursynth-bestsource>=16",
+)
 
 
 def _interpreter() -> str | None:
@@ -169,3 +181,111 @@ def test_module_imports_without_vapoursynth():
     """``import ifrnet.vapoursynth`` works anywhere (VapourSynth is imported when the filter runs)."""
     done = subprocess.run([sys.executable, "-c", "import ifrnet.vapoursynth"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+#: run in the VapourSynth venv: vs-mlrt's plugins on the vs-mlrt graph, saving what they made
+_PLUGINS = """
+import sys
+import numpy as np
+import vapoursynth as vs
+core = vs.core
+graph, frames_path, out = sys.argv[1:]
+frames = np.load(frames_path)["frames"]  # (2, H, W, 3) float32
+h, w = frames.shape[1:3]
+def clip_of(image):
+    blank = core.std.BlankClip(format=vs.RGBS, width=w, height=h, length=1)
+    def fill(n, f):
+        frame = f.copy()
+        for p in range(3):
+            np.copyto(np.asarray(frame[p]), image[..., p])
+        return frame
+    return core.std.ModifyFrame(blank, blank, fill)
+a, b = clip_of(frames[0]), clip_of(frames[1])
+t = core.std.BlankClip(a, format=vs.GRAYS, color=0.3, keep=True)
+def planes(clip):
+    frame = clip.get_frame(0)
+    return np.stack([np.asarray(frame[p]) for p in range(3)])
+np.savez(
+    out,
+    ort=planes(core.ort.Model([a, b, t], network_path=graph, provider="CPU")),
+    ov_f32=planes(core.ov.Model([a, b, t], network_path=graph, config=lambda: {"INFERENCE_PRECISION_HINT": "f32"})),
+    ov_default=planes(core.ov.Model([a, b, t], network_path=graph)),
+)
+"""
+
+
+@pytest.fixture(scope="module")
+def vsmlrt_graph(exported_s, tmp_path_factory) -> Path:
+    from ifrnet.graphs.layouts import write_vsmlrt_graph
+
+    return write_vsmlrt_graph(exported_s[1], tmp_path_factory.mktemp("vsmlrt") / "ifrnet_s_vsmlrt.onnx")
+
+
+def test_vsmlrt_plugins_run_the_vsmlrt_graph_as_our_engines_do(vs_python, vsmlrt_graph, exported_s, tmp_path):
+    """vs-mlrt's real plugins from PyPI (core.ort.Model, core.ov.Model) on real frames at a size
+    the network does not take as it is (250x142): within 1e-4 of our onnxruntime and OpenVINO
+    fp32 engines. core.ov.Model at its defaults follows OpenVINO's default, bf16 where the CPU
+    has it natively: far from fp32 there (the README says so and how to ask for fp32)."""
+    from ifrnet.backends.onnx import OnnxInterpolator
+    from ifrnet.backends.openvino import OpenVinoInterpolator, native_precisions
+
+    a, b = (f.astype(np.float32) / 255 for f in real_frames("opencv_vtest.avi", 2, (250, 142), start=120))
+    np.savez(tmp_path / "frames.npz", frames=np.stack([a, b]))
+    done = subprocess.run(
+        [str(vs_python), "-c", _PLUGINS, str(vsmlrt_graph), str(tmp_path / "frames.npz"), str(tmp_path / "out.npz")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = np.load(tmp_path / "out.npz")
+    x0, x1 = (np.ascontiguousarray(f.transpose(2, 0, 1)[None]) for f in (a, b))
+    ours_ort = OnnxInterpolator(exported_s[1]).interpolate(x0, x1, (0.3,))[0][0]
+    ours_ov = OpenVinoInterpolator(exported_s[1], precision="fp32", streams=1).interpolate(x0, x1, (0.3,))[0][0]
+    assert np.abs(got["ort"] - ours_ort).max() <= 1e-4
+    assert np.abs(got["ov_f32"] - ours_ov).max() <= 1e-4
+    default = np.abs(got["ov_default"] - ours_ov).max()
+    assert default > 1e-3 if "bf16" in native_precisions() else default <= 1e-4, default
+
+
+#: the example scripts and the frames each gives for a clip of CLIP_FRAMES frames (2x)
+EXAMPLES = ("ifrnet_filter", "vsmlrt_ort", "vsmlrt_ov", "upscale_chain")
+CLIP_FRAMES = 10
+
+
+def test_every_example_script_runs_under_vspipe(vs_python, vsmlrt_graph, exported_s, tmp_path):
+    """Each script in examples/vapoursynth/ under the real vspipe, on a real clip read by
+    BestSource: twice its frames, at twice its rate, as 10-bit 4:2:0 (the upscaler chain at twice
+    the size). ``vapoursynth config`` writes vspipe's configuration (into a temporary
+    XDG_CONFIG_HOME here, as a user's ~/.config), without which vspipe cannot start."""
+    frames = real_frames("opencv_vtest.avi", CLIP_FRAMES, (128, 96), start=60)
+    clip = write_clip(tmp_path / "clip.mkv", frames, rate=Fraction(10), pix_fmt="yuv420p")
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "IFRNET_BACKEND"},
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "IFRNET_CLIP": str(clip),
+        # an ONNX graph for the project's filter: with vs-mlrt's OpenVINO plugin in the process,
+        # OpenVINO's Python package cannot load (README), so onnxruntime runs it
+        "IFRNET_GRAPH": str(exported_s[1]),
+        "IFRNET_VSMLRT_GRAPH": str(vsmlrt_graph),
+    }
+    bin_dir = Path(vs_python).parent
+    configured = subprocess.run([str(bin_dir / "vapoursynth"), "config"], capture_output=True, text=True, env=env)
+    assert configured.returncode == 0, configured.stderr
+    for name in EXAMPLES:
+        script = REPO / "examples" / "vapoursynth" / f"{name}.vpy"
+        out = tmp_path / f"{name}.y4m"
+        done = subprocess.run(
+            [str(bin_dir / "vspipe"), "-c", "y4m", str(script), str(out)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=300,
+        )
+        assert done.returncode == 0, f"{name}: {done.stderr[-2000:]}"
+        data = out.read_bytes()
+        header = data[: data.index(b"\n")].decode()
+        assert data.count(b"FRAME") == 2 * CLIP_FRAMES, name
+        width = 256 if name == "upscale_chain" else 128
+        assert f" W{width} " in header and " F20:1 " in header and "C420p10" in header, (name, header)

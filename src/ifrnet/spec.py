@@ -194,7 +194,12 @@ class EngineSpec:
                 f"{FP32_LEVELS} level of eager on {FP32_SHARE:.1%} of samples, {FP32_PSNR_DB:g} dB)"
             )
         else:
-            why = "fp32 (OpenVINO is not installed)" if not native else "fp32 (no graph for OpenVINO, no exporter)"
+            missing = _openvino_unavailable() if not native else None
+            why = (
+                f"fp32 ({missing.split(' (')[0].split(':')[0]})"
+                if missing
+                else "fp32 (no graph for OpenVINO, no exporter)"
+            )
         if graph:
             return replace(self, backend="onnxruntime", precision="fp32"), f"{why}: onnxruntime runs the graph"
         return replace(self, backend="torch", precision="fp32"), f"{why}: torch, channels_last"
@@ -224,7 +229,7 @@ class EngineSpec:
         ``OpenVinoInterpolator``; ``--backend auto`` is resolved first (:meth:`resolve`) and its
         reason kept in the engine's :attr:`Engine.chosen`."""
         spec, reason = self.resolve()
-        engine = spec._build_torch() if spec.backend == "torch" else spec._build_graph()
+        engine = spec._build_torch(reason) if spec.backend == "torch" else spec._build_graph()
         engine.chosen = reason
         return engine
 
@@ -240,7 +245,8 @@ class EngineSpec:
         if not os.path.exists(path):
             raise CheckpointError(f"{path}: no such {kind} file")
 
-    def _build_torch(self) -> Engine:
+    def _build_torch(self, reason: str = "") -> Engine:
+        """The torch engine; ``reason``: why auto fell back to it, said where torch is missing."""
         for flag, given in (("--int8", self.int8), ("--streams", self.streams is not None)):
             if given:
                 raise InputError(f"{flag} applies to OpenVINO (--backend openvino, or auto), not the torch engine")
@@ -248,8 +254,9 @@ class EngineSpec:
         try:
             import torch
         except ImportError:
+            why = f" (--backend auto took it: {reason})" if reason else ""
             raise InputError(
-                "the torch engine needs PyTorch, which is not installed here: run an exported graph "
+                f"the torch engine needs PyTorch, which is not installed here{why}: run an exported graph "
                 "(--backend onnxruntime --checkpoint MODEL.onnx, from 'ifrnet export'), or install torch"
             ) from None
 
@@ -358,16 +365,26 @@ def _can_export() -> bool:
 
 def _int8_dot_products() -> str | None:
     """This CPU's int8 dot-product instructions, where OpenVINO is here to use them (else ``None``)."""
-    if not _installed("openvino"):
+    if _openvino_unavailable():
         return None
     from .backends.openvino import int8_dot_products
 
     return int8_dot_products()
 
 
-def _openvino_native() -> frozenset[str]:
-    """The precisions OpenVINO's CPU plugin runs natively here (empty without OpenVINO)."""
+def _openvino_unavailable() -> str | None:
+    """Why OpenVINO cannot run in this process (:func:`ifrnet.backends.openvino.openvino_unavailable`),
+    or ``None``; ``"OpenVINO is not installed"`` without asking it where its package is absent."""
     if not _installed("openvino"):
+        return "OpenVINO is not installed"
+    from .backends.openvino import openvino_unavailable
+
+    return openvino_unavailable()
+
+
+def _openvino_native() -> frozenset[str]:
+    """The precisions OpenVINO's CPU plugin runs natively here (empty where it cannot run)."""
+    if _openvino_unavailable():
         return frozenset()
     from .backends.openvino import native_precisions
 

@@ -137,6 +137,27 @@ def import_openvino():
     return openvino
 
 
+def openvino_unavailable() -> str | None:
+    """Why OpenVINO cannot run in this process, in a clause, or ``None`` where it can.
+
+    Not installed; or, where its Python package is installed, a process that loaded another copy
+    of OpenVINO's runtime first: vs-mlrt's OpenVINO plugin (``vapoursynth-mlrt-ov``) bundles one,
+    which vspipe loads with every plugin before a script runs, and OpenVINO's bindings refuse a
+    runtime of another build ("mismatches with OpenVINO Runtime library version"). One process
+    holds one copy, so only a process without that plugin can run this engine."""
+    try:
+        import_openvino()
+    except ImportError as exc:
+        if "openvino" in sys.modules or "mismatch" in str(exc):
+            first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            return (
+                "OpenVINO cannot be loaded in this process, which holds another build of its runtime "
+                f"(vs-mlrt's OpenVINO plugin, under VapourSynth, bundles one): {first[:160]}"
+            )
+        return "OpenVINO is not installed: pip install openvino"
+    return None
+
+
 _CORE = None
 _CORE_LOCK = threading.Lock()
 
@@ -255,10 +276,10 @@ class OpenVinoInterpolator(GraphEngine):
         precision: str = "fp32",
         streams: int | None = None,
     ) -> None:
-        try:
-            self.core = openvino_core()
-        except ImportError:
-            raise InputError("the openvino backend needs OpenVINO: pip install openvino") from None
+        reason = openvino_unavailable()
+        if reason:
+            raise InputError(f"the openvino backend: {reason}")
+        self.core = openvino_core()
         super().__init__(path)
         if (device or "cpu").split(":")[0].lower() != "cpu":
             raise InputError(f"device {device!r} is not available to the openvino backend here; use --device cpu")
