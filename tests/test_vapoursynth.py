@@ -134,6 +134,8 @@ def test_filter_matches_the_command_line(filtered, clip, exported_s, tmp_path, c
     assert info[case]["durations"] == [[out_rate.denominator, out_rate.numerator]]
     # the cut between source frames 15 and 16, marked on the output frames on either side of it
     assert len(info[case]["cut_next"]) == 1 and info[case]["cut_prev"] == [info[case]["cut_next"][0] + 1]
+    # every source frame came through VapourSynth's frame requests, none by get_frame in a callback
+    assert info[case]["fetched"] == 0
 
 
 def test_dedup_matches_the_command_line(filtered, twos, exported_s, tmp_path):

@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import vapoursynth as vs
 
+import ifrnet.vapoursynth as ivs
 from ifrnet.vapoursynth import interpolate
 from ifrnet.video.reader import open_source
 
@@ -36,6 +37,39 @@ def source_clip(frames: list[np.ndarray], fpsnum: int, fpsden: int, props: dict[
         return out
 
     return core.std.ModifyFrame(blank, blank, fill)
+
+
+class CountingClip:
+    """The filter's source clip, counting the frames fetched with ``get_frame`` (synchronously,
+    inside a callback) rather than delivered through VapourSynth's frame requests."""
+
+    def __init__(self, node: vs.VideoNode) -> None:
+        self.node, self.fetched = node, 0
+
+    def get_frame(self, n: int) -> vs.VideoFrame:
+        self.fetched += 1
+        return self.node.get_frame(n)
+
+    def __getitem__(self, key):
+        return self.node[key]
+
+    def __getattr__(self, name: str):
+        return getattr(self.node, name)
+
+
+#: every filter's counting source clip, in the order the filters were made
+COUNTERS: list[CountingClip] = []
+_output = ivs._Interpolation.output
+
+
+def _counted_output(self, vs_module):
+    node = _output(self, vs_module)  # built on the real clip; what the callbacks read is counted
+    self.clip = CountingClip(self.clip)
+    COUNTERS.append(self.clip)
+    return node
+
+
+ivs._Interpolation.output = _counted_output
 
 
 def planes(frame: vs.VideoFrame) -> np.ndarray:
@@ -68,6 +102,7 @@ def main(clip_path: str, twos_path: str, graph: str, out_path: str) -> None:
             "durations": sorted({(int(f.props["_DurationNum"]), int(f.props["_DurationDen"])) for f in got}),
             "cut_next": [k for k, f in enumerate(got) if f.props.get("_SceneChangeNext")],
             "cut_prev": [k for k, f in enumerate(got) if f.props.get("_SceneChangePrev")],
+            "fetched": COUNTERS[-1].fetched,
         }
 
     # drawings on twos, with dedup: in-betweens at the held copies' times, asked for backwards

@@ -17,6 +17,7 @@ needs torch, ``backend="onnxruntime"`` or ``"openvino"`` with a graph from ``ifr
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections import OrderedDict
@@ -56,6 +57,11 @@ PAIR_BATCH = 8
 _FRAMES_KEPT = 16
 _THUMBS_KEPT = 512
 _PAIRS_KEPT = 8
+#: the source frames, relative to an output frame's own, that making it reads: the pair, and the
+#: CUT_LOOKAHEAD pairs each side the cut rule weighs for it and for its neighbours' cut marks
+_OFFSETS = tuple(range(-(CUT_LOOKAHEAD + 1), CUT_LOOKAHEAD + 3))
+#: looped one-frame clips kept (what the requests of nearby output frames share)
+_LOOPED_KEPT = 64
 #: frame properties of scene changes (set by misc.SCDetect, mv.SCDetection and others)
 _NEXT, _PREV = "_SceneChangeNext", "_SceneChangePrev"
 
@@ -195,6 +201,9 @@ class _Interpolation:
         self._measures = _LRU(_THUMBS_KEPT)
         self._pairs = _LRU(_PAIRS_KEPT)
         self._located = _LRU(_THUMBS_KEPT)
+        self._looped = _LRU(_LOOPED_KEPT)
+        #: the source frames VapourSynth delivered for the output frame this thread is making
+        self._delivered = threading.local()
 
     # -- the output clip --
 
@@ -204,9 +213,27 @@ class _Interpolation:
             raise InputError(f"the output would have {length} frames, more than VapourSynth allows")
         out = self.out_rate
         blank = vs.core.std.BlankClip(self.clip, length=length, fpsnum=out.numerator, fpsden=out.denominator, keep=True)
-        return vs.core.std.ModifyFrame(blank, blank, self._make)
+        # one clip per offset from the output frame's source frame, whose frame k is that source
+        # frame: VapourSynth requests them (prefetched, in parallel) before _make runs, so the
+        # pair and the neighbours the scene rules judge arrive as frames, not get_frame calls
+        feeds = [vs.core.std.FrameEval(blank, functools.partial(self._source_node, d)) for d in _OFFSETS]
+        return vs.core.std.ModifyFrame(blank, [blank, *feeds], self._make)
 
-    def _make(self, n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+    def _source_node(self, offset: int, n: int) -> vs.VideoNode:
+        """A clip whose frame ``n`` is the source frame ``offset`` from output frame ``n``'s own
+        (clamped to the clip): that one frame, looped."""
+        j = min(max(self.map.source_of(n) + offset, 0), self.clip.num_frames - 1)
+        return self._looped.get(j, lambda: self.clip[j].std.Loop(times=len(self.map)))
+
+    def _make(self, n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
+        base, last = self.map.source_of(n), self.clip.num_frames - 1
+        self._delivered.frames = {min(max(base + d, 0), last): frame for d, frame in zip(_OFFSETS, f[1:], strict=True)}
+        try:
+            return self._made(n, f[0])
+        finally:
+            self._delivered.frames = {}
+
+    def _made(self, n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         image, props_from = self.frame(n)
         frame = f.copy()
         for plane in range(3):
@@ -321,7 +348,11 @@ class _Interpolation:
         """Source frame ``j``: float32 planes ``(3, H, W)`` and its properties."""
 
         def read() -> tuple[np.ndarray, dict]:
-            frame = self.clip.get_frame(j)
+            # delivered by VapourSynth's requests; fetched here only beyond them (a drawing held
+            # longer than the window, with dedup)
+            frame = getattr(self._delivered, "frames", {}).get(j)
+            if frame is None:
+                frame = self.clip.get_frame(j)
             planes = np.stack([np.asarray(frame[p], dtype=np.float32) for p in range(3)])
             return planes, dict(frame.props)
 
