@@ -167,6 +167,33 @@ def test_a_cut_named_by_a_frame_property_is_held(filtered):
     assert info["shot_marked"] == {"cut_next": [12], "cut_prev": [13]}
 
 
+def test_player_mode_takes_mpvs_clip_and_answers_a_seek_from_two_frames(filtered, exported_s):
+    """player=True on a clip built as mpv builds video_in (INT_MAX / 16 frames, fps 0/1, VFR
+    durations, _AbsoluteTime): source frames pass through, the frame between is the engine's, each
+    output lasts half its source frame, and a frame 200 million in reads two source frames."""
+    from ifrnet.backends.onnx import OnnxInterpolator
+
+    arrays, info = filtered
+    player, sources = info["player"], arrays["player_sources"]
+    assert player["num_frames"] == 2 * ((2**31 - 1) // 16) and player["fps"] == [0, 1]
+    got = arrays["player"]
+    engine = OnnxInterpolator(exported_s[1])
+    for k in range(8):
+        j = k // 2
+        if k % 2 == 0:
+            assert np.array_equal(got[k], sources[j])
+        else:
+            expected = engine.interpolate(sources[j][None], sources[j + 1][None], (0.5,))[0][0]
+            assert np.abs(got[k] - np.clip(expected, 0, 1)).max() <= 1e-5, k
+    # 1001/24000 and 1001/30000 alternate in the source: halved, per output frame
+    assert player["durations"] == [[1001, 48000]] * 2 + [[1001, 60000]] * 2 + [[1001, 48000]] * 2 + [[1001, 60000]] * 2
+    source_times = np.cumsum([0, 1001 / 24000, 1001 / 30000, 1001 / 24000])
+    expected_times = [source_times[k // 2] + (k % 2) * [1001 / 48000, 1001 / 60000][(k // 2) % 2] for k in range(8)]
+    assert np.allclose(player["times"], expected_times)
+    assert player["seek_requested"] == [100_000_000, 100_000_001]
+    assert player["seek_duration"] == [1001, 48000]
+
+
 def test_filter_refuses_what_it_cannot_take_and_runs_without_torch(filtered):
     _, info = filtered
     refusals = info["refusals"]
@@ -251,7 +278,7 @@ def test_vsmlrt_plugins_run_the_vsmlrt_graph_as_our_engines_do(vs_python, vsmlrt
 
 
 #: the example scripts and the frames each gives for a clip of CLIP_FRAMES frames (2x)
-EXAMPLES = ("ifrnet_filter", "vsmlrt_ort", "vsmlrt_ov", "upscale_chain")
+EXAMPLES = ("ifrnet_filter", "vsmlrt_ort", "vsmlrt_ov", "upscale_chain", "mpv_player")
 CLIP_FRAMES = 10
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from fractions import Fraction
 
 import numpy as np
 import vapoursynth as vs
@@ -125,6 +126,39 @@ def main(clip_path: str, twos_path: str, graph: str, out_path: str) -> None:
     info["shot_marked"] = {
         "cut_next": [k for k, f in enumerate(marked.frames()) if f.props.get("_SceneChangeNext")],
         "cut_prev": [k for k, f in enumerate(marked.frames()) if f.props.get("_SceneChangePrev")],
+    }
+
+    # player mode, on a clip built as mpv's --vf=vapoursynth builds video_in: INT_MAX / 16 frames,
+    # no rate, each frame with its own duration (24000/1001 and 30000/1001 alternating) and time
+    requested: list[int] = []
+    durations = [Fraction(1001, 24000), Fraction(1001, 30000)]
+    h, w = frames[0].shape[:2]
+    endless = core.std.BlankClip(format=vs.RGBS, width=w, height=h, length=(2**31 - 1) // 16, fpsnum=0, fpsden=1)
+
+    def mpv_frame(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        requested.append(n)
+        out = f.copy()
+        planes = frames[n % 16].astype(np.float32) / np.float32(255)  # the first shot, over and over
+        for p in range(3):
+            np.copyto(np.asarray(out[p]), planes[..., p])
+        out.props["_DurationNum"], out.props["_DurationDen"] = durations[n % 2].numerator, durations[n % 2].denominator
+        out.props["_AbsoluteTime"] = float(sum(durations[i % 2] for i in range(n % 64)))
+        return out
+
+    video_in = core.std.ModifyFrame(endless, endless, mpv_frame)
+    played = interpolate(video_in, factor=2, player=True, **engine)
+    got = [played.get_frame(k) for k in range(8)]
+    results["player"] = np.stack([planes(f) for f in got])
+    results["player_sources"] = np.stack([planes(video_in.get_frame(j)) for j in range(5)])
+    requested.clear()
+    far = played.get_frame(2 * 100_000_000 + 1)  # a seek deep into the stream
+    info["player"] = {
+        "num_frames": played.num_frames,
+        "fps": [played.fps.numerator, played.fps.denominator],
+        "durations": [[int(f.props["_DurationNum"]), int(f.props["_DurationDen"])] for f in got],
+        "times": [float(f.props["_AbsoluteTime"]) for f in got],
+        "seek_requested": sorted(set(requested)),
+        "seek_duration": [int(far.props["_DurationNum"]), int(far.props["_DurationDen"])],
     }
 
     # what is refused, and how

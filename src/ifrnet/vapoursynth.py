@@ -84,6 +84,7 @@ def interpolate(
     dedup: bool = False,
     dedup_tolerance: float = DEFAULT_HOLD_TOLERANCE,
     engine: Engine | None = None,
+    player: bool = False,
 ) -> vs.VideoNode:
     """The clip at ``factor`` times its frame rate (default 2) or at ``fps_num / fps_den`` exactly.
 
@@ -103,8 +104,7 @@ def interpolate(
     The engine: the :class:`~ifrnet.spec.EngineSpec` options as on the command line, or an
     ``engine`` built already (shared between calls). Each output frame asks VapourSynth for the
     source frames it needs (``CUT_LOOKAHEAD`` each side to judge cuts, unless cut properties are
-    set); a pair's output frames are made in one call. IFRNet subtracts the pair's joint mean
-    before its encoder (``docs/IFRNET.md``), so features are shared within a pair, not across.
+    set); a pair's output frames are made in one call. ``player``: for mpv (:class:`_Player`).
 
     Raises ``ValueError`` for a clip or option it cannot take (before any frame is made).
     """
@@ -118,9 +118,91 @@ def interpolate(
         )
         engine_options = {"model": model, "checkpoint": checkpoint, "device": device, "precision": precision}
         spec = EngineSpec(backend=backend, scale=scale, threads=threads, **engine_options)
+        if player:
+            return _Player(clip, options, spec if engine is None else engine).output(vs)
         return _Interpolation(clip, options, spec if engine is None else engine).output(vs)
     except InputError as exc:
         raise ValueError(f"ifrnet.vapoursynth.interpolate: {exc}") from None
+
+
+class _Player:
+    """``player=True``: the clip mpv's ``--vf=vapoursynth`` hands a script, at ``factor`` times its rate.
+
+    mpv's clip has no frame count (``INT_MAX / 16`` stands for it), no constant rate and real
+    timestamps: each frame's ``_DurationNum``/``_DurationDen`` is its own, and mpv keeps only a
+    few frames around the one playing. So output frame ``k`` reads source frames ``k // factor``
+    and the next one only (a seek, or any request, decodes nothing else), is at ``t = (k mod
+    factor) / factor`` between them, and lasts its source frame's duration divided by
+    ``factor``; ``_AbsoluteTime``, where the source has it, advances by as much. Cuts are those
+    the frames' properties name (``misc.SCDetect`` before this filter), and a repeated frame is
+    copied; the detector's look-ahead window and ``dedup`` would need frames mpv no longer holds,
+    so they are not offered here.
+    """
+
+    def __init__(self, clip: vs.VideoNode, options: VideoOptions, engine: Engine | EngineSpec) -> None:
+        import vapoursynth as vs
+
+        if not isinstance(clip, vs.VideoNode) or clip.format is None or clip.format.id not in (vs.RGBS, vs.RGBH):
+            raise InputError("player=True takes an RGBS or RGBH clip of one size: convert mpv's video_in first")
+        if options.fps is not None or options.dedup:
+            raise InputError("player=True takes a factor; fps_num and dedup need frames mpv no longer holds")
+        self.clip, self.factor = clip, options.factor or 2
+        if not 2 <= self.factor <= 16:
+            raise InputError(f"player=True: factor must be from 2 to 16; got {self.factor}")
+        self.engine = engine if isinstance(engine, Engine) else engine.build()
+        self._pairs = _LRU(_PAIRS_KEPT)
+
+    def output(self, vs) -> vs.VideoNode:
+        core, n = vs.core, self.factor
+        # mpv's stand-in frame count times the factor must stay a VapourSynth frame count
+        sources = min(self.clip.num_frames, (2**31 - 1) // n)
+        rate = self.clip.fps * n if self.clip.fps.numerator else Fraction(0, 1)
+        blank = core.std.BlankClip(
+            self.clip, length=sources * n, fpsnum=rate.numerator, fpsden=rate.denominator, keep=True
+        )
+        # Interleave of n copies: frame k of it is source frame k // n (and of the shifted one, the next)
+        # (with the source's own durations, which _make divides)
+        first = core.std.Interleave([self.clip[:sources]] * n, modify_duration=False)
+        second = core.std.Interleave([(self.clip[1:] + self.clip[-1])[:sources]] * n, modify_duration=False)
+        return core.std.ModifyFrame(blank, [blank, first, second], self._make)
+
+    def _make(self, n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
+        out, a, b = f[0].copy(), f[1], f[2]
+        step = Fraction(n % self.factor, self.factor)
+        image = self._image(n // self.factor, a, b, step)
+        for plane in range(3):
+            np.copyto(np.asarray(out[plane]), image[plane], casting="unsafe")
+        props = out.props
+        for key, value in a.props.items():
+            props[key] = value
+        duration = self._duration(a) / self.factor
+        props["_DurationNum"], props["_DurationDen"] = duration.numerator, duration.denominator
+        if "_AbsoluteTime" in a.props:
+            props["_AbsoluteTime"] = float(a.props["_AbsoluteTime"]) + float(step * self._duration(a))
+        return out
+
+    def _duration(self, frame: vs.VideoFrame) -> Fraction:
+        props = frame.props
+        if "_DurationNum" in props and "_DurationDen" in props and props["_DurationDen"]:
+            return Fraction(int(props["_DurationNum"]), int(props["_DurationDen"]))
+        if self.clip.fps.numerator:
+            return 1 / Fraction(self.clip.fps.numerator, self.clip.fps.denominator)
+        raise ValueError("ifrnet.vapoursynth.interpolate(player=True): a source frame has no _DurationNum/_DurationDen")
+
+    def _image(self, j: int, a: vs.VideoFrame, b: vs.VideoFrame, step: Fraction) -> np.ndarray:
+        planes_a = np.stack([np.asarray(a[p], dtype=np.float32) for p in range(3)])
+        if step == 0:
+            return planes_a
+        planes_b = np.stack([np.asarray(b[p], dtype=np.float32) for p in range(3)])
+        if a.props.get(_NEXT) or b.props.get(_PREV) or np.array_equal(planes_a, planes_b):
+            return planes_a if step < Fraction(1, 2) else planes_b  # a cut or a repeat: never a blend
+        times = [Fraction(i, self.factor) for i in range(1, self.factor)]
+
+        def make() -> dict[Fraction, np.ndarray]:
+            results = self.engine.interpolate(planes_a[None], planes_b[None], [float(t) for t in times])
+            return {t: np.clip(r[0], 0.0, 1.0) for t, r in zip(times, results, strict=True)}
+
+        return self._pairs.get(j, make)[step]
 
 
 class Segment(NamedTuple):
