@@ -292,20 +292,23 @@ def test_every_example_script_runs_under_vspipe(vs_python, vsmlrt_graph, exporte
     env = {
         **{k: v for k, v in os.environ.items() if k != "IFRNET_BACKEND"},
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "IFRNET_CLIP": str(clip),
+        # relative paths, as a user types them in the shell: vspipe runs a script from its own
+        # folder, so the scripts take them from $PWD (the shell sets it; here it is set by hand)
+        "PWD": str(tmp_path),
+        "IFRNET_CLIP": clip.name,
         # an ONNX graph for the project's filter: with vs-mlrt's OpenVINO plugin in the process,
         # OpenVINO's Python package cannot load (README), so onnxruntime runs it
         "IFRNET_GRAPH": str(exported_s[1]),
-        "IFRNET_VSMLRT_GRAPH": str(vsmlrt_graph),
+        "IFRNET_VSMLRT_GRAPH": os.path.relpath(vsmlrt_graph, tmp_path),
     }
     bin_dir = Path(vs_python).parent
     configured = subprocess.run([str(bin_dir / "vapoursynth"), "config"], capture_output=True, text=True, env=env)
     assert configured.returncode == 0, configured.stderr
     for name in EXAMPLES:
-        script = REPO / "examples" / "vapoursynth" / f"{name}.vpy"
+        script = os.path.relpath(REPO / "examples" / "vapoursynth" / f"{name}.vpy", tmp_path)
         out = tmp_path / f"{name}.y4m"
         done = subprocess.run(
-            [str(bin_dir / "vspipe"), "-c", "y4m", str(script), str(out)],
+            [str(bin_dir / "vspipe"), "-c", "y4m", script, out.name],
             capture_output=True,
             text=True,
             env=env,

@@ -79,6 +79,8 @@ def interpolate(
     scale: float | str = 1.0,
     precision: str | None = None,
     threads: int | None = None,
+    int8: bool | None = None,
+    streams: int | None = None,
     scene_detect: bool = True,
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
     dedup: bool = False,
@@ -117,7 +119,7 @@ def interpolate(
             factor=factor, fps=fps, scene_threshold=threshold, dedup=dedup, dedup_tolerance=dedup_tolerance
         )
         engine_options = {"model": model, "checkpoint": checkpoint, "device": device, "precision": precision}
-        spec = EngineSpec(backend=backend, scale=scale, threads=threads, **engine_options)
+        spec = EngineSpec(backend=backend, scale=scale, threads=threads, int8=int8, streams=streams, **engine_options)
         if player:
             return _Player(clip, options, spec if engine is None else engine).output(vs)
         return _Interpolation(clip, options, spec if engine is None else engine).output(vs)
