@@ -266,7 +266,7 @@ def test_int8_runs_on_openvino_and_only_on_an_int8_graph(tmp_path):
     assert engine.precision == ("bf16" if "bf16" in native_precisions() else "fp32")
     with pytest.raises(InputError, match="--int8 applies to OpenVINO"):
         EngineSpec(backend="torch", int8=True).build()
-    with pytest.raises(InputError, match="--int8 do not apply to --backend onnxruntime"):
+    with pytest.raises(InputError, match="--int8 does not apply to --backend onnxruntime"):
         EngineSpec(backend="onnxruntime", int8=True, checkpoint="IFRNet_S.starter").build()
     with pytest.raises(InputError, match=r"--int8: m\.onnx is an fp32 ONNX graph"):
         EngineSpec(backend="openvino", int8=True, checkpoint="m.onnx").build()

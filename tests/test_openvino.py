@@ -106,9 +106,9 @@ def test_precisions_the_cpu_lacks_are_refused_not_emulated(graph, monkeypatch):
 
 
 def test_options_that_do_not_apply_are_one_line_errors(graph, tmp_path, capsys):
-    with pytest.raises(InputError, match="--compile do not apply to --backend openvino"):
+    with pytest.raises(InputError, match="--compile does not apply to --backend openvino"):
         EngineSpec(backend="openvino", checkpoint=str(graph), compile=True).build()
-    with pytest.raises(InputError, match="--precision do not apply to --backend onnxruntime"):
+    with pytest.raises(InputError, match="--precision does not apply to --backend onnxruntime"):
         EngineSpec(backend="onnxruntime", checkpoint=str(graph), precision="bf16").build()
     (tmp_path / "junk.onnx").write_bytes(b"not a graph")
     a = tmp_path / "a.png"
@@ -275,7 +275,7 @@ def test_two_streams_compute_two_pairs_at_once_and_agree_with_one(graph):
         two.submit(*pairs[0], [0.5])
     with pytest.raises(InputError, match="--streams applies to OpenVINO"):
         EngineSpec(backend="torch", streams=2).build()
-    with pytest.raises(InputError, match="--streams do not apply to --backend onnxruntime"):
+    with pytest.raises(InputError, match="--streams does not apply to --backend onnxruntime"):
         EngineSpec(backend="onnxruntime", streams=2, checkpoint=str(graph)).build()
 
 

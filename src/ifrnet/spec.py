@@ -288,7 +288,8 @@ class EngineSpec:
             torch_only.append("--streams")
         if torch_only:
             raise InputError(
-                f"{' and '.join(torch_only)} do not apply to --backend {self.backend}; a graph runs as exported"
+                f"{' and '.join(torch_only)} {'does' if len(torch_only) == 1 else 'do'} not apply to "
+                f"--backend {self.backend}; a graph runs as exported"
             )
         if self.scale != 1.0:
             raise InputError("--scale applies to the torch backend; an exported graph runs at scale 1")
