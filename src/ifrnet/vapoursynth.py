@@ -127,6 +127,23 @@ def interpolate(
         raise ValueError(f"ifrnet.vapoursynth.interpolate: {exc}") from None
 
 
+def _planes(frame: vs.VideoFrame) -> np.ndarray:
+    """An RGB frame's planes as float32 ``(3, H, W)``."""
+    return np.stack([np.asarray(frame[p], dtype=np.float32) for p in range(3)])
+
+
+def _write(frame: vs.VideoFrame, image: np.ndarray) -> None:
+    """Float planes ``(3, H, W)`` into a writable frame of the clip's own format (RGBS or RGBH)."""
+    for plane in range(3):
+        np.copyto(np.asarray(frame[plane]), image[plane], casting="unsafe")
+
+
+def _between(engine: Engine, planes0: np.ndarray, planes1: np.ndarray, times) -> dict[Fraction, np.ndarray]:
+    """The frames at ``times`` between two frames' planes, from one engine call, clipped to [0, 1]."""
+    results = engine.interpolate(planes0[None], planes1[None], [float(t) for t in times])
+    return {t: np.clip(r[0], 0.0, 1.0) for t, r in zip(times, results, strict=True)}
+
+
 class _Player:
     """``player=True``: the clip mpv's ``--vf=vapoursynth`` hands a script, at ``factor`` times its rate.
 
@@ -171,16 +188,15 @@ class _Player:
     def _make(self, n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
         out, a, b = f[0].copy(), f[1], f[2]
         step = Fraction(n % self.factor, self.factor)
-        image = self._image(n // self.factor, a, b, step)
-        for plane in range(3):
-            np.copyto(np.asarray(out[plane]), image[plane], casting="unsafe")
+        _write(out, self._image(n // self.factor, a, b, step))
         props = out.props
         for key, value in a.props.items():
             props[key] = value
-        duration = self._duration(a) / self.factor
+        source = self._duration(a)
+        duration = source / self.factor
         props["_DurationNum"], props["_DurationDen"] = duration.numerator, duration.denominator
         if "_AbsoluteTime" in a.props:
-            props["_AbsoluteTime"] = float(a.props["_AbsoluteTime"]) + float(step * self._duration(a))
+            props["_AbsoluteTime"] = float(a.props["_AbsoluteTime"]) + float(step * source)
         return out
 
     def _duration(self, frame: vs.VideoFrame) -> Fraction:
@@ -192,19 +208,14 @@ class _Player:
         raise ValueError("ifrnet.vapoursynth.interpolate(player=True): a source frame has no _DurationNum/_DurationDen")
 
     def _image(self, j: int, a: vs.VideoFrame, b: vs.VideoFrame, step: Fraction) -> np.ndarray:
-        planes_a = np.stack([np.asarray(a[p], dtype=np.float32) for p in range(3)])
+        planes_a = _planes(a)
         if step == 0:
             return planes_a
-        planes_b = np.stack([np.asarray(b[p], dtype=np.float32) for p in range(3)])
+        planes_b = _planes(b)
         if a.props.get(_NEXT) or b.props.get(_PREV) or np.array_equal(planes_a, planes_b):
             return planes_a if step < Fraction(1, 2) else planes_b  # a cut or a repeat: never a blend
         times = [Fraction(i, self.factor) for i in range(1, self.factor)]
-
-        def make() -> dict[Fraction, np.ndarray]:
-            results = self.engine.interpolate(planes_a[None], planes_b[None], [float(t) for t in times])
-            return {t: np.clip(r[0], 0.0, 1.0) for t, r in zip(times, results, strict=True)}
-
-        return self._pairs.get(j, make)[step]
+        return self._pairs.get(j, lambda: _between(self.engine, planes_a, planes_b, times))[step]
 
 
 class Segment(NamedTuple):
@@ -320,8 +331,7 @@ class _Interpolation:
     def _made(self, n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         image, props_from = self.frame(n)
         frame = f.copy()
-        for plane in range(3):
-            np.copyto(np.asarray(frame[plane]), image[plane], casting="unsafe")
+        _write(frame, image)
         props = frame.props
         source = self._frame(props_from)[1]
         for key in source:  # (the blank frame has no scene-change props of its own)
@@ -437,8 +447,7 @@ class _Interpolation:
             frame = getattr(self._delivered, "frames", {}).get(j)
             if frame is None:
                 frame = self.clip.get_frame(j)
-            planes = np.stack([np.asarray(frame[p], dtype=np.float32) for p in range(3)])
-            return planes, dict(frame.props)
+            return _planes(frame), dict(frame.props)
 
         return self._frames.get(j, read)
 
@@ -463,8 +472,6 @@ class _Interpolation:
         times = tuple(wanted) if len(wanted) <= PAIR_BATCH else (step.t,)
 
         def make() -> dict[Fraction, np.ndarray]:
-            frame0, frame1 = self._frame(a)[0][None], self._frame(b)[0][None]
-            results = self.engine.interpolate(frame0, frame1, [float(t) for t in times])
-            return {t: np.clip(r[0], 0.0, 1.0) for t, r in zip(times, results, strict=True)}
+            return _between(self.engine, self._frame(a)[0], self._frame(b)[0], times)
 
         return self._pairs.get((a, b, times), make)[step.t]
