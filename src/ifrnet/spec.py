@@ -195,11 +195,7 @@ class EngineSpec:
             )
         else:
             missing = _openvino_unavailable() if not native else None
-            why = (
-                f"fp32 ({missing.split(' (')[0].split(':')[0]})"
-                if missing
-                else "fp32 (no graph for OpenVINO, no exporter)"
-            )
+            why = f"fp32 ({missing})" if missing else "fp32 (no graph for OpenVINO, no exporter)"
         if graph:
             return replace(self, backend="onnxruntime", precision="fp32"), f"{why}: onnxruntime runs the graph"
         return replace(self, backend="torch", precision="fp32"), f"{why}: torch, channels_last"

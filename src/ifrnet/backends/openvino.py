@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import queue
 import sys
@@ -137,6 +138,7 @@ def import_openvino():
     return openvino
 
 
+@functools.cache  # the answer holds for the life of the process; a failed import is not cached by Python
 def openvino_unavailable() -> str | None:
     """Why OpenVINO cannot run in this process, in a clause, or ``None`` where it can.
 
